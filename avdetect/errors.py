@@ -1,0 +1,57 @@
+"""Typed errors raised by the library; only the CLI catches them, per input, and records them."""
+
+from __future__ import annotations
+
+
+class AvdetectError(Exception):
+    """Base of every error avdetect raises on purpose. `code` is the short name written in output rows."""
+
+    code = "error"
+
+
+class InputError(AvdetectError):
+    """The input path does not exist, is not a file, or is not readable."""
+
+    code = "input_error"
+
+
+class DecodeError(AvdetectError):
+    """FFmpeg (through PyAV) cannot open or decode the file."""
+
+    code = "decode_error"
+
+
+class EmptyMediaError(DecodeError):
+    """The file opened but holds no decodable video frame and no decodable audio."""
+
+    code = "empty_media"
+
+
+class NoAudioError(AvdetectError):
+    """A stage that needs audio was given a clip without any."""
+
+    code = "no_audio"
+
+
+class NoFaceError(AvdetectError):
+    """A stage that needs a face was given a clip where none was found."""
+
+    code = "no_face"
+
+
+class ModelFileError(AvdetectError):
+    """A model or checkpoint file is missing, malformed, or does not match its config."""
+
+    code = "model_file_error"
+
+
+class ManifestError(AvdetectError):
+    """A manifest or folds file is missing columns, has unknown labels, or names missing files."""
+
+    code = "manifest_error"
+
+
+class DatasetLayoutError(AvdetectError):
+    """A dataset root does not have the layout its adapter expects (e.g. no metadata.json)."""
+
+    code = "dataset_layout_error"
