@@ -11,6 +11,8 @@ import sys
 # `avdetect --help` does not pay for torch.
 COMMANDS = {
     "inspect": "inspect",
+    "prepare": "prepare",
+    "folds": "folds",
 }
 
 
