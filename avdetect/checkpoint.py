@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorsError
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from avdetect.errors import ModelFileError
@@ -98,7 +98,7 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], d
         raise ModelFileError(f"{weights}: weights do not match the sha256 in {path.name} (modified or corrupt)")
     try:
         tensors = load_file(str(weights))
-    except (SafetensorsError, OSError) as e:
+    except (SafetensorError, OSError) as e:
         raise ModelFileError(f"{weights}: unreadable safetensors file ({e})") from e
     state = {k: v.float() if v.is_floating_point() else v for k, v in tensors.items()}
     return state, meta["config"]
