@@ -1,4 +1,4 @@
-"""The perception layer, top to bottom: decode -> faces -> audio, each stage timed and reported."""
+"""The perception layer, top to bottom: decode -> faces (and mouths) -> audio, each stage timed."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import torch
 
 from avdetect.audio import MelConfig, MelExtractor, SpeechConfig, analyze_audio
 from avdetect.faces import FaceConfig, FaceDetector
+from avdetect.mouth import MouthConfig, mouth_tracks
 from avdetect.records import Perception, StageTimes
 from avdetect.video import DecodeConfig, read_clip
 
@@ -26,6 +27,7 @@ class PerceptionConfig:
     faces: FaceConfig = field(default_factory=FaceConfig)
     mel: MelConfig = field(default_factory=MelConfig)
     speech: SpeechConfig = field(default_factory=SpeechConfig)
+    mouth: MouthConfig = field(default_factory=MouthConfig)
 
 
 class Perceiver:
@@ -49,6 +51,7 @@ class Perceiver:
         hook("decode", clip)
         t1 = time.perf_counter()
         faces = self.detector(clip.frames, clip.times_s)
+        mouths = mouth_tracks(faces, clip, self.config.mouth)
         hook("faces", faces)
         t2 = time.perf_counter()
         audio = None
@@ -57,7 +60,7 @@ class Perceiver:
         hook("audio", audio)
         t3 = time.perf_counter()
         times = StageTimes(decode_s=t1 - t0, faces_s=t2 - t1, audio_s=t3 - t2)
-        return Perception(clip=clip, faces=faces, audio=audio, times=times)
+        return Perception(clip=clip, faces=faces, audio=audio, mouths=mouths, times=times)
 
 
 def _no_hook(stage: str, artefact: Any) -> None:

@@ -40,6 +40,9 @@ class Clip:
     times_s: np.ndarray  # float64 (T,) presentation time of each kept frame, seconds from start
     audio: np.ndarray  # float32 (N,) mono in [-1, 1] at `sample_rate`; (0,) without audio
     sample_rate: int  # Hz of `audio`
+    # Luma of every decoded frame of the first seconds (lip-sync needs every frame, not samples):
+    luma: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0), np.uint8))  # uint8 (D, h, w)
+    luma_times_s: np.ndarray = field(default_factory=lambda: np.zeros(0))  # float64 (D,) seconds
     n_decoded_frames: int = 0  # frames the decoder went through (kept or not)
     truncated: bool = False  # True when decoding stopped at the duration limit
     scale: float = 1.0  # frames were resized by this factor from the displayed size (resolution limit)
@@ -47,6 +50,13 @@ class Clip:
     @property
     def audio_duration_s(self) -> float:
         return len(self.audio) / self.sample_rate if self.sample_rate else 0.0
+
+    @property
+    def luma_scale(self) -> tuple[float, float]:
+        """(x, y) factors from `frames` pixels to `luma` pixels; (1, 1) when either is empty."""
+        if self.luma.size == 0 or self.frames.size == 0:
+            return 1.0, 1.0
+        return self.luma.shape[2] / self.frames.shape[2], self.luma.shape[1] / self.frames.shape[1]
 
 
 @dataclass(frozen=True)
@@ -99,6 +109,16 @@ class Faces:
 
 
 @dataclass(frozen=True)
+class MouthTrack:
+    """The mouth region of one face track on every dense (luma) frame it covers, for lip-sync."""
+
+    track_id: int  # the FaceTrack it follows
+    times_s: np.ndarray  # float64 (F,) presentation times of the dense frames
+    boxes: np.ndarray  # float32 (F, 4) mouth region x1, y1, x2, y2 in luma pixels
+    crops: np.ndarray  # uint8 (F, h, w) luma of the mouth region, resized to a fixed size
+
+
+@dataclass(frozen=True)
 class MelWindows:
     """Log-mel spectrogram cut into fixed-length windows, each with its place in the source audio."""
 
@@ -142,4 +162,5 @@ class Perception:
     clip: Clip
     faces: Faces
     audio: AudioFeatures | None  # None when the input has no audio track
+    mouths: tuple[MouthTrack, ...] = ()  # one per face track that the dense frames cover
     times: StageTimes = field(default_factory=StageTimes)
