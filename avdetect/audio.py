@@ -58,9 +58,9 @@ class SpeechConfig:
 
     Attributes:
         frame_s: energy frame length, seconds (hop is a third of it).
-        top_db: frames quieter than the file's loud level (95th percentile) minus this are silence.
+        top_db: frames quieter than the file's loudest frame minus this are silence.
         floor_fraction: frames below noise floor (10th percentile) + this fraction of the range from
-            floor to loud level are silence too; this adapts to recordings with a high noise floor.
+            floor to loudest frame are silence too; this adapts to recordings with a high noise floor.
         min_silence_s: pauses shorter than this are bridged (they are inside speech).
         min_speech_s: speech bursts shorter than this are dropped (clicks).
         pad_s: kept around each speech segment.
@@ -91,7 +91,7 @@ def detect_speech(audio: np.ndarray, sample_rate: int, config: SpeechConfig = Sp
     if len(audio) == 0:
         return np.zeros((0, 2))
     energy, hop_s = frame_energy_db(audio, sample_rate, config.frame_s)
-    floor, loud = np.percentile(energy, [10, 95])
+    floor, loud = np.percentile(energy, 10), energy.max()
     if loud < SILENCE_DBFS:
         return np.zeros((0, 2))
     threshold = max(floor + config.floor_fraction * (loud - floor), loud - config.top_db, SILENCE_DBFS)
