@@ -13,6 +13,7 @@ COMMANDS = {
     "inspect": "inspect",
     "prepare": "prepare",
     "folds": "folds",
+    "pseudofakes": "pseudofakes",
 }
 
 
