@@ -143,6 +143,25 @@ class AudioFeatures:
 
 
 @dataclass(frozen=True)
+class SyncFeatures:
+    """How the mouth moves against the sound, for the face track that agrees with it best.
+
+    A positive lag means the sound comes later than the mouth movement that goes with it.
+    """
+
+    track_id: int
+    lags_s: np.ndarray  # float64 (L,) lags tried, seconds
+    curve: np.ndarray  # float64 (L,) normalised cross-correlation of mouth motion and audio envelope
+    best_lag_s: float  # lag of the correlation peak
+    peak: float  # correlation at the peak
+    at_zero: float  # correlation at lag 0 (in sync)
+    sharpness: float  # (peak - median of the curve) / its standard deviation
+    window_lag_std_s: float  # spread of the best lag over ~3 s windows (NaN with fewer than 2 windows)
+    window_agreement: float  # fraction of windows whose best lag is within 0.1 s of the global one
+    n_frames: int  # dense frames used
+
+
+@dataclass(frozen=True)
 class StageTimes:
     """Wall-clock seconds spent in each perception stage."""
 

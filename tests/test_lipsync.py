@@ -1,0 +1,86 @@
+"""Sync features: the correlation peak sits at the audio's offset."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from avdetect.lipsync import audio_envelope, cross_correlation, sync_features
+from avdetect.records import MouthTrack
+
+FPS, SR = 25, 16_000
+
+
+def _talking(seconds: float, seed: int = 0) -> tuple[MouthTrack, np.ndarray]:
+    """Syllables (0.2-0.3 s raised-cosine bursts at random gaps): the mouth opens and closes with each,
+    and a 150 Hz voice sounds with the same envelope."""
+    rng = np.random.default_rng(seed)
+    t_video, t_audio = np.arange(int(seconds * FPS)) / FPS, np.arange(int(seconds * SR)) / SR
+    openness_v, openness_a = np.zeros(len(t_video)), np.zeros(len(t_audio))
+    start = 0.3
+    while start < seconds - 0.4:
+        length = rng.uniform(0.2, 0.3)
+        for t, o in ((t_video, openness_v), (t_audio, openness_a)):
+            inside = (t >= start) & (t < start + length)
+            o[inside] = np.sin(np.pi * (t[inside] - start) / length) ** 2
+        start += length + rng.uniform(0.1, 0.6)
+    crops = np.full((len(t_video), 32, 64), 120, np.uint8)
+    for i, o in enumerate(openness_v):
+        h = int(2 + 14 * o)
+        crops[i, 16 - h // 2 : 16 + h // 2 + 1, 16:48] = 30  # a dark mouth opening
+    audio = 0.3 * openness_a * np.sin(2 * np.pi * 150 * t_audio) + 1e-3 * rng.standard_normal(len(t_audio))
+    return MouthTrack(0, t_video, np.zeros((len(t_video), 4), np.float32), crops), audio.astype(np.float32)
+
+
+def _shift(audio: np.ndarray, seconds: float) -> np.ndarray:
+    n = int(round(abs(seconds) * SR))
+    if seconds > 0:
+        return np.concatenate([np.zeros(n, np.float32), audio[:-n]])
+    return np.concatenate([audio[n:], np.zeros(n, np.float32)])
+
+
+def test_cross_correlation_finds_a_known_lag():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(200)
+    lags, curve = cross_correlation(x, np.roll(x, 5), 10)
+    assert lags[np.argmax(curve)] == 5 and curve.max() > 0.9
+
+
+def test_envelope_is_loud_where_the_sound_is():
+    audio = np.zeros(SR, np.float32)
+    audio[SR // 2 :] = 0.5
+    env = audio_envelope(audio, SR, np.array([0.1, 0.9]), 0.04)
+    assert env[0] < -90 and env[1] > -10
+
+
+@pytest.mark.parametrize("offset", [0.4, -0.6])
+def test_best_lag_follows_the_audio_offset(offset):
+    # Motion (how much the mouth changes) leads loudness a little even in sync, so compare to in-sync.
+    mouth, audio = _talking(8.0)
+    in_sync = sync_features((mouth,), audio, SR)
+    shifted = sync_features((mouth,), _shift(audio, offset), SR)
+    assert abs(in_sync.best_lag_s) <= 0.2
+    assert shifted.best_lag_s - in_sync.best_lag_s == pytest.approx(offset, abs=0.1)
+    assert shifted.peak > 0.3 and shifted.window_agreement >= 0.5
+
+
+def test_in_sync_beats_shifted_at_lag_zero():
+    mouth, audio = _talking(8.0)
+    real = sync_features((mouth,), audio, SR)
+    shifted = sync_features((mouth,), _shift(audio, 0.5), SR)
+    assert real.at_zero > shifted.at_zero + 0.2
+
+
+def test_missing_audio_or_mouth_gives_none():
+    mouth, audio = _talking(2.0)
+    assert sync_features((mouth,), np.zeros(0, np.float32), SR) is None
+    assert sync_features((), audio, SR) is None
+
+
+def test_real_grid_speaker_is_in_sync_and_a_shift_is_seen(shared_data):
+    from avdetect.perception import Perceiver
+
+    seen = Perceiver()(shared_data / "video/grid/brbk7n.mpg")
+    real = sync_features(seen.mouths, seen.clip.audio, SR)
+    shifted = sync_features(seen.mouths, _shift(seen.clip.audio, 0.5), SR)
+    assert abs(real.best_lag_s) <= 0.2 and shifted.best_lag_s == pytest.approx(0.5, abs=0.15)
