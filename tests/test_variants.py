@@ -1,0 +1,45 @@
+"""Video-level pseudo-fakes: labels, what changes and what stays, reruns that redo nothing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from avdetect.audio import MelExtractor, SpeechConfig
+from avdetect.perception import Perceiver
+from avdetect.variants import VariantInputs, make_variants
+
+
+@pytest.fixture(scope="module")
+def seen(bad_inputs):
+    if "speech_clip" not in bad_inputs:
+        pytest.skip("needs the shared face images")
+    return Perceiver()(bad_inputs["speech_clip"].path)
+
+
+def _inputs(donor: np.ndarray) -> VariantInputs:
+    return VariantInputs(donor, MelExtractor(), SpeechConfig())
+
+
+def test_each_kind_changes_only_its_modality(seen):
+    donor = (0.2 * np.sin(np.arange(48_000) * 0.05)).astype(np.float32)
+    variants = {v.tag.split("=")[0]: v for v in make_variants(seen, ["shift", "dub", "revoice", "blend"],
+                                                              np.random.default_rng(0), _inputs(donor))}
+    assert set(variants) == {"shift", "dub", "revoice", "blend"}
+    shift, dub, blend = variants["shift"], variants["dub"], variants["blend"]
+    assert (shift.video_label, shift.audio_label) == ("REAL", "REAL")
+    assert (dub.video_label, dub.audio_label) == ("REAL", "FAKE")
+    assert (blend.video_label, blend.audio_label) == ("FAKE", "REAL")
+    assert not np.array_equal(shift.perception.clip.audio, seen.clip.audio)
+    assert shift.perception.faces is seen.faces  # the faces stay real
+    assert blend.perception.clip.audio is seen.clip.audio and blend.fake_segments
+    changed = blend.perception.faces.tracks[0].crops.astype(int) - seen.faces.tracks[0].crops.astype(int)
+    assert np.abs(changed).max() > 0
+    assert len(shift.perception.audio.windows.mels) > 0  # windows recomputed on the new audio
+
+
+def test_no_donor_no_dub_and_unknown_kind_is_refused(seen):
+    none = make_variants(seen, ["dub"], np.random.default_rng(0), _inputs(np.zeros(0, np.float32)))
+    assert none == []
+    with pytest.raises(ValueError, match="valid"):
+        make_variants(seen, ["warp"], np.random.default_rng(0), _inputs(np.zeros(0, np.float32)))
