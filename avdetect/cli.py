@@ -13,7 +13,9 @@ COMMANDS = {
     "inspect": "inspect",
     "prepare": "prepare",
     "folds": "folds",
+    "extract": "extract",
     "pseudofakes": "pseudofakes",
+    "variants": "variants",
 }
 
 
