@@ -15,7 +15,9 @@ COMMANDS = {
     "folds": "folds",
     "extract": "extract",
     "pseudofakes": "pseudofakes",
+    "score": "score",
     "variants": "variants",
+    "sync-features": "sync_features",
 }
 
 

@@ -114,3 +114,16 @@ def _window_lags(motion: np.ndarray, envelope: np.ndarray, fps: float, max_lag: 
         lag_frames, curve = cross_correlation(motion[s : s + size], envelope[s : s + size], max_lag)
         lags.append(lag_frames[int(np.argmax(curve))] / fps)
     return np.array(lags)
+
+
+SYNC_COLUMNS = ("best_lag_s", "abs_lag_s", "peak", "at_zero", "sharpness", "window_lag_std_s",
+                "window_agreement", "n_frames")
+
+
+def sync_vector(features: SyncFeatures | None) -> np.ndarray:
+    """float64 (len(SYNC_COLUMNS),) the stacker's sync inputs; all NaN without features."""
+    if features is None:
+        return np.full(len(SYNC_COLUMNS), np.nan)
+    return np.array([features.best_lag_s, abs(features.best_lag_s), features.peak, features.at_zero,
+                     features.sharpness, features.window_lag_std_s, features.window_agreement,
+                     features.n_frames], np.float64)

@@ -1,0 +1,150 @@
+"""A model bundle: both branch checkpoints, the stacker and the perception settings, in one folder.
+
+    MODEL_DIR/bundle.json        perception config, file list with sha256, model card facts
+    MODEL_DIR/visual/visual.*    visual branch (safetensors + JSON config)
+    MODEL_DIR/audio/audio.*      audio branch
+    MODEL_DIR/stacker/           LightGBM text model, calibrator and verdict models (stacking.bundle)
+
+Nothing in it is a pickle; every file is checked against its sha256 when the bundle is loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from avdetect.audio import MelConfig, SpeechConfig
+from avdetect.checkpoint import load_checkpoint, save_checkpoint, sha256
+from avdetect.decoder import DecodeConfig
+from avdetect.errors import ModelFileError
+from avdetect.faces import FaceConfig
+from avdetect.mouth import MouthConfig
+from avdetect.perception import PerceptionConfig
+
+BUNDLE_FILE = "bundle.json"
+FORMAT = "avdetect.bundle"
+VERSION = 1
+
+
+@dataclass(frozen=True)
+class ModelBundle:
+    """Where the parts of a verified bundle are, and how inputs must be perceived for it."""
+
+    directory: Path
+    perception: PerceptionConfig
+    visual: Path | None  # JSON path of the visual checkpoint; None when the bundle has no visual branch
+    audio: Path | None  # JSON path of the audio checkpoint
+    stacker: Path  # folder of the stacker bundle
+    card: dict[str, Any]  # model card facts: data, metrics, limits
+
+
+def shipped_model_dir() -> Path:
+    """The model that ships inside the package."""
+    return Path(__file__).resolve().parent / "model"
+
+
+def perception_from_dict(raw: dict[str, Any]) -> PerceptionConfig:
+    """Rebuilds a PerceptionConfig saved with `dataclasses.asdict` (JSON turns tuples into lists)."""
+    mouth = dict(raw["mouth"], crop_hw=tuple(raw["mouth"]["crop_hw"]))
+    return PerceptionConfig(
+        decode=DecodeConfig(**raw["decode"]),
+        faces=FaceConfig(**raw["faces"]),
+        mel=MelConfig(**raw["mel"]),
+        speech=SpeechConfig(**raw["speech"]),
+        mouth=MouthConfig(**mouth),
+    )
+
+
+def assemble_bundle(
+    directory: str | os.PathLike,
+    *,
+    stacker: str | os.PathLike,
+    perception: PerceptionConfig,
+    visual: str | os.PathLike | None = None,
+    audio: str | os.PathLike | None = None,
+    half: bool = True,
+    card: dict[str, Any] | None = None,
+) -> Path:
+    """Copies the parts into `directory` and writes bundle.json; returns its path.
+
+    Args:
+        directory: the bundle folder (created; its old parts are replaced).
+        stacker: folder written by `stacking.bundle.save_bundle`.
+        perception: the settings the training cache was made with.
+        visual: JSON path of a visual checkpoint, or None.
+        audio: JSON path of an audio checkpoint, or None.
+        half: store branch weights as float16 (half the size; loaded back as float32).
+        card: model card facts to keep with the model.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    parts = {"stacker": _copy_tree(Path(stacker), directory / "stacker")}
+    for name, source in (("visual", visual), ("audio", audio)):
+        if source is not None:
+            state, config = load_checkpoint(source)
+            parts[name] = save_checkpoint(directory / name, name, state, config, half=half)
+    files = sorted(p for p in directory.rglob("*") if p.is_file() and p.name != BUNDLE_FILE)
+    spec = {
+        "format": FORMAT,
+        "version": VERSION,
+        "perception": asdict(perception),
+        "parts": {name: str(path.relative_to(directory)) for name, path in parts.items()},
+        "files": {str(p.relative_to(directory)): sha256(p) for p in files},
+        "card": card or {},
+    }
+    path = directory / BUNDLE_FILE
+    path.write_text(json.dumps(spec, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return path
+
+
+def _copy_tree(source: Path, target: Path) -> Path:
+    if not source.is_dir():
+        raise ModelFileError(f"{source}: stacker folder missing")
+    if target.resolve() != source.resolve():
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(source, target)
+    return target
+
+
+def load_bundle_spec(directory: str | os.PathLike | None = None) -> ModelBundle:
+    """Reads and verifies a bundle (the shipped one by default).
+
+    Raises:
+        ModelFileError: bundle.json missing or malformed, a listed file missing, or a file whose
+            sha256 differs from the one recorded (modified or corrupt).
+    """
+    directory = Path(directory) if directory is not None else shipped_model_dir()
+    spec = _read_spec(directory / BUNDLE_FILE)
+    for name, digest in spec["files"].items():
+        path = directory / name
+        if not path.is_file():
+            raise ModelFileError(f"{path}: listed in {BUNDLE_FILE} but missing")
+        if sha256(path) != digest:
+            raise ModelFileError(f"{path}: sha256 differs from {BUNDLE_FILE} (modified or corrupt)")
+    parts = spec["parts"]
+    return ModelBundle(
+        directory=directory,
+        perception=perception_from_dict(spec["perception"]),
+        visual=directory / parts["visual"] if "visual" in parts else None,
+        audio=directory / parts["audio"] if "audio" in parts else None,
+        stacker=directory / parts["stacker"],
+        card=spec.get("card", {}),
+    )
+
+
+def _read_spec(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ModelFileError(f"{path}: no model bundle here (bundle.json missing)")
+    try:
+        spec = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ModelFileError(f"{path}: not valid JSON ({e})") from e
+    if spec.get("format") != FORMAT or spec.get("version", 0) > VERSION:
+        raise ModelFileError(f"{path}: not a version-{VERSION} {FORMAT} file")
+    if not {"perception", "parts", "files"} <= set(spec):
+        raise ModelFileError(f"{path}: missing keys")
+    return spec
