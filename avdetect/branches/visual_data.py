@@ -1,0 +1,256 @@
+"""Training data of the visual branch: crop sets, re-encoding augmentations and on-the-fly pseudo-fakes.
+
+Test videos arrive re-encoded, resized and recoloured (the DFDC test set added all of these), so every
+crop goes through a random chain of what such a pipeline does: flip, zoom (detector boxes vary), colour
+jitter, downscale-upscale, blur, sensor noise, JPEG, cutout (Seferbekov's DFDC solution dropped face
+parts so the model could not rely on one). Real crops become self-blended fakes (Shiohara & Yamasaki,
+CVPR 2022) with probability ``p_pseudo``. Every random draw comes from a generator seeded by (seed,
+epoch, item), so a run is the same whatever the number of data-loader workers.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
+
+import numpy as np
+import torchvision.transforms.v2.functional as TF
+from PIL import Image, ImageFilter
+from torch.utils.data import Dataset
+
+from avdetect.pseudofakes.faces import self_blend
+
+
+@dataclass(frozen=True)
+class CropSet:
+    """Face crops with their labels and where each comes from; one row per crop."""
+
+    crops: np.ndarray  # uint8 (N, S, S, 3) RGB face crops (FaceTrack.crops)
+    landmarks: np.ndarray  # float32 (N, 5, 2) crop pixels (FaceTrack.crop_landmarks()); NaN where unknown
+    labels: np.ndarray  # int64 (N,) 1 = fake face, 0 = real
+    groups: np.ndarray  # str (N,) leak-proof component: a fake shares its original's
+    videos: np.ndarray  # str (N,) manifest path of the video (or image) the crop comes from
+    tracks: np.ndarray  # int64 (N,) face track id within the video
+    frames: np.ndarray  # int64 (N,) index into the clip's sampled frames
+    times_s: np.ndarray  # float64 (N,) presentation time of the frame, seconds
+
+    def __post_init__(self) -> None:
+        if self.crops.dtype != np.uint8 or self.crops.ndim != 4 or self.crops.shape[3] != 3:
+            raise ValueError(f"crops must be uint8 (N, S, S, 3), got {self.crops.dtype} {self.crops.shape}")
+        lengths = {f.name: len(getattr(self, f.name)) for f in fields(self)}
+        if len(set(lengths.values())) != 1:
+            raise ValueError(f"CropSet fields differ in length: {lengths}")
+
+    def __len__(self) -> int:
+        return len(self.crops)
+
+    def take(self, rows: np.ndarray) -> CropSet:
+        """The crops at integer `rows`, in that order."""
+        return CropSet(**{f.name: getattr(self, f.name)[rows] for f in fields(self)})
+
+    @classmethod
+    def concat(cls, parts: Sequence[CropSet]) -> CropSet:
+        """All rows of `parts`, one after the other (at least one part)."""
+        return cls(**{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)})
+
+    @classmethod
+    def from_images(cls, crops: np.ndarray, landmarks: np.ndarray, labels: np.ndarray, *,
+                    videos: Sequence[str] | None = None, groups: Sequence[str] | None = None) -> CropSet:
+        """Still images, each its own video (and its own group unless `groups` says otherwise)."""
+        n = len(crops)
+        videos = np.asarray(videos if videos is not None else [f"image{i}" for i in range(n)], dtype=object)
+        groups = np.asarray(groups if groups is not None else videos, dtype=object)
+        return cls(crops, np.asarray(landmarks, np.float32), np.asarray(labels, np.int64), groups, videos,
+                   np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.float64))
+
+    @property
+    def has_landmarks(self) -> np.ndarray:
+        """bool (N,) True where all five landmarks are known, so a pseudo-fake can be made."""
+        return np.isfinite(self.landmarks).all(axis=(1, 2))
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Probability of each augmentation (first block) and the ranges their parameters are drawn from."""
+
+    flip: float = 0.5
+    zoom: float = 0.3
+    colour: float = 0.5
+    rescale: float = 0.3
+    blur: float = 0.2
+    noise: float = 0.2
+    jpeg: float = 0.6
+    cutout: float = 0.2
+    zoom_range: tuple[float, float] = (0.75, 1.0)  # kept side of the crop, fraction
+    brightness: float = 0.2  # factors drawn from 1 +- this
+    contrast: float = 0.2
+    saturation: float = 0.2
+    hue: float = 0.02  # turn of the hue circle, +- this
+    rescale_range: tuple[float, float] = (0.35, 0.9)  # downscale factor before scaling back up
+    blur_sigma: tuple[float, float] = (0.3, 1.5)  # pixels
+    noise_std: tuple[float, float] = (2.0, 8.0)  # grey levels of 255
+    jpeg_quality: tuple[int, int] = (30, 95)
+    cutout_size: tuple[float, float] = (0.1, 0.35)  # side of the cut square, fraction of the crop
+
+
+def _pil(image: np.ndarray) -> Image.Image:
+    return Image.fromarray(np.ascontiguousarray(image))
+
+
+def jpeg_compress(image: np.ndarray, quality: int) -> np.ndarray:
+    """uint8 (H, W, 3) image after a JPEG round trip at `quality` (1..95), as a re-encoded frame."""
+    buffer = io.BytesIO()
+    _pil(image).save(buffer, format="JPEG", quality=int(quality))
+    return np.asarray(Image.open(buffer).convert("RGB"))
+
+
+def resize_cycle(image: np.ndarray, factor: float, resample: int = Image.BILINEAR) -> np.ndarray:
+    """uint8 image downscaled by `factor` and scaled back: the detail lost to a lower resolution."""
+    h, w = image.shape[:2]
+    small = _pil(image).resize((max(1, round(w * factor)), max(1, round(h * factor))), resample)
+    return np.asarray(small.resize((w, h), resample))
+
+
+def zoom_crop(image: np.ndarray, keep: float, offset: tuple[float, float]) -> np.ndarray:
+    """uint8 square crop keeping `keep` of the side at relative `offset` (0..1, 0..1), resized back."""
+    h, w = image.shape[:2]
+    ch, cw = max(1, round(h * keep)), max(1, round(w * keep))
+    y, x = round((h - ch) * offset[0]), round((w - cw) * offset[1])
+    return np.asarray(_pil(image[y : y + ch, x : x + cw]).resize((w, h), Image.BILINEAR))
+
+
+def _uniform(rng: np.random.Generator, bounds: tuple[float, float]) -> float:
+    return float(rng.uniform(bounds[0], bounds[1]))
+
+
+def _flip(image: np.ndarray, rng: np.random.Generator, c: AugmentConfig) -> np.ndarray:
+    return image[:, ::-1].copy()
+
+
+def _zoom(image: np.ndarray, rng: np.random.Generator, c: AugmentConfig) -> np.ndarray:
+    return zoom_crop(image, _uniform(rng, c.zoom_range), (float(rng.random()), float(rng.random())))
+
+
+def _colour(image: np.ndarray, rng: np.random.Generator, c: AugmentConfig) -> np.ndarray:
+    # PIL images take torchvision's PIL kernels: 15x faster than its tensor hue on CPU.
+    x = TF.adjust_brightness(_pil(image), _uniform(rng, (1 - c.brightness, 1 + c.brightness)))
+    x = TF.adjust_contrast(x, _uniform(rng, (1 - c.contrast, 1 + c.contrast)))
+    x = TF.adjust_saturation(x, _uniform(rng, (1 - c.saturation, 1 + c.saturation)))
+    return np.asarray(TF.adjust_hue(x, _uniform(rng, (-c.hue, c.hue))))
+
+
+def _rescale(image: np.ndarray, rng: np.random.Generator, c: AugmentConfig) -> np.ndarray:
+    resample = (Image.NEAREST, Image.BILINEAR, Image.BICUBIC)[int(rng.integers(3))]
+    return resize_cycle(image, _uniform(rng, c.rescale_range), resample)
+
+
+def _blur(image: np.ndarray, rng: np.random.Generator, c: AugmentConfig) -> np.ndarray:
+    return np.asarray(_pil(image).filter(ImageFilter.GaussianBlur(radius=_uniform(rng, c.blur_sigma))))
+
+
+def _noise(image: np.ndarray, rng: np.random.Generator, c: AugmentConfig) -> np.ndarray:
+    noisy = image + rng.normal(0.0, _uniform(rng, c.noise_std), image.shape)
+    return np.clip(np.rint(noisy), 0, 255).astype(np.uint8)
+
+
+def _jpeg(image: np.ndarray, rng: np.random.Generator, c: AugmentConfig) -> np.ndarray:
+    return jpeg_compress(image, int(rng.integers(c.jpeg_quality[0], c.jpeg_quality[1] + 1)))
+
+
+def _cutout(image: np.ndarray, rng: np.random.Generator, c: AugmentConfig) -> np.ndarray:
+    h, w = image.shape[:2]
+    side = max(1, round(min(h, w) * _uniform(rng, c.cutout_size)))
+    y, x = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
+    out = image.copy()
+    out[y : y + side, x : x + side] = rng.integers(0, 256)
+    return out
+
+
+Augmentation = Callable[[np.ndarray, np.random.Generator, AugmentConfig], np.ndarray]
+# Applied in this order, each with the probability of the AugmentConfig field of its name: geometry and
+# colour first, then what capture and re-encoding do, noise before compression as in a camera.
+AUGMENTATIONS: dict[str, Augmentation] = {
+    "flip": _flip, "zoom": _zoom, "colour": _colour, "rescale": _rescale,
+    "blur": _blur, "noise": _noise, "jpeg": _jpeg, "cutout": _cutout,
+}
+
+
+def augment(image: np.ndarray, rng: np.random.Generator, config: AugmentConfig = AugmentConfig()) -> np.ndarray:
+    """uint8 (H, W, 3) RGB image after a random chain of `AUGMENTATIONS`; same `rng` state, same result."""
+    for name, op in AUGMENTATIONS.items():
+        if rng.random() < getattr(config, name):
+            image = op(image, rng, config)
+    return np.ascontiguousarray(image)
+
+
+def fake_partners(crops: CropSet) -> np.ndarray:
+    """int64 (N,) for each real row, a fake row of the same group and frame index; -1 where none (or fake)."""
+    fakes: dict[tuple[str, int], int] = {}
+    for row in np.flatnonzero(crops.labels == 1):
+        fakes.setdefault((crops.groups[row], int(crops.frames[row])), int(row))
+    keys = zip(crops.groups, crops.frames.tolist())
+    return np.array([fakes.get((g, f), -1) if label == 0 else -1 for (g, f), label in zip(keys, crops.labels)],
+                    dtype=np.int64)
+
+
+class CropDataset(Dataset):
+    """Augmented training samples from a `CropSet`, with self-blended pseudo-fakes made on the fly.
+
+    Each item is (uint8 (K, S, S, 3) images, float32 (K,) labels). Unpaired, K = 1: a crop, a real one
+    turned into a pseudo-fake with probability `p_pseudo`. Paired, K = 2: a real crop and a fake of the
+    same source and frame (a real fake when there is one, with probability 1 - `p_pseudo`, else its
+    self-blend), both through the same augmentation draw, so only the manipulation tells them apart.
+
+    Args:
+        crops: the training crops.
+        p_pseudo: probability of a pseudo-fake, see above.
+        paired: items are real/fake pairs; only real rows with landmarks or a fake partner are used.
+        augment: augmentation ranges; None leaves crops as they are.
+        seed: with the epoch (`set_epoch`) and the item, seeds every random draw.
+    """
+
+    def __init__(self, crops: CropSet, *, p_pseudo: float = 0.5, paired: bool = False,
+                 augment: AugmentConfig | None = AugmentConfig(), seed: int = 0):
+        self.crops, self.p_pseudo, self.paired, self.augment, self.seed = crops, p_pseudo, paired, augment, seed
+        self.blendable = crops.has_landmarks & (crops.labels == 0)
+        self.partners = fake_partners(crops)
+        pairable = (crops.labels == 0) & (self.blendable | (self.partners >= 0))
+        self.rows = np.flatnonzero(pairable) if paired else np.arange(len(crops))
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draws of the next items come from this epoch's seeds."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        rng = np.random.default_rng([self.seed, self.epoch, int(i)])
+        row = int(self.rows[i])
+        if self.paired:
+            images, labels = self._pair(row, rng)
+        else:
+            image, label = self._single(row, rng)
+            images, labels = [self._augment(image, rng)], [label]
+        return np.stack(images), np.asarray(labels, np.float32)
+
+    def _blend(self, row: int, rng: np.random.Generator) -> np.ndarray:
+        return self_blend(self.crops.crops[row], self.crops.landmarks[row], rng).image
+
+    def _single(self, row: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+        if self.blendable[row] and rng.random() < self.p_pseudo:
+            return self._blend(row, rng), 1
+        return self.crops.crops[row], int(self.crops.labels[row])
+
+    def _pair(self, row: int, rng: np.random.Generator) -> tuple[list[np.ndarray], list[int]]:
+        seed = int(rng.integers(2**62))
+        partner = int(self.partners[row])
+        use_real_fake = partner >= 0 and (not self.blendable[row] or rng.random() >= self.p_pseudo)
+        fake = self.crops.crops[partner] if use_real_fake else self._blend(row, rng)
+        real = self.crops.crops[row]
+        return [self._augment(x, np.random.default_rng(seed)) for x in (real, fake)], [0, 1]
+
+    def _augment(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return image if self.augment is None else augment(image, rng, self.augment)

