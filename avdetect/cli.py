@@ -18,6 +18,8 @@ COMMANDS = {
     "score": "score",
     "variants": "variants",
     "sync-features": "sync_features",
+    "fit-stacker": "fit_stacker",
+    "evaluate": "evaluate",
 }
 
 

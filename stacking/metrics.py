@@ -1,0 +1,122 @@
+"""Binary detection metrics: AUC, clipped log loss, ECE, EER, accuracy, reliability curves, by group.
+
+DFDC was scored by log loss, which punishes one confident mistake without bound; Kaggle clipped at
+1e-15, we clip at 1e-6 so that a single 0/1 prediction cannot dominate a small evaluation set. ECE uses
+15 equal-width bins (Guo et al., "On Calibration of Modern Neural Networks", ICML 2017).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from sklearn.metrics import roc_auc_score, roc_curve
+
+EPS = 1e-6
+N_BINS = 15
+
+
+def auc(y: np.ndarray, p: np.ndarray) -> float:
+    """ROC AUC; NaN when only one class is present."""
+    y = np.asarray(y)
+    return float(roc_auc_score(y, p)) if len(np.unique(y)) == 2 else float("nan")
+
+
+def log_loss(y: np.ndarray, p: np.ndarray, *, eps: float = EPS) -> float:
+    """Mean binary cross-entropy with probabilities clipped to [eps, 1 - eps]; NaN when empty."""
+    y, p = np.asarray(y, dtype=np.float64), np.clip(np.asarray(p, dtype=np.float64), eps, 1 - eps)
+    if y.size == 0:
+        return float("nan")
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+def _bin_index(p: np.ndarray, n_bins: int) -> np.ndarray:
+    # Bins [0, 1/n), ..., [(n-1)/n, 1]: a probability of exactly 1 goes to the last bin.
+    return np.minimum((np.asarray(p) * n_bins).astype(np.int64), n_bins - 1)
+
+
+def reliability_curve(y: np.ndarray, p: np.ndarray, *, n_bins: int = N_BINS
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per equal-width bin: mean predicted probability, observed fake rate and count.
+
+    Returns:
+        float64 (n_bins,), float64 (n_bins,), int64 (n_bins,); the first two are NaN in empty bins.
+    """
+    y, p = np.asarray(y, dtype=np.float64), np.asarray(p, dtype=np.float64)
+    bins = _bin_index(p, n_bins)
+    counts = np.bincount(bins, minlength=n_bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_p = np.bincount(bins, weights=p, minlength=n_bins) / counts
+        rate = np.bincount(bins, weights=y, minlength=n_bins) / counts
+    return mean_p, rate, counts
+
+
+def ece(y: np.ndarray, p: np.ndarray, *, n_bins: int = N_BINS) -> float:
+    """Expected calibration error: count-weighted mean |observed rate - mean prediction| over bins."""
+    mean_p, rate, counts = reliability_curve(y, p, n_bins=n_bins)
+    if counts.sum() == 0:
+        return float("nan")
+    full = counts > 0
+    return float(np.sum(counts[full] * np.abs(rate[full] - mean_p[full])) / counts.sum())
+
+
+def eer(y: np.ndarray, p: np.ndarray) -> float:
+    """Equal error rate: where the false-positive and false-negative rates cross; NaN for one class."""
+    y = np.asarray(y)
+    if len(np.unique(y)) < 2:
+        return float("nan")
+    fpr, tpr, _ = roc_curve(y, p)
+    fnr = 1 - tpr
+    i = int(np.nanargmin(np.abs(fnr - fpr)))
+    return float((fpr[i] + fnr[i]) / 2)
+
+
+def accuracy(y: np.ndarray, p: np.ndarray, *, threshold: float = 0.5) -> float:
+    """Fraction right when calling FAKE above ``threshold``; NaN when empty."""
+    y, p = np.asarray(y), np.asarray(p)
+    return float(np.mean((p > threshold) == (y == 1))) if y.size else float("nan")
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """The summary of one set of predictions; rows with a NaN prediction are left out and counted."""
+
+    n: int  # rows scored
+    n_fake: int
+    n_missing: int  # rows whose prediction was NaN (modality absent), not scored
+    auc: float
+    log_loss: float
+    ece: float
+    eer: float
+    accuracy: float  # at 0.5
+
+    def to_dict(self) -> dict[str, float | int]:
+        return asdict(self)
+
+
+def summarize(y: np.ndarray, p: np.ndarray) -> Metrics:
+    """`Metrics` of probabilities ``p`` against 0/1 labels ``y`` (NaN predictions left out)."""
+    y, p = np.asarray(y, dtype=np.int64), np.asarray(p, dtype=np.float64)
+    ok = ~np.isnan(p)
+    y, q = y[ok], p[ok]
+    return Metrics(n=int(ok.sum()), n_fake=int(y.sum()), n_missing=int((~ok).sum()), auc=auc(y, q),
+                   log_loss=log_loss(y, q), ece=ece(y, q), eer=eer(y, q), accuracy=accuracy(y, q))
+
+
+def by_group(y: np.ndarray, p: np.ndarray, groups: Sequence[str]) -> dict[str, Metrics]:
+    """`Metrics` for each distinct value of ``groups`` (e.g. the dataset or the modality labels)."""
+    groups = np.asarray(groups, dtype=str)
+    y, p = np.asarray(y), np.asarray(p)
+    return {g: summarize(y[groups == g], p[groups == g]) for g in sorted(set(groups.tolist()))}
+
+
+def format_table(rows: dict[str, Metrics]) -> str:
+    """A fixed-width text table of named `Metrics`, one line each."""
+    width = max([len(name) for name in rows] + [5])
+    lines = [f"{'':<{width}} {'n':>6} {'fake':>6} {'AUC':>6} {'logloss':>8} {'ECE':>6} {'EER':>6} "
+             f"{'acc@.5':>6}"]
+    for name, m in rows.items():
+        lines.append(f"{name:<{width}} {m.n:>6} {m.n_fake:>6} {m.auc:>6.3f} {m.log_loss:>8.4f} "
+                     f"{m.ece:>6.3f} {m.eer:>6.3f} {m.accuracy:>6.3f}")
+    return "\n".join(lines)
