@@ -74,6 +74,7 @@ class OnePassDecoder:
         self.audio_start: float | None = None
         self.resampler = None
         self.out_size = (0, 0)
+        self.scale = 1.0
         if audio is not None:
             self.resampler = av.AudioResampler(format="flt", layout="mono", rate=config.sample_rate)
         if video is not None:
@@ -87,6 +88,7 @@ class OnePassDecoder:
         self.targets = sample_targets(length, self.config.n_frames) if length > 0 else np.zeros(1)
         self.next_target = 0
         self.out_size = output_size(self.video, self.config.max_side)
+        self.scale = self.out_size[0] / max(1, display_size(self.video)[0])
         stored_short = min(self.video.codec_context.width, self.video.codec_context.height)
         self.dense_step = max(1, stored_short // max(1, self.config.dense_short_side))
 
@@ -200,7 +202,7 @@ class OnePassDecoder:
             luma_times_s=luma_times,
             n_decoded_frames=self.n_decoded,
             truncated=self.truncated,
-            scale=self.out_size[0] / display_size(self.video)[0] if self.video is not None else 1.0,
+            scale=self.scale,
         )
 
     def _audio_array(self) -> np.ndarray:

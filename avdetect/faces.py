@@ -31,7 +31,8 @@ class FaceConfig:
         detect_min_face: MTCNN's smallest face, pixels of the downscaled frame (fewer pyramid levels
             when larger, so faster).
         min_face_px: smallest face kept, pixels of the decoded frame (longer box side).
-        max_face_fraction: largest face kept, as a fraction of the frame's short side.
+        max_face_fraction: largest face kept, as a fraction of the frame's short side (a close-up face
+            box may overhang the frame, as in face-crop videos).
         min_prob: MTCNN probability below which a box is dropped.
         min_track_fraction: tracks found on fewer than this fraction of detection frames are dropped.
         interp_min_iou: overlap of consecutive detections below which a gap is detected, not interpolated.
@@ -45,7 +46,7 @@ class FaceConfig:
     detect_every: int = 4
     detect_min_face: int = 20
     min_face_px: int = 24
-    max_face_fraction: float = 0.95
+    max_face_fraction: float = 1.25
     min_prob: float = 0.9
     min_track_fraction: float = 0.2
     interp_min_iou: float = 0.5

@@ -58,7 +58,7 @@ def read_clip(path: str | os.PathLike, config: DecodeConfig = DecodeConfig()) ->
         decoder = OnePassDecoder(container, video, audio, config)
         decoder.run()
         info = media_info(path, container, video, audio, decoder.rotation)
-    return decoder.to_clip(info)
+        return decoder.to_clip(info)  # inside `with`: PyAV stream objects die with their container
 
 
 def load_audio(path: str | os.PathLike, sample_rate: int = 16_000) -> np.ndarray:
