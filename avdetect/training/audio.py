@@ -1,0 +1,250 @@
+"""Training the audio branch: speech windows, pseudo-fakes made from real speech, one model per fold.
+
+The waveform of each manifest row comes from the extraction cache (`Perception.clip.audio`, int16 at
+16 kHz) or is decoded. Its clean, silence-trimmed windows are the branch's samples: the out-of-fold table
+holds one row per window, scored by the model of the fold that held the video out. A model trains on the
+window bank (`avdetect.branches.audio_data.build_bank`: channel-augmented copies and pseudo-fakes) of the
+training videos only, in class-balanced batches with gain and SpecAugment. `AudioTrainer` is the
+`Trainer` that `avdetect.training.folds_loop` runs per fold and for the refit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from avdetect.audio import MelConfig, MelExtractor, SpeechConfig
+from avdetect.branches.audio import AudioClassifier, AudioModelConfig, band_stats
+from avdetect.branches.audio_data import (AMBIGUOUS, BANK_FIELDS, AudioSource, SpecAugmentConfig, ViewConfig, WindowBank,
+                                          augment_batch, build_bank, concat_banks, make_source, view_windows)
+from avdetect.errors import AvdetectError, NoAudioError
+from avdetect.manifest import ManifestRow
+from avdetect.records import Perception
+from avdetect.training.epochs import Progress, TrainConfig, fit_epochs
+from avdetect.training.folds_loop import Evaluate, SampleIndex
+
+log = logging.getLogger(__name__)
+
+STATS_WINDOWS = 2048  # training windows the band statistics are measured on (seeded draw)
+
+
+@dataclass(frozen=True)
+class AudioTrainConfig:
+    """Everything an audio training run depends on.
+
+    Attributes:
+        model: architecture.
+        mel: log-mel windows (saved with the weights).
+        speech: speech detection before windowing (saved with the weights).
+        views: copies, pseudo-fakes and channel of each training source.
+        augment: per-batch gain and SpecAugment.
+        train: optimisation loop; `steps_per_epoch` caps an epoch (batches are drawn class-balanced).
+        predict_batch: windows per forward pass when predicting.
+    """
+
+    model: AudioModelConfig = field(default_factory=AudioModelConfig)
+    mel: MelConfig = field(default_factory=MelConfig)
+    speech: SpeechConfig = field(default_factory=SpeechConfig)
+    views: ViewConfig = field(default_factory=ViewConfig)
+    augment: SpecAugmentConfig = field(default_factory=SpecAugmentConfig)
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=6, lr=1e-3, steps_per_epoch=100))
+    predict_batch: int = 64
+
+
+def perception_audio(perception: Perception, *, sample_rate: int) -> np.ndarray:
+    """float32 (N,) mono audio of a cached `Perception` (stored as int16, see `avdetect.cache`).
+
+    Raises:
+        NoAudioError: the video has no audio track.
+        CacheError: the cache holds audio at another rate than the branch's mel config.
+    """
+    from avdetect.cache import CacheError
+
+    clip = perception.clip
+    if len(clip.audio) == 0:
+        raise NoAudioError(f"{clip.info.path}: no audio track")
+    if clip.sample_rate != sample_rate:
+        raise CacheError(f"{clip.info.path}: cached audio at {clip.sample_rate} Hz, the audio branch wants "
+                         f"{sample_rate}; extract again or set the mel sample rate to match")
+    return clip.audio
+
+
+def load_sources(rows: Sequence[ManifestRow], load: Callable[[Path], np.ndarray]
+                 ) -> tuple[list[AudioSource], list[str]]:
+    """The `AudioSource` of every row whose audio loads, and "path: error code" of those that do not.
+
+    Args:
+        rows: manifest rows.
+        load: path -> float32 (N,) audio at the mel config's rate (`perception_audio` of the cached
+            perception, or `avdetect.video.load_audio`); raises an `AvdetectError` for a bad file.
+    """
+    sources, skipped = [], []
+    for row in rows:
+        try:
+            sources.append(make_source(row, load(row.path)))
+        except AvdetectError as err:
+            skipped.append(f"{row.path}: {err.code}")
+    if skipped:
+        log.warning("%d file(s) give no audio and are left out, e.g. %s", len(skipped), skipped[:3])
+    return sources, skipped
+
+
+def clean_windows(sources: Sequence[AudioSource], extractor: MelExtractor, config: AudioTrainConfig
+                  ) -> tuple[WindowBank, list[str]]:
+    """The untouched windows of every source (view 0), labels from its fake segments, and the paths
+    of sources without speech (they have no window to score)."""
+    parts, silent = [], []
+    for i, source in enumerate(sources):
+        windows, labels = view_windows(source.audio, source.fake_segments, extractor, config.speech,
+                                       min_overlap_s=config.views.min_overlap_s)
+        if len(labels) == 0:
+            silent.append(source.path)
+        n = len(labels)
+        parts.append(WindowBank(windows.mels.astype(np.float16), labels, np.full(n, i, np.int64),
+                                np.zeros(n, np.int16), windows.start_s, windows.end_s))
+    if silent:
+        log.warning("%d file(s) have no speech and no windows, e.g. %s", len(silent), silent[:3])
+    return concat_banks(parts, extractor), silent
+
+
+def save_bank(bank: WindowBank, path: str | os.PathLike, *, fingerprint: str) -> None:
+    """Writes `bank` to an .npz (atomically) tagged with `fingerprint` (what it was built from)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
+    np.savez(tmp, fingerprint=np.array(fingerprint), **{name: getattr(bank, name) for name in BANK_FIELDS})
+    os.replace(tmp, path)
+
+
+def load_bank(path: str | os.PathLike, *, fingerprint: str) -> WindowBank | None:
+    """The bank saved at `path` when it exists and was built from the same `fingerprint`, else None."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if str(data["fingerprint"]) != fingerprint:
+                return None
+            return WindowBank(*(data[name] for name in BANK_FIELDS))
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def bank_fingerprint(sources: Sequence[AudioSource], config: AudioTrainConfig, indices: np.ndarray) -> str:
+    """What a window bank depends on: the views, mel and speech settings, the seed and the sources."""
+    digest = hashlib.sha256(json.dumps([asdict(config.views), asdict(config.mel), asdict(config.speech),
+                                        config.train.seed]).encode())
+    for i in indices:
+        digest.update(f"{sources[i].path}:{len(sources[i].audio)}:{sources[i].label};".encode())
+    return digest.hexdigest()
+
+
+class AudioTrainer:
+    """The audio branch's `Trainer`: fits `AudioClassifier`s on the window bank of the training videos.
+
+    Args:
+        sources: the audio of every video, in manifest order.
+        config: the run's options.
+        trainable: bool per source; False keeps a source out of every model's training (it is still
+            scored out of fold). None trains on all.
+        bank_path: .npz where the bank is kept between runs (rebuilt when its fingerprint differs).
+        bank_progress: called as (done, total) while the bank is built; None logs every tenth.
+    """
+
+    def __init__(self, sources: Sequence[AudioSource], *,
+                 config: AudioTrainConfig = AudioTrainConfig(), trainable: Sequence[bool] | None = None,
+                 bank_path: Path | None = None, bank_progress: Callable[[int, int], None] | None = None):
+        self.sources, self.config = list(sources), config
+        self.extractor = MelExtractor(config.mel)
+        self.clean, self.silent = clean_windows(self.sources, self.extractor, config)
+        groups = np.array([source.group for source in self.sources], dtype=object)
+        self.index = SampleIndex(
+            videos=np.array([self.sources[i].path for i in self.clean.source], dtype=object),
+            groups=groups[self.clean.source], labels=(self.clean.labels != 0).astype(np.int64),
+            tracks=np.full(len(self.clean), -1, np.int64), positions=_positions(self.clean.source),
+            times_s=self.clean.start_s)
+        mask = np.ones(len(self.sources), bool) if trainable is None else np.asarray(trainable, bool)
+        self.bank = self._bank(np.flatnonzero(mask), bank_path, bank_progress)
+
+    def _bank(self, indices: np.ndarray, path: Path | None, progress: Callable[[int, int], None] | None
+              ) -> WindowBank:
+        fingerprint = bank_fingerprint(self.sources, self.config, indices)
+        bank = load_bank(path, fingerprint=fingerprint) if path is not None and path.is_file() else None
+        if bank is None:
+            bank = build_bank(self.sources, self.extractor, speech=self.config.speech, views=self.config.views,
+                              seed=self.config.train.seed, progress=progress or _log_bank, indices=indices)
+            if path is not None:
+                save_bank(bank, path, fingerprint=fingerprint)
+        return bank.select(bank.labels != AMBIGUOUS)
+
+    def fit(self, rows: np.ndarray, *, state_dir: Path, task: str = "train", progress: Progress | None = None,
+            evaluate: Evaluate | None = None) -> tuple[AudioClassifier, list[dict[str, Any]]]:
+        """Trains a new classifier on the bank windows of the videos at `rows`; see `folds_loop.Trainer`."""
+        cfg = self.config
+        train = self.training_windows(rows)
+        if len(np.unique(train.labels)) < 2:
+            raise ValueError(f"{task}: training windows hold one class only; add fakes or turn pseudo-fakes on")
+        seed = [cfg.train.seed, zlib.crc32(task.encode())]
+        pick = np.random.default_rng([*seed, 1]).permutation(len(train))[:STATS_WINDOWS]
+        mean, std = band_stats(train.mels[np.sort(pick)])
+        torch.manual_seed(cfg.train.seed)  # the initial weights
+        classifier = AudioClassifier.create(mean=mean, std=std, mel=cfg.mel, speech=cfg.speech, model=cfg.model,
+                                            device=cfg.train.device)
+        on_epoch = (lambda: evaluate(classifier)) if evaluate and cfg.train.eval_every_epoch else None
+        curves = fit_epochs(classifier.net, lambda epoch: self._batches(train, classifier, seed, epoch),
+                            n_batches=max(1, len(train) // cfg.train.batch_size), config=cfg.train,
+                            state_dir=state_dir, task=task, progress=progress, on_epoch=on_epoch,
+                            options=self.options())
+        classifier.net.eval()
+        return classifier, curves
+
+    def training_windows(self, rows: np.ndarray) -> WindowBank:
+        """The bank windows (copies, pseudo-fakes) of the trainable videos of the samples at `rows`."""
+        return self.bank.select(np.isin(self.bank.source, np.unique(self.clean.source[rows])))
+
+    def _batches(self, train: WindowBank, classifier: AudioClassifier, seed: list[int], epoch: int
+                 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Endless class-balanced, augmented batches of one epoch, drawn from (seed, task, epoch)."""
+        rng = np.random.default_rng([*seed, 2, epoch])
+        fill = classifier.net.mean[:, 0].cpu().numpy()
+        classes = [np.flatnonzero(train.labels == c) for c in (0, 1)]
+        size = self.config.train.batch_size
+        while True:
+            batch = np.sort(np.where(rng.random(size) < 0.5, rng.choice(classes[0], size), rng.choice(classes[1], size)))
+            mels = augment_batch(train.mels[batch], rng, self.config.augment, fill=fill)
+            yield (torch.from_numpy(mels).to(classifier.device),
+                   torch.from_numpy(train.labels[batch].astype(np.float32)).to(classifier.device))
+
+    def predict(self, model: AudioClassifier, rows: np.ndarray) -> np.ndarray:
+        """float32 (len(rows),) probability of fake of the untouched windows at `rows`."""
+        return model.predict_windows(self.clean.mels[rows].astype(np.float32), batch_size=self.config.predict_batch)
+
+    def save(self, model: AudioClassifier, directory: Path) -> Path:
+        """Writes `directory/model.{json,safetensors}`."""
+        return model.save(directory, "model")
+
+    def options(self) -> dict[str, Any]:
+        """The branch options the weights depend on (JSON-able), checked when a run resumes."""
+        cfg = asdict(self.config)
+        cfg.pop("train")
+        cfg.pop("predict_batch")
+        return cfg
+
+
+def _log_bank(done: int, total: int) -> None:
+    if done == total or done % max(1, total // 10) == 0:
+        log.info("audio window bank: %d/%d sources", done, total)
+
+
+def _positions(source: np.ndarray) -> np.ndarray:
+    """int64 (M,) index of each window within its source (sources' windows are contiguous)."""
+    starts = np.r_[0, np.flatnonzero(np.diff(source)) + 1]
+    counts = np.diff(np.r_[starts, len(source)])
+    return (np.arange(len(source)) - np.repeat(starts, counts)).astype(np.int64)
