@@ -1,15 +1,15 @@
-"""`make demo`: the main job the project has so far, offline, on sample media.
+"""`make demo`: the main job on the shipped model, offline, on media made at run time.
 
-Runs `avdetect inspect` on real clips from ../shared/data when present (a GRID speaker, a 1080p talking
-head, a LibriSpeech utterance), else on a clip it makes itself with PyAV, so a fresh machine without
-the sample data still shows the whole perception layer working.
+From a real talking-head clip of ../shared/data (GRID) it makes four inputs: the clip itself, the clip
+with its audio 0.6 s late, the clip dubbed with another speaker's audio, and the clip with the face
+self-blended in every frame. It scores them with `avdetect score` and the shipped model, prints the
+table and writes an HTML report. Without the sample data it scores a clip it synthesises instead.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import av
@@ -17,7 +17,8 @@ import numpy as np
 
 from avdetect.cli import main as cli_main
 
-SAMPLES = ("video/grid/bbaf2n.mpg", "video/talking-heads/LatentSync-demo1_video.mp4", "speech/vctk/p225_001_mic1.flac")
+SOURCE, DONOR = "video/grid/bbaf2n.mpg", "video/grid/swiz3n.mpg"
+OUT = Path("out/demo")
 
 
 def shared_data() -> Path:
@@ -25,36 +26,81 @@ def shared_data() -> Path:
     return Path(os.environ.get("AVDETECT_SHARED_DATA", default))
 
 
-def make_sample(path: Path, seconds: float = 3.0, fps: int = 25) -> Path:
-    """A small H.264/AAC clip: a moving colour pattern and a 220 Hz tone with a silent lead-in."""
+def write_clip(path: Path, frames: np.ndarray, fps: float, audio: np.ndarray, sample_rate: int = 16_000) -> Path:
+    """H.264/AAC mp4 of uint8 (T, H, W, 3) frames and float32 (N,) mono audio."""
     with av.open(str(path), "w") as out:
-        video = out.add_stream("libx264", rate=fps)
-        video.width, video.height, video.pix_fmt = 320, 240, "yuv420p"
-        audio = out.add_stream("aac", rate=16_000, layout="mono")
-        yy, xx = np.mgrid[0:240, 0:320]
-        for k in range(int(seconds * fps)):
-            rgb = np.stack([(xx + 4 * k) % 256, (yy + 2 * k) % 256, np.full_like(xx, 128)], -1).astype(np.uint8)
+        video = out.add_stream("libx264", rate=int(round(fps)), options={"preset": "veryfast", "crf": "20"})
+        video.width, video.height, video.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        sound = out.add_stream("aac", rate=sample_rate, layout="mono")
+        for rgb in frames:
             out.mux(video.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
         out.mux(video.encode(None))
-        t = np.arange(int(seconds * 16_000)) / 16_000
-        tone = (0.3 * np.sin(2 * np.pi * 220 * t) * (t > 0.5)).astype(np.float32)[None]
-        frame = av.AudioFrame.from_ndarray(tone, format="fltp", layout="mono")
-        frame.sample_rate = 16_000
-        out.mux(audio.encode(frame))
-        out.mux(audio.encode(None))
+        frame = av.AudioFrame.from_ndarray(audio.astype(np.float32)[None], format="fltp", layout="mono")
+        frame.sample_rate = sample_rate
+        out.mux(sound.encode(frame))
+        out.mux(sound.encode(None))
     return path
+
+
+def all_frames(path: Path) -> tuple[np.ndarray, float]:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(stream)])
+        return frames, float(stream.average_rate or 25)
+
+
+def blend_faces(frames: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Every frame's face self-blended with one steady draw (a video-level pseudo-fake)."""
+    from facenet_pytorch import MTCNN
+
+    from avdetect.pseudofakes.faces import apply_self_blend, draw_blend_params
+
+    mtcnn = MTCNN(keep_all=False)
+    rng = np.random.default_rng(seed)
+    params, out = None, frames.copy()
+    for i, frame in enumerate(frames):
+        _, _, points = mtcnn.detect(frame, landmarks=True)
+        if points is None:
+            continue
+        params = params or draw_blend_params(rng)
+        out[i] = apply_self_blend(frame, points[0], params).image
+    return out
+
+
+def make_inputs(root: Path, folder: Path) -> list[Path]:
+    from avdetect.pseudofakes.sync import replace_audio, shift_audio
+    from avdetect.video import load_audio
+
+    frames, fps = all_frames(root / SOURCE)
+    audio, donor = load_audio(root / SOURCE), load_audio(root / DONOR)
+    return [
+        write_clip(folder / "real.mp4", frames, fps, audio),
+        write_clip(folder / "audio_0.6s_late.mp4", frames, fps, shift_audio(audio, 16_000, 0.6)),
+        write_clip(folder / "dubbed.mp4", frames, fps, replace_audio(audio, donor)),
+        write_clip(folder / "face_blended.mp4", blend_faces(frames), fps, audio),
+    ]
 
 
 def main() -> int:
     root = shared_data()
-    paths = [root / p for p in SAMPLES if (root / p).exists()]
-    with tempfile.TemporaryDirectory() as tmp:
-        if not paths:
-            print(f"(no sample data under {root}: inspecting a clip made now)")
-            paths = [make_sample(Path(tmp) / "sample.mp4")]
-        crops = Path("out/demo-crops")
-        code = cli_main(["inspect", *map(str, paths), "--save-crops", str(crops)])
-    print(f"\nface crops written under {crops}/ - open them to see what the detector saw")
+    inputs = OUT / "inputs"
+    inputs.mkdir(parents=True, exist_ok=True)
+    if (root / SOURCE).exists():
+        paths = make_inputs(root, inputs)
+    else:
+        from avdetect.pseudofakes.sync import shift_audio
+
+        print(f"(no sample data under {root}: scoring a synthetic clip without a face)")
+        t = np.arange(48_000) / 16_000
+        tone = (0.3 * np.sin(2 * np.pi * 220 * t) * (np.sin(2 * np.pi * 2 * t) > 0)).astype(np.float32)
+        frames = np.tile(np.linspace(0, 255, 320, dtype=np.uint8)[None, None, :, None], (75, 240, 1, 3))
+        paths = [write_clip(inputs / "synthetic.mp4", frames, 25, tone),
+                 write_clip(inputs / "synthetic_shifted.mp4", frames, 25, shift_audio(tone, 16_000, 0.6))]
+    scores = OUT / "scores.csv"
+    scores.unlink(missing_ok=True)
+    code = cli_main(["score", *map(str, paths), "-o", str(scores), "--report", str(OUT / "report"), "--workers", "0"])
+    print(scores.read_text(encoding="utf-8"))
+    print(f"report: {(OUT / 'report' / 'index.html').resolve()}")
     return code
 
 

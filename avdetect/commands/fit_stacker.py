@@ -71,6 +71,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--audio-window-s", type=float, default=2.0,
                         help="audio window length when audio/oof.csv has no end_s column (default 2.0)")
     parser.add_argument("--seed", type=int, default=0, help="LightGBM bagging seed (default 0)")
+    bundle = parser.add_argument_group("model bundle (all three make MODEL_DIR a bundle `avdetect score` loads)")
+    bundle.add_argument("--visual-model", type=Path, help="visual checkpoint JSON trained on all rows (--refit)")
+    bundle.add_argument("--audio-model", type=Path, help="audio checkpoint JSON trained on all rows (--refit)")
+    bundle.add_argument("--cache", type=Path, help="the extraction cache: its perception settings go with the model")
     parser.set_defaults(func=run)
 
 
@@ -82,11 +86,29 @@ def run(args: argparse.Namespace) -> int:
             data.table.X, data.y, folds=data.folds, feature_names=data.table.names,
             modality_labels=data.modality_labels)
         report = write_outputs(args.output / "stacker", stacker, data)
+        if args.cache:
+            bundle = write_bundle(args, data)
     except (AvdetectError, StackingError) as err:
         print(f"avdetect fit-stacker: {err}", file=sys.stderr)
         return 2
     print_summary(args.output / "stacker", data, report)
+    if args.cache:
+        print(f"model bundle: {bundle}")
     return 0
+
+
+def write_bundle(args: argparse.Namespace, data: TrainingData) -> Path:
+    """MODEL_DIR/bundle.json with both branch checkpoints and the cache's perception settings."""
+    import json
+
+    from avdetect.bundle import assemble_bundle, perception_from_dict
+
+    config = json.loads((args.cache / "config.json").read_text(encoding="utf-8"))
+    card = {"videos": int(len(data.y)), "fakes": int(data.y.sum()), "folds": int(len(set(data.folds.tolist()))),
+            "sources": data.sources}
+    return assemble_bundle(args.output, stacker=args.output / "stacker", visual=args.visual_model,
+                           audio=args.audio_model, perception=perception_from_dict(config["perception"]),
+                           card=card)
 
 
 def load_training_data(oof_dir: Path, folds_path: Path, manifest_path: Path | None, *,
