@@ -8,6 +8,7 @@ File names steer it: "hang" sleeps for an hour, "segfault" kills its own process
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -79,6 +80,21 @@ def make_slow_scorer(model_dir: str | None, device: str) -> BrightnessScorer:
 
 def make_broken_scorer(model_dir: str | None, device: str) -> BrightnessScorer:
     raise FileNotFoundError(f"no model in {model_dir}")
+
+
+class ThreadsScorer:
+    """Reports torch's intra-op threads in its worker as n_frames."""
+
+    def score(self, path: Path) -> VideoScore:
+        import torch
+
+        return VideoScore(path=str(path), status="ok", p_fake=0.5, n_frames=torch.get_num_threads())
+
+
+def make_threads_scorer(model_dir: str | None, device: str) -> ThreadsScorer:
+    import torch  # noqa: F401  (a real scorer has torch loaded once it is built)
+
+    return ThreadsScorer()
 
 
 SPEC = ScorerSpec("test_batch:make_brightness_scorer")
@@ -155,14 +171,17 @@ def test_score_one_turns_exceptions_into_rows(videos: list[Path], tmp_path: Path
     assert row.status == "internal_error" and row.error.startswith("RuntimeError: boom") and "Traceback" in trace
 
 
-def test_engine_timeout_and_crash_cost_one_input_each(videos: list[Path], tmp_path: Path) -> None:
+def test_engine_timeout_and_crash_cost_one_input_each(videos: list[Path], tmp_path: Path,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
     hang, crash = tmp_path / "hang.mp4", tmp_path / "segfault.mp4"
     for path in (hang, crash):
         path.write_bytes(videos[0].read_bytes())
-    paths = [str(videos[0]), str(hang), str(videos[1]), str(crash), str(videos[2])]
+    paths = [str(videos[0]), str(hang), str(videos[1]), str(crash), str(videos[2]), str(tmp_path / "boom.mp4")]
     start = time.monotonic()
-    got = run_engine(paths, workers=2, timeout_s=2.0)
+    with caplog.at_level(logging.INFO, logger="avdetect.batch"):
+        got = run_engine(paths, workers=2, timeout_s=2.0)
     assert set(got) == set(paths) and time.monotonic() - start < 30
+    assert got[paths[-1]].status == "internal_error" and "RuntimeError: boom" in caplog.text  # shown with -v
     assert got[str(hang)].status == "timeout" and "2 s" in got[str(hang)].error
     assert got[str(crash)].status == "worker_crashed" and "SIGKILL" in got[str(crash)].error
     assert all(got[str(v)].ok for v in videos[:3])
@@ -172,6 +191,12 @@ def test_engine_matches_in_process_scores(videos: list[Path]) -> None:
     got = run_engine([str(v) for v in videos[:4]], workers=2)
     for video in videos[:4]:
         assert got[str(video)].p_fake == BrightnessScorer().score(video).p_fake
+
+
+@pytest.mark.slow
+def test_workers_share_the_cpus_between_their_torch_threads() -> None:
+    got = run_engine(["a", "b", "c"], ScorerSpec("test_batch:make_threads_scorer"), workers=2)
+    assert {score.n_frames for score in got.values()} == {torch_threads(2)}
 
 
 def test_engine_scorer_that_cannot_load_stops_the_run(videos: list[Path]) -> None:
@@ -210,6 +235,24 @@ def test_score_command_usage_errors_exit_2(tmp_path: Path, capsys: pytest.Captur
     assert (tmp_path / "user.csv").read_text() == "name,age\nann,3\n"  # a user's file is never touched
 
 
+def test_kaggle_submission_and_retry_failed(videos: list[Path], tmp_path: Path,
+                                            capsys: pytest.CaptureFixture) -> None:
+    from avdetect.cli import main
+
+    late = tmp_path / "late.mp4"
+    common = [str(videos[0]), str(late), "--scorer", "test_batch:make_brightness_scorer"]
+    assert main(["score", *common, "-o", str(tmp_path / "sub.csv"), "--format", "kaggle"]) == 1
+    assert f"input_error: {late}: no such file" in capsys.readouterr().err
+    lines = (tmp_path / "sub.csv").read_text().splitlines()
+    assert lines[0] == "filename,label" and "late.mp4,0.5" in lines and len(lines) == 3
+    out = tmp_path / "scores.jsonl"
+    assert main(["score", *common, "-o", str(out)]) == 1
+    late.write_bytes(videos[1].read_bytes())  # the missing file turns up: score it again
+    assert main(["score", *common, "-o", str(out), "--retry-failed"]) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted((r["path"], r["status"]) for r in rows) == [(str(late), "ok"), (str(videos[0]), "ok")]
+
+
 def test_kill_9_then_rerun_scores_every_input_exactly_once(videos: list[Path], tmp_path: Path) -> None:
     out = tmp_path / "scores.jsonl"
     args = [str(videos[0].parent.parent), "-o", str(out), "--scorer", "test_batch:make_slow_scorer"]
@@ -233,3 +276,36 @@ def test_audio_only_and_video_inputs_mix(tmp_path: Path) -> None:
     wav = make_audio(tmp_path / "speech.WAV", speech=True, duration_s=1.0)
     got = run_engine(list_inputs([str(tmp_path)]))
     assert list(got) == [str(wav)] and got[str(wav)].ok and got[str(wav)].n_tracks == 0
+
+
+@pytest.fixture(scope="module")
+def tiny_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real model bundle with only a (tiny, fitted) stacker: the Detector perceives and fuses for real."""
+    from avdetect.bundle import assemble_bundle
+    from avdetect.perception import PerceptionConfig
+    from stacking.aggregate import AggregateConfig
+    from stacking.bundle import save_bundle
+    from stacking.stacker import LGBMStacker
+
+    root, rng = tmp_path_factory.mktemp("bundle"), np.random.default_rng(0)
+    names = ("has_face", "aud_mean", "has_audio", "sync_peak", "has_sync")
+    X = rng.normal(size=(120, len(names)))
+    y = np.where(X[:, 1] + rng.normal(size=120) > 0, "FAKE", "REAL")
+    save_bundle(root / "stacker", LGBMStacker(cv=3, n_estimators=20).fit(X, y, feature_names=names),
+                aggregate=AggregateConfig())
+    assemble_bundle(root / "model", stacker=root / "stacker", perception=PerceptionConfig())
+    return root / "model"
+
+
+@pytest.mark.slow
+def test_real_detector_through_the_engine(tiny_bundle: Path, videos: list[Path], tmp_path: Path) -> None:
+    from avdetect.pipeline import Detector
+
+    bad = tmp_path / "text.mp4"
+    bad.write_text("not a video")
+    got = run_engine([str(videos[0]), str(bad)], ScorerSpec(model_dir=str(tiny_bundle)))
+    assert got[str(videos[0])].ok and 0 <= got[str(videos[0])].p_fake <= 1
+    assert got[str(videos[0])].p_fake == pytest.approx(Detector.load(tiny_bundle).score(videos[0]).p_fake, abs=1e-6)
+    assert got[str(bad)].status == "decode_error"
+    with pytest.raises(ScorerLoadError, match="ModelFileError"):
+        run_engine([str(videos[0])], ScorerSpec(model_dir=str(tmp_path / "no_model")))

@@ -44,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=FORMATS, help="default: from OUT's suffix (.csv, .jsonl, .parquet)")
     p.add_argument("--list", action="append", default=[], metavar="FILE", help="file of input paths, one a line")
     p.add_argument("--model", metavar="DIR", help="model folder (default: the shipped model)")
-    p.add_argument("--workers", type=int, default=1, help="inputs scored at once, one process each (default 1)")
+    p.add_argument("--workers", type=int, default=1, metavar="N", help="inputs scored at once, one process each (default 1)")
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="S",
                    help=f"per-input time limit in seconds, 0 for none (default {DEFAULT_TIMEOUT_S:g})")
     p.add_argument("--report", type=Path, metavar="DIR", help="also write an HTML report (DIR/index.html)")
@@ -72,20 +72,28 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     try:
         state = _prepare(args)
-    except (AvdetectError, ValueError) as err:
+    except (AvdetectError, ValueError, OSError) as err:
         return _fail(f"error: {err}")
+    code = _score_safely(args, state)
+    try:
+        _close(state)  # parquet is written here, and the report index
+    except (AvdetectError, OSError) as err:
+        return _fail(f"error: cannot finish {args.output}: {err}")
+    return code if code is not None else _summary(args, state, time.perf_counter() - start)
+
+
+def _score_safely(args: argparse.Namespace, state: Run) -> int | None:
+    """Scores; an exit status if the run must stop early, else None. Never lets a traceback out."""
     try:
         _score(args, state)
     except KeyboardInterrupt:
         return _fail("interrupted; run the same command again to resume", 130)
-    except AvdetectError as err:  # the model did not load, the output cannot be written, Ray is missing
+    except (AvdetectError, OSError) as err:  # the model did not load, OUT cannot be written, Ray failed
         return _fail(f"error: {err}")
     except Exception as err:  # a bug of ours: say so in one line, the traceback only with -v
         log.info("internal error", exc_info=True)
         return _fail(f"internal error: {type(err).__name__}: {err} (rerun with -v for the traceback)")
-    finally:
-        _close(state)
-    return _summary(args, state, time.perf_counter() - start)
+    return None
 
 
 def _prepare(args: argparse.Namespace) -> Run:
@@ -101,8 +109,9 @@ def _prepare(args: argparse.Namespace) -> Run:
     paths = list_inputs(args.inputs, list_files=args.list)
     if fmt == "kaggle":
         _check_unique_names(paths, writer)
-    if args.retry_failed:
-        log.warning("%s: %d failed row(s) removed, to be scored again", args.output, len(writer.drop_failed()))
+    if args.retry_failed and (dropped := writer.drop_failed()):
+        print(f"avdetect score: {len(dropped)} failed row(s) removed from {args.output}, to be scored again",
+              file=sys.stderr)
     done = writer.done
     todo = [path for path in paths if writer.key(path) not in done]
     report = Report(args.report) if args.report else None
