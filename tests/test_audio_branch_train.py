@@ -115,6 +115,7 @@ def test_tiny_run_beats_chance_with_oof_once_per_window_and_disjoint_groups(tmp_
     with (tmp_path / "oof.csv").open() as f:
         oof = list(csv.DictReader(f))
     assert len(oof) == len(trainer.index)
+    assert all(0 < float(r["end_s"]) - float(r["time_s"]) <= SMALL_MEL.window_s + 1e-6 for r in oof)
     keys = Counter((r["path"], r["position"]) for r in oof)
     assert max(keys.values()) == 1 and {r["path"] for r in oof} == {s.path for s in sources}
     assert all(len({r["fold"] for r in oof if r["path"] == p}) == 1 for p in {r["path"] for r in oof})

@@ -169,7 +169,7 @@ class AudioTrainer:
             videos=np.array([self.sources[i].path for i in self.clean.source], dtype=object),
             groups=groups[self.clean.source], labels=(self.clean.labels != 0).astype(np.int64),
             tracks=np.full(len(self.clean), -1, np.int64), positions=_positions(self.clean.source),
-            times_s=self.clean.start_s)
+            times_s=self.clean.start_s, end_times_s=self.clean.end_s)
         mask = np.ones(len(self.sources), bool) if trainable is None else np.asarray(trainable, bool)
         self.bank = self._bank(np.flatnonzero(mask), bank_path, bank_progress)
 

@@ -37,6 +37,7 @@ class SampleIndex:
     tracks: np.ndarray  # int64 (N,) face track id; -1 for samples not tied to a face (audio)
     positions: np.ndarray  # int64 (N,) frame index (visual) or window index (audio) in the video
     times_s: np.ndarray  # float64 (N,) time of the sample in its video, seconds
+    end_times_s: np.ndarray | None = None  # float64 (N,) end of a sample that spans time (audio window)
 
     def __len__(self) -> int:
         return len(self.videos)
@@ -109,6 +110,8 @@ def run_folds(trainer: Trainer, folds: np.ndarray, *, out_dir: Path, progress: P
         per_fold[f"fold{k}"] = binary_metrics(index.labels[held], probs[held])
     columns = {"path": index.videos, "track": index.tracks, "position": index.positions,
                "time_s": index.times_s, "label": index.labels, "fold": folds, "probability": probs}
+    if index.end_times_s is not None:
+        columns["end_s"] = index.end_times_s
     write_oof(out_dir / "oof.csv", columns)
     metrics = {"folds": per_fold, "oof": binary_metrics(index.labels, probs),
                "oof_video": binary_metrics(*video_means(index.videos, index.labels, probs))}

@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from sklearn.metrics import log_loss, roc_auc_score, roc_curve
 
-OOF_COLUMNS = ("path", "track", "position", "time_s", "label", "fold", "probability")
+OOF_COLUMNS = ("path", "track", "position", "time_s", "end_s", "label", "fold", "probability")
 COLOURS = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
            (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207))
 
