@@ -110,7 +110,10 @@ def _index_row(row: dict, linked: bool) -> str:
     p = row.get("p_fake")
     cells = [html.escape(row["path"]), f"{p:.3f}" if p is not None else "", _verdict_span(p)]
     cells += [verdict(row.get(name)) for name in ("p_visual", "p_audio", "p_sync")]
-    cells += [html.escape(row["status"]), link]
+    status = html.escape(row["status"])
+    if row["status"] != "ok":  # the reason shows on hover, and in full on the page
+        status = f'<span class=failed title="{html.escape(row.get("error") or "")}">{status}</span>'
+    cells += [status, link]
     return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
 
 

@@ -71,6 +71,7 @@ def read_rows(path: str | os.PathLike, fmt: str) -> list[dict]:
 class RowWriter:
     """Appends rows to a line-based file. Subclasses say how a row becomes a line and back."""
 
+    fmt = ""  # the format's name, for messages
     header: tuple[str, ...] | None = None  # first line of the file, for csv-like formats
     key_field = "path"  # the field that names the input
 
@@ -133,15 +134,22 @@ class RowWriter:
             return []
         data = self.path.read_bytes()
         whole = data.rfind(b"\n") + 1
+        if not self._looks_ours(data.split(b"\n", 1)[0].decode("utf-8", errors="replace"), whole > 0):
+            raise OutputError(f"{self.path} exists and is not an avdetect {self.fmt} output;"
+                              " choose another output or move it away")
         if whole < len(data) and repair:
             with open(self.path, "rb+") as file:
                 file.truncate(whole)
             log.warning("%s: dropped a torn last line (an interrupted write); that input is scored again", self.path)
         lines = data[:whole].decode("utf-8", errors="replace").split("\n")[:-1]
-        if self.header and (not lines or next(csv.reader(lines[:1])) != list(self.header)):
-            raise OutputError(f"{self.path} exists and is not an avdetect output (its first line is not "
-                              f"{','.join(self.header)}); choose another output or move it away")
         return self.parse(lines[1:] if self.header else lines)
+
+    def _looks_ours(self, first: str, complete: bool) -> bool:
+        """Whether a file's first line is what this writer writes first (a torn one: its beginning)."""
+        expected = _csv_line(self.header).rstrip("\n") if self.header else '{"path": '
+        if not complete:
+            return expected.startswith(first) or (not self.header and first.startswith(expected))
+        return first == expected if self.header else first.startswith(expected)
 
     def _rewrite(self) -> None:
         self.close()
@@ -154,6 +162,7 @@ class RowWriter:
 class JsonlWriter(RowWriter):
     """One JSON object a line; NaN probabilities are null."""
 
+    fmt = "jsonl"
     def format(self, row: dict) -> str:
         return json.dumps(row, allow_nan=False) + "\n"
 
@@ -173,7 +182,7 @@ class JsonlWriter(RowWriter):
 class CsvWriter(RowWriter):
     """ROW_FIELDS as columns; empty cells for missing probabilities; fake_segments as a JSON list."""
 
-    header = ROW_FIELDS
+    fmt, header = "csv", ROW_FIELDS
 
     def format(self, row: dict) -> str:
         return _csv_line([_cell(row[name]) for name in ROW_FIELDS])
@@ -185,7 +194,7 @@ class CsvWriter(RowWriter):
 class KaggleWriter(RowWriter):
     """``filename,label`` as DFDC submissions: the file's name and p_fake, 0.5 where scoring failed."""
 
-    header = KAGGLE_FIELDS
+    fmt, header = "kaggle", KAGGLE_FIELDS
     key_field = "filename"
 
     def key(self, path: str) -> str:
@@ -209,6 +218,7 @@ class KaggleWriter(RowWriter):
 class ParquetWriter(JsonlWriter):
     """Rows go to a jsonl journal as they finish; `close` turns the journal into the parquet file."""
 
+    fmt = "parquet journal"
     def __init__(self, path: Path, *, repair: bool = True) -> None:
         _arrow()  # fail now, not after hours of scoring, if pyarrow is missing
         self.parquet = path

@@ -80,6 +80,15 @@ def test_torn_last_line_is_dropped_and_redone(tmp_path: Path, fmt: str) -> None:
     assert [r[key] for r in rows] == [writer.key(s.path) for s in scores()[:2]]
 
 
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_torn_first_line_counts_as_a_fresh_file(tmp_path: Path, fmt: str) -> None:
+    path = tmp_path / f"out{SUFFIX[fmt]}"
+    write_all(path, fmt, scores()[:1])
+    path.write_bytes(path.read_bytes()[:5])  # killed inside the very first write
+    write_all(path, fmt, scores()[:1])
+    assert read_rows(path, fmt) == [scores()[0].row()]
+
+
 def test_parquet_journal_is_merged_and_extended(tmp_path: Path) -> None:
     path = tmp_path / "out.parquet"
     write_all(path, "parquet", scores()[:1])
@@ -99,13 +108,14 @@ def test_drop_failed_rewrites_without_failed_rows(tmp_path: Path) -> None:
 
 
 def test_files_that_are_not_ours_are_refused_untouched(tmp_path: Path) -> None:
-    csv_file, jsonl_file = tmp_path / "user.csv", tmp_path / "user.jsonl"
+    csv_file, jsonl_file, one_line = tmp_path / "user.csv", tmp_path / "user.jsonl", tmp_path / "one.jsonl"
     csv_file.write_text("name,age\nann,3\n")
-    jsonl_file.write_text('{"name": "ann"}\n[1, 2]\n')
-    for path, fmt in ((csv_file, "csv"), (csv_file, "kaggle"), (jsonl_file, "jsonl")):
+    jsonl_file.write_text('{"path": "ann"}\n[1, 2]\n')
+    one_line.write_text('{"name": "no newline at the end"}')  # torn-looking, but not ours: never cut
+    for path, fmt in ((csv_file, "csv"), (csv_file, "kaggle"), (jsonl_file, "jsonl"), (one_line, "jsonl")):
         with pytest.raises(OutputError, match="not an avdetect"):
             open_writer(path, fmt)
-    assert csv_file.read_text() == "name,age\nann,3\n"
+    assert csv_file.read_text() == "name,age\nann,3\n" and one_line.read_text().endswith("end\"}")
 
 
 def test_infer_format() -> None:
