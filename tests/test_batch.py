@@ -179,12 +179,22 @@ def test_engine_timeout_and_crash_cost_one_input_each(videos: list[Path], tmp_pa
     paths = [str(videos[0]), str(hang), str(videos[1]), str(crash), str(videos[2]), str(tmp_path / "boom.mp4")]
     start = time.monotonic()
     with caplog.at_level(logging.INFO, logger="avdetect.batch"):
-        got = run_engine(paths, workers=2, timeout_s=2.0)
+        got = run_engine(paths, workers=2, timeout_s=3.0)
     assert set(got) == set(paths) and time.monotonic() - start < 30
     assert got[paths[-1]].status == "internal_error" and "RuntimeError: boom" in caplog.text  # shown with -v
-    assert got[str(hang)].status == "timeout" and "2 s" in got[str(hang)].error
+    assert got[str(hang)].status == "timeout" and "3 s" in got[str(hang)].error
     assert got[str(crash)].status == "worker_crashed" and "SIGKILL" in got[str(crash)].error
     assert all(got[str(v)].ok for v in videos[:3])
+
+
+def test_every_awkward_input_gets_one_typed_row(bad_inputs: dict) -> None:
+    folder = str(next(iter(bad_inputs.values())).path.parent)
+    got = run_engine(list_inputs([folder]), workers=2, timeout_s=60)
+    assert len(got) == len(bad_inputs)
+    for name, bad in bad_inputs.items():
+        row = got[str(bad.path)]
+        assert row.ok == (bad.expect == "ok"), (name, row.status, row.error)
+        assert row.ok or row.status in ("decode_error", "empty_media"), (name, row.status)
 
 
 def test_engine_matches_in_process_scores(videos: list[Path]) -> None:
