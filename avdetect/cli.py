@@ -20,6 +20,7 @@ COMMANDS = {
     "sync-features": "sync_features",
     "fit-stacker": "fit_stacker",
     "evaluate": "evaluate",
+    "train": "train",
 }
 
 
