@@ -119,8 +119,6 @@ def run_engine(paths: list[str], spec: ScorerSpec = SPEC, **kwargs) -> dict[str,
     return results
 
 
-# ---- listing -------------------------------------------------------------------------------------------
-
 def test_list_inputs_recurses_folders_and_keeps_every_named_file(tmp_path: Path) -> None:
     (tmp_path / "a" / "b").mkdir(parents=True)
     (tmp_path / "a" / ".hidden").mkdir()
@@ -156,8 +154,6 @@ def test_torch_threads_split_the_cpus() -> None:
     cpus = len(os.sched_getaffinity(0))
     assert torch_threads(1) == cpus and torch_threads(10 * cpus) == 1
 
-
-# ---- one input, isolated -------------------------------------------------------------------------------
 
 def test_score_one_turns_exceptions_into_rows(videos: list[Path], tmp_path: Path) -> None:
     scorer = BrightnessScorer()
@@ -214,8 +210,6 @@ def test_engine_scorer_that_cannot_load_stops_the_run(videos: list[Path]) -> Non
         run_engine([str(videos[0])], ScorerSpec("test_batch:make_broken_scorer", "/nowhere"))
 
 
-# ---- the command ---------------------------------------------------------------------------------------
-
 def avdetect(*args: str, **kwargs) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), str(ROOT)])}
     return subprocess.Popen([sys.executable, "-m", "avdetect.cli", "score", *args], env=env, cwd=ROOT,
@@ -243,24 +237,6 @@ def test_score_command_usage_errors_exit_2(tmp_path: Path, capsys: pytest.Captur
         assert main(["score", *args]) == 2
         assert capsys.readouterr().err.startswith("avdetect score: error:")
     assert (tmp_path / "user.csv").read_text() == "name,age\nann,3\n"  # a user's file is never touched
-
-
-def test_kaggle_submission_and_retry_failed(videos: list[Path], tmp_path: Path,
-                                            capsys: pytest.CaptureFixture) -> None:
-    from avdetect.cli import main
-
-    late = tmp_path / "late.mp4"
-    common = [str(videos[0]), str(late), "--scorer", "test_batch:make_brightness_scorer"]
-    assert main(["score", *common, "-o", str(tmp_path / "sub.csv"), "--format", "kaggle"]) == 1
-    assert f"input_error: {late}: no such file" in capsys.readouterr().err
-    lines = (tmp_path / "sub.csv").read_text().splitlines()
-    assert lines[0] == "filename,label" and "late.mp4,0.5" in lines and len(lines) == 3
-    out = tmp_path / "scores.jsonl"
-    assert main(["score", *common, "-o", str(out)]) == 1
-    late.write_bytes(videos[1].read_bytes())  # the missing file turns up: score it again
-    assert main(["score", *common, "-o", str(out), "--retry-failed"]) == 0
-    rows = [json.loads(line) for line in out.read_text().splitlines()]
-    assert sorted((r["path"], r["status"]) for r in rows) == [(str(late), "ok"), (str(videos[0]), "ok")]
 
 
 def test_kill_9_then_rerun_scores_every_input_exactly_once(videos: list[Path], tmp_path: Path) -> None:

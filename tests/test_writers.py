@@ -10,6 +10,7 @@ import pytest
 
 from avdetect.scores import ROW_FIELDS, VideoScore, failed
 from avdetect.writers import FORMATS, OutputError, infer_format, open_writer, read_rows
+from test_batch import videos  # noqa: F401  (a fixture)
 
 SUFFIX = {"csv": ".csv", "jsonl": ".jsonl", "parquet": ".parquet", "kaggle": ".csv"}
 
@@ -123,3 +124,21 @@ def test_infer_format() -> None:
     assert infer_format("x.parquet") == "parquet" and infer_format("x.csv", "kaggle") == "kaggle"
     with pytest.raises(ValueError, match="--format"):
         infer_format("x.txt")
+
+
+def test_kaggle_submission_and_retry_failed_in_the_command(videos: list[Path], tmp_path: Path,  # noqa: F811
+                                                           capsys: pytest.CaptureFixture) -> None:
+    from avdetect.cli import main
+
+    late = tmp_path / "late.mp4"
+    common = [str(videos[0]), str(late), "--scorer", "test_batch:make_brightness_scorer"]
+    assert main(["score", *common, "-o", str(tmp_path / "sub.csv"), "--format", "kaggle"]) == 1
+    assert f"input_error: {late}: no such file" in capsys.readouterr().err
+    lines = (tmp_path / "sub.csv").read_text().splitlines()
+    assert lines[0] == "filename,label" and "late.mp4,0.5" in lines and len(lines) == 3
+    out = tmp_path / "scores.jsonl"
+    assert main(["score", *common, "-o", str(out)]) == 1
+    late.write_bytes(videos[1].read_bytes())  # the missing file turns up: score it again
+    assert main(["score", *common, "-o", str(out), "--retry-failed"]) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted((r["path"], r["status"]) for r in rows) == [(str(late), "ok"), (str(videos[0]), "ok")]
