@@ -55,6 +55,7 @@ def add_variants(
     mel, speech = audio_configs(cache_dir)
     extractor = MelExtractor(mel)
     donors = _donor_pool(rows, keys, cache_dir)
+    taken = {str(r.path) for r in rows}  # a rerun with another seed must not reuse a path
     new_rows: list[ManifestRow] = []
     for row in rows:
         if row.label != "REAL" or str(row.path) not in keys:
@@ -65,7 +66,8 @@ def add_variants(
         seen = load_perception(cache_dir / f"{keys[str(row.path)]}.npz")
         rng = row_rng(seed, str(row.path))
         inputs = VariantInputs(_donor(donors, row.group, rng), extractor, speech)
-        made = [_store(row, variant, cache_dir) for variant in make_variants(seen, kinds, rng, inputs)]
+        made = [_store(row, v, cache_dir, _unique(f"{row.path}#{v.tag}", seed, taken))
+                for v in make_variants(seen, kinds, rng, inputs)]
         _log_journal(cache_dir, seed, kinds, str(row.path), made)
         new_rows.extend(made)
         if progress:
@@ -73,8 +75,14 @@ def add_variants(
     return new_rows
 
 
-def _store(row: ManifestRow, variant: Variant, cache_dir: Path) -> ManifestRow:
-    path = f"{row.path}#{variant.tag}"
+def _unique(path: str, seed: int, taken: set[str]) -> str:
+    if path in taken:
+        path = f"{path},seed={seed}"
+    taken.add(path)
+    return path
+
+
+def _store(row: ManifestRow, variant: Variant, cache_dir: Path, path: str) -> ManifestRow:
     key = cache_key(path)
     target = cache_dir / f"{key}.npz"
     if not is_complete(target):
