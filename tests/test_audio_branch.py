@@ -10,7 +10,8 @@ import pytest
 from avdetect.audio import MelConfig, MelExtractor, SpeechConfig
 from avdetect.branches.audio import AudioClassifier, AudioModelConfig, band_stats
 from avdetect.branches.audio_data import (AMBIGUOUS, ChannelConfig, SpecAugmentConfig, ViewConfig, add_noise,
-                                          apply_channel, augment_batch, build_bank, make_source, window_labels)
+                                          apply_channel, augment_batch, build_bank, make_source, match_spectrum,
+                                          window_labels)
 from avdetect.errors import ModelFileError
 from avdetect.manifest import ManifestRow
 
@@ -158,3 +159,18 @@ def test_manifest_fake_without_segments_is_fake_throughout():
     assert len(bank) > 0 and np.all(bank.labels == 1)
     real_audio = make_source(ManifestRow(path="/v.mp4", label="FAKE", group="a", audio_label="REAL"), voiced(1.0))
     assert real_audio.label == 0 and real_audio.fake_segments.shape == (0, 2)
+
+
+def test_match_spectrum_gives_the_fake_the_long_term_spectrum_of_the_real():
+    from scipy import signal
+
+    real = voiced(2.0)
+    coloured = signal.sosfilt(signal.butter(2, 1500, "lowpass", fs=SR, output="sos"), real).astype(np.float32)
+    matched = match_spectrum(coloured, real)
+
+    def mean_log(y):
+        return np.mean(np.log(np.abs(signal.stft(y, nperseg=512)[2]) ** 2 + 1e-12), axis=1)
+
+    assert matched.shape == real.shape and matched.dtype == np.float32
+    before, after = np.abs(mean_log(coloured) - mean_log(real)), np.abs(mean_log(matched) - mean_log(real))
+    assert np.median(after) < 0.2 * np.median(before)

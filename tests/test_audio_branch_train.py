@@ -83,7 +83,7 @@ def test_waveform_comes_from_the_cache_and_bad_entries_are_typed_errors(tmp_path
     assert skipped == ["/data/b.wav: cache_error", "/data/silent.wav: no_audio"]
 
 
-def test_samples_are_clean_windows_and_untrainable_sources_stay_out_of_the_bank():
+def test_samples_are_clean_windows_and_untrainable_sources_stay_out_of_training():
     sources, _ = speakers(2)
     sources.append(make_source(ManifestRow(path="/quiet.wav", label="REAL", group="q"), np.zeros(SR, np.float32)))
     config = AudioTrainConfig(views=ViewConfig(copies=1, fakers=("world",), full_fakes=1, spliced=0,
@@ -92,7 +92,8 @@ def test_samples_are_clean_windows_and_untrainable_sources_stay_out_of_the_bank(
     assert trainer.silent == ["/quiet.wav"] and "/quiet.wav" not in set(trainer.index.videos)
     n_clean = len(MelExtractor().windows(sources[0].audio, 0.0, 3.0).mels)
     assert 4 <= len(trainer.index) and 1 <= Counter(trainer.index.videos)["/s0_REAL.wav"] <= n_clean
-    assert set(trainer.bank.source.tolist()) == {0, 2}  # the fakes (1, 3) and the silent file are untrainable
+    used = trainer.training_windows(np.arange(len(trainer.index))).source
+    assert set(used.tolist()) == {0, 2}  # the fakes (1, 3) are untrainable and the silent file has no window
     assert np.all(trainer.index.tracks == -1) and trainer.index.positions[0] == 0
 
 
@@ -150,3 +151,40 @@ def test_killed_run_resumes_to_the_same_model(tmp_path):
     changed = AudioTrainer(sources, config=tiny_config(epochs=3, steps_per_epoch=2))
     with pytest.raises(AvdetectError, match="other options"):  # another schedule cannot resume this state
         changed.fit(rows, state_dir=tmp_path / "killed")
+
+
+def write_wav(path: Path, audio: np.ndarray) -> Path:
+    import av
+
+    from media import _add_audio, _encode_audio
+
+    with av.open(str(path), "w") as container:
+        stream = _add_audio(container, "pcm_s16le", SR, 1, None)
+        _encode_audio(container, stream, audio[None, :])
+        container.mux(stream.encode(None))
+    return path
+
+
+@pytest.mark.slow
+def test_train_audio_command_runs_from_the_cache(tmp_path):
+    from avdetect.cli import main
+    from avdetect.folds import assign_folds, write_folds
+    from avdetect.manifest import write_manifest
+
+    rows = []
+    for source in speakers(2, duration_s=2.5)[0]:
+        path = write_wav(tmp_path / Path(source.path).name, source.audio)
+        rows.append(ManifestRow(path=path, label="FAKE" if source.label else "REAL", group=source.group,
+                                audio_label="FAKE" if source.label else "REAL"))
+    write_manifest(rows, tmp_path / "manifest.csv")
+    write_folds(rows, assign_folds(rows, n_splits=2), tmp_path / "folds.csv")
+    assert main(["extract", str(tmp_path / "manifest.csv"), "-o", str(tmp_path / "cache"), "--workers", "0"]) == 0
+    out = tmp_path / "run"
+    assert main(["train", "audio", "--manifest", str(tmp_path / "manifest.csv"), "--folds", str(tmp_path / "folds.csv"),
+                 "--cache", str(tmp_path / "cache"), "-o", str(out), "--quick", "--backbone", "test_convnext",
+                 "--fakers", "world"]) == 0
+    with (out / "oof.csv").open() as f:
+        oof = list(csv.DictReader(f))
+    assert {r["path"] for r in oof} == {str(row.path) for row in rows}
+    assert (out / "fold1" / "model.json").is_file() and (out / "curves.png").is_file()
+    assert AudioClassifier.load(out / "fold0" / "model.json").model.backbone == "test_convnext"

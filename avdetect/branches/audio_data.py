@@ -2,7 +2,8 @@
 
 Every real utterance yields copies of itself and pseudo-fakes made from it (`avdetect.pseudofakes.voice`:
 Griffin-Lim and WORLD re-synthesis, and splices of those into the real one, labelled per window by
-overlap, as in PartialSpoof, Zhang et al., 2021). Each copy then passes through the same random
+overlap, as in PartialSpoof, Zhang et al., 2021), equalised to the long-term spectrum of their source
+so that colouring cannot stand for "fake". Each copy then passes through the same random
 channel whatever its class: a lossy codec round trip and additive noise at a random SNR (ASVspoof 2021
 LA/DF, Liu et al., 2023), so neither compression nor noise can stand for the label. Per batch, a random
 gain and SpecAugment masks (Park et al., Interspeech 2019) are applied to the log-mels. All randomness
@@ -15,6 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import signal
+from scipy.ndimage import uniform_filter1d
 
 from avdetect.audio import MelExtractor, SpeechConfig, analyze_audio
 from avdetect.manifest import FAKE, ManifestRow
@@ -73,6 +76,7 @@ class ViewConfig:
         spliced: partial fakes per real source; they reuse the first full fake's re-synthesis.
         max_source_s: a longer source is cut to a random stretch of this length (bounds vocoder time).
         min_overlap_s: a window overlapping fake segments this long is fake; less (but some) is ambiguous.
+        match_spectrum: equalise each pseudo-fake to its source's long-term spectrum (`match_spectrum`).
         channel: the shared channel.
     """
 
@@ -82,6 +86,7 @@ class ViewConfig:
     spliced: int = 1
     max_source_s: float = 10.0
     min_overlap_s: float = 0.25
+    match_spectrum: bool = True
     channel: ChannelConfig = field(default_factory=ChannelConfig)
 
     def __post_init__(self) -> None:
@@ -120,18 +125,21 @@ class WindowBank:
         """The windows where bool (M,) `mask` is True."""
         return WindowBank(*(getattr(self, name)[mask] for name in BANK_FIELDS))
 
+    @classmethod
+    def of(cls, windows: MelWindows, labels: np.ndarray, *, source: int, view: int) -> WindowBank:
+        """The windows of one view of one source."""
+        n = len(labels)
+        return cls(windows.mels.astype(np.float16), labels, np.full(n, source, np.int64), np.full(n, view, np.int16),
+                   windows.start_s, windows.end_s)
+
 
 BANK_FIELDS = ("mels", "labels", "source", "view", "start_s", "end_s")
 
 
-def audio_label(row: ManifestRow) -> int:
-    """1 when the row's audio is fake: its audio label when the dataset gives one, else its label."""
-    return int((row.audio_label or row.label) == FAKE)
-
-
 def make_source(row: ManifestRow, audio: np.ndarray) -> AudioSource:
-    """The `AudioSource` of a manifest row; a fake without segments is fake from start to end."""
-    label = audio_label(row)
+    """The `AudioSource` of a manifest row, labelled by its audio label when the dataset gives one, else
+    by its label; a fake without segments is fake from start to end."""
+    label = int((row.audio_label or row.label) == FAKE)
     segments = np.asarray(row.fake_segments, np.float64).reshape(-1, 2) if label else np.zeros((0, 2))
     if label and len(segments) == 0:
         segments = np.array([[0.0, np.inf]])
@@ -149,6 +157,23 @@ def window_labels(start_s: np.ndarray, end_s: np.ndarray, segments: np.ndarray, 
     overlap = np.clip(hi - lo, 0.0, None).sum(axis=1)
     enough = np.minimum(min_overlap_s, end_s - start_s) - 1e-9
     return np.where(overlap >= enough, 1, np.where(overlap > 0, AMBIGUOUS, 0)).astype(np.int8)
+
+
+def match_spectrum(fake: np.ndarray, real: np.ndarray, *, n_fft: int = 512, smooth_bins: int = 5) -> np.ndarray:
+    """float32 (N,) `fake` equalised so that its long-term average spectrum is that of `real`.
+
+    Re-synthesis colours a voice (WORLD adds about 15 dB below 40 Hz, Griffin-Lim tilts the low bands),
+    while a neural vocoder such as MelGAN stays within a dB of its source on average. Equalising the
+    pseudo-fakes leaves the detector the fine time-frequency structure to learn, not the colouring.
+    """
+    _, _, spec = signal.stft(fake, nperseg=n_fft)
+    _, _, ref = signal.stft(real, nperseg=n_fft)
+    # In log power, as the classifier sees it: a mean of linear power is ruled by the loudest frames.
+    level = np.mean(np.log(np.abs(spec) ** 2 + 1e-12), axis=1)
+    target = np.mean(np.log(np.abs(ref) ** 2 + 1e-12), axis=1)
+    gain = np.exp(0.5 * uniform_filter1d(target - level, smooth_bins))
+    _, out = signal.istft(spec * np.clip(gain, 1e-2, 1e2)[:, None], nperseg=n_fft)
+    return np.pad(out[: len(fake)], (0, max(0, len(fake) - len(out)))).astype(np.float32)
 
 
 def add_noise(y: np.ndarray, rng: np.random.Generator, snr_db: float) -> np.ndarray:
@@ -173,20 +198,14 @@ def apply_channel(y: np.ndarray, rng: np.random.Generator, config: ChannelConfig
     return y
 
 
-def crop(y: np.ndarray, rng: np.random.Generator, n: int) -> tuple[np.ndarray, int]:
-    """A random stretch of at most `n` samples of `y`, and its offset in samples."""
-    if len(y) <= n:
-        return y, 0
-    offset = int(rng.integers(0, len(y) - n + 1))
-    return y[offset : offset + n], offset
-
-
 def source_views(source: AudioSource, rng: np.random.Generator, config: ViewConfig, *,
                  sample_rate: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """(audio float32 (N,), fake segments float64 (K, 2) seconds) of each training view of `source`:
     `copies` copies, then for a real source `full_fakes` pseudo-fakes and `spliced` partial fakes.
     The channel is applied to each after it is made."""
-    audio, offset = crop(source.audio, rng, int(config.max_source_s * sample_rate))
+    n = int(config.max_source_s * sample_rate)  # a longer source is cut to a random stretch
+    offset = int(rng.integers(0, len(source.audio) - n + 1)) if len(source.audio) > n else 0
+    audio = source.audio[offset : offset + n]
     duration = len(audio) / sample_rate
     segments = source.fake_segments - offset / sample_rate
     views = [(audio, segments) for _ in range(config.copies)]
@@ -194,6 +213,7 @@ def source_views(source: AudioSource, rng: np.random.Generator, config: ViewConf
         whole = np.array([[0.0, duration]])
         names = rng.permutation(np.resize(np.asarray(config.fakers), max(config.full_fakes, len(config.fakers))))
         fakes = [voice_fake(str(name), audio, rng) for name in names[: config.full_fakes]]
+        fakes = [match_spectrum(fake, audio) for fake in fakes] if config.match_spectrum else fakes
         views += [(fake, whole) for fake in fakes]
         for _ in range(config.spliced if fakes else 0):
             views.append(_splice_or_whole(audio, fakes[0], rng, sample_rate))
@@ -237,16 +257,10 @@ def build_bank(sources: Sequence[AudioSource], extractor: MelExtractor, *, speec
         made = source_views(sources[i], rng, views, sample_rate=extractor.config.sample_rate)
         for v, (audio, segments) in enumerate(made):
             windows, labels = view_windows(audio, segments, extractor, speech, min_overlap_s=views.min_overlap_s)
-            parts.append(_bank_part(windows, labels, int(i), v))
+            parts.append(WindowBank.of(windows, labels, source=int(i), view=v))
         if progress is not None:
             progress(done, len(indices))
     return concat_banks(parts, extractor)
-
-
-def _bank_part(windows: MelWindows, labels: np.ndarray, source: int, view: int) -> WindowBank:
-    n = len(labels)
-    return WindowBank(windows.mels.astype(np.float16), labels, np.full(n, source, np.int64),
-                      np.full(n, view, np.int16), windows.start_s, windows.end_s)
 
 
 def concat_banks(parts: list[WindowBank], extractor: MelExtractor) -> WindowBank:
@@ -260,15 +274,8 @@ def concat_banks(parts: list[WindowBank], extractor: MelExtractor) -> WindowBank
 
 def augment_batch(mels: np.ndarray, rng: np.random.Generator, config: SpecAugmentConfig, *,
                   fill: np.ndarray) -> np.ndarray:
-    """float32 (B, n_mels, t) copy of `mels` with a random gain and SpecAugment masks set to `fill`.
-
-    Args:
-        mels: (B, n_mels, t) log-mel windows, dB.
-        rng: the generator all draws come from.
-        config: gain range and mask counts and widths.
-        fill: float32 (n_mels,) value of a masked bin (the band's training mean, so a mask reads as 0
-            after standardisation).
-    """
+    """float32 (B, n_mels, t) copy of log-mel windows `mels` (dB) with a random gain each and SpecAugment
+    masks set to `fill` float32 (n_mels,) (the training band means: a mask reads as 0 once standardised)."""
     out = np.array(mels, np.float32)
     n, bands, frames = out.shape
     out += rng.uniform(*config.gain_db, size=(n, 1, 1)).astype(np.float32)

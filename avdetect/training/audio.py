@@ -109,9 +109,7 @@ def clean_windows(sources: Sequence[AudioSource], extractor: MelExtractor, confi
                                        min_overlap_s=config.views.min_overlap_s)
         if len(labels) == 0:
             silent.append(source.path)
-        n = len(labels)
-        parts.append(WindowBank(windows.mels.astype(np.float16), labels, np.full(n, i, np.int64),
-                                np.zeros(n, np.int16), windows.start_s, windows.end_s))
+        parts.append(WindowBank.of(windows, labels, source=i, view=0))
     if silent:
         log.warning("%d file(s) have no speech and no windows, e.g. %s", len(silent), silent[:3])
     return concat_banks(parts, extractor), silent
@@ -137,12 +135,13 @@ def load_bank(path: str | os.PathLike, *, fingerprint: str) -> WindowBank | None
         return None
 
 
-def bank_fingerprint(sources: Sequence[AudioSource], config: AudioTrainConfig, indices: np.ndarray) -> str:
+def bank_fingerprint(sources: Sequence[AudioSource], config: AudioTrainConfig) -> str:
     """What a window bank depends on: the views, mel and speech settings, the seed and the sources."""
     digest = hashlib.sha256(json.dumps([asdict(config.views), asdict(config.mel), asdict(config.speech),
                                         config.train.seed]).encode())
-    for i in indices:
-        digest.update(f"{sources[i].path}:{len(sources[i].audio)}:{sources[i].label};".encode())
+    for source in sources:
+        digest.update(f"{source.path}:{source.label}:{source.fake_segments.tolist()};".encode())
+        digest.update(np.ascontiguousarray(source.audio).tobytes())
     return digest.hexdigest()
 
 
@@ -170,16 +169,15 @@ class AudioTrainer:
             groups=groups[self.clean.source], labels=(self.clean.labels != 0).astype(np.int64),
             tracks=np.full(len(self.clean), -1, np.int64), positions=_positions(self.clean.source),
             times_s=self.clean.start_s, end_times_s=self.clean.end_s)
-        mask = np.ones(len(self.sources), bool) if trainable is None else np.asarray(trainable, bool)
-        self.bank = self._bank(np.flatnonzero(mask), bank_path, bank_progress)
+        self.trainable = np.ones(len(self.sources), bool) if trainable is None else np.asarray(trainable, bool)
+        self.bank = self._bank(bank_path, bank_progress)
 
-    def _bank(self, indices: np.ndarray, path: Path | None, progress: Callable[[int, int], None] | None
-              ) -> WindowBank:
-        fingerprint = bank_fingerprint(self.sources, self.config, indices)
+    def _bank(self, path: Path | None, progress: Callable[[int, int], None] | None) -> WindowBank:
+        fingerprint = bank_fingerprint(self.sources, self.config)
         bank = load_bank(path, fingerprint=fingerprint) if path is not None and path.is_file() else None
         if bank is None:
             bank = build_bank(self.sources, self.extractor, speech=self.config.speech, views=self.config.views,
-                              seed=self.config.train.seed, progress=progress or _log_bank, indices=indices)
+                              seed=self.config.train.seed, progress=progress or _log_bank)
             if path is not None:
                 save_bank(bank, path, fingerprint=fingerprint)
         return bank.select(bank.labels != AMBIGUOUS)
@@ -207,7 +205,8 @@ class AudioTrainer:
 
     def training_windows(self, rows: np.ndarray) -> WindowBank:
         """The bank windows (copies, pseudo-fakes) of the trainable videos of the samples at `rows`."""
-        return self.bank.select(np.isin(self.bank.source, np.unique(self.clean.source[rows])))
+        chosen = np.intersect1d(self.clean.source[rows], np.flatnonzero(self.trainable))
+        return self.bank.select(np.isin(self.bank.source, chosen))
 
     def _batches(self, train: WindowBank, classifier: AudioClassifier, seed: list[int], epoch: int
                  ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:

@@ -1,0 +1,163 @@
+"""Audio branch on LJSpeech real vs MelGAN re-synthesis, trained on real speech and pseudo-fakes only.
+
+    .venv/bin/python benchmarks/audio_ljspeech.py [-o runs/audio_ljspeech] [--folds 3] [--with-melgan]
+
+The speech in ../shared/data/speech (LibriSpeech 120 speakers, VCTK 4 utterances, LJSpeech 33 real
+utterances and their MelGAN re-synthesis ``*_gen.wav``) becomes a manifest whose LJSpeech groups are
+utterances: a real utterance and its MelGAN copy share a group, so they never straddle two folds.
+LibriSpeech and VCTK are grouped by speaker. Every fold's model trains on the real speech of the other
+folds and the pseudo-fakes made from it (Griffin-Lim and WORLD re-synthesis, splices, codec and noise
+channel on both classes); the MelGAN files are left out of training (they are only scored out of fold)
+unless ``--with-melgan`` is given, which makes the separate, clearly labelled cross-validation that
+does train on MelGAN fakes. ``--speaker-disjoint`` puts all of LJSpeech in one fold instead, so its
+model has never heard the LJSpeech speaker. The table gives window and file (mean of windows) AUC and
+EER on the LJSpeech files, out of fold. Times are wall-clock on this (shared, noisy) machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+SHARED = Path(os.environ.get("AVDETECT_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+SPEECH = SHARED / "speech"
+
+
+def speech_rows(root: Path, *, speaker_disjoint: bool = False) -> list:
+    """Manifest rows of the shared speech folder; MelGAN files are FAKE and share their source's group."""
+    from avdetect.manifest import ManifestRow
+
+    rows = []
+    for path in sorted((root / "librispeech").glob("*.flac")):
+        speaker = path.stem.split("-")[0]
+        rows.append(ManifestRow(path=path, label="REAL", audio_label="REAL", group=f"libri-{speaker}",
+                                actor=f"libri-{speaker}", dataset="librispeech"))
+    for path in sorted((root / "vctk").glob("*.flac")):
+        speaker, utterance = path.stem.split("_")[:2]
+        rows.append(ManifestRow(path=path, label="REAL", audio_label="REAL", group=f"vctk-{speaker}_{utterance}",
+                                actor=f"vctk-{speaker}", dataset="vctk"))
+    for path in sorted((root / "ljspeech-melgan").glob("*.wav")):
+        fake = path.stem.endswith("_gen")
+        label = "FAKE" if fake else "REAL"
+        rows.append(ManifestRow(path=path, label=label, audio_label=label, group=path.stem.removesuffix("_gen"),
+                                actor="ljspeech" if speaker_disjoint else None, dataset="ljspeech-melgan"))
+    return rows
+
+
+def read_oof(path: Path) -> dict[str, np.ndarray]:
+    """Columns of an oof.csv: path (str), label and fold (int64), probability (float64)."""
+    with path.open(newline="") as f:
+        records = list(csv.DictReader(f))
+    return {"path": np.array([r["path"] for r in records]), "label": np.array([int(r["label"]) for r in records]),
+            "fold": np.array([int(r["fold"]) for r in records]),
+            "probability": np.array([float(r["probability"]) for r in records])}
+
+
+def scores(oof: dict[str, np.ndarray], mask: np.ndarray) -> dict[str, dict]:
+    """Window-level and file-level (mean probability) metrics of the OOF rows in `mask`."""
+    from avdetect.training.report import binary_metrics, video_means
+
+    paths, labels, probs = oof["path"][mask], oof["label"][mask], oof["probability"][mask]
+    return {"window": binary_metrics(labels, probs), "file": binary_metrics(*video_means(paths, labels, probs))}
+
+
+def print_table(results: dict[str, dict[str, dict]]) -> None:
+    print(f"{'scope':<34}{'level':<8}{'n':>6}{'fake':>6}{'AUC':>8}{'EER':>8}")
+    for scope, levels in results.items():
+        for level, m in levels.items():
+            auc = f"{m['auc']:.3f}" if m["auc"] is not None else "-"
+            eer = f"{m['eer']:.3f}" if m["eer"] is not None else "-"
+            print(f"{scope:<34}{level:<8}{m['n']:>6}{m['n_fake']:>6}{auc:>8}{eer:>8}")
+
+
+def build_trainer(rows: list, args: argparse.Namespace):
+    from avdetect.branches.audio import AudioModelConfig
+    from avdetect.branches.audio_data import ViewConfig
+    from avdetect.training.audio import AudioTrainConfig, AudioTrainer, load_sources
+    from avdetect.training.epochs import TrainConfig
+    from avdetect.video import load_audio
+
+    views = ViewConfig(fakers=tuple(args.fakers.split(",")), full_fakes=args.full_fakes, spliced=args.spliced,
+                       max_source_s=args.max_source_s)
+    train = TrainConfig(epochs=args.epochs, steps_per_epoch=args.steps, batch_size=args.batch_size, lr=args.lr,
+                        seed=args.seed, quick=args.quick, eval_every_epoch=args.curves)
+    config = AudioTrainConfig(model=AudioModelConfig(backbone=args.backbone), views=views, train=train)
+    sources, skipped = load_sources(rows, lambda p: load_audio(p, config.mel.sample_rate))
+    if skipped:
+        raise SystemExit(f"could not read {skipped}")
+    trainable = [args.with_melgan or not s.path.endswith("_gen.wav") for s in sources]
+    return AudioTrainer(sources, config=config, trainable=trainable, bank_path=args.output / "audio_bank.npz")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-o", "--output", type=Path, default=Path("runs/audio_ljspeech"))
+    parser.add_argument("--folds", type=int, default=3, help="folds (default 3)")
+    parser.add_argument("--with-melgan", action="store_true", help="also train on the MelGAN fakes of other folds")
+    parser.add_argument("--speaker-disjoint", action="store_true", help="all LJSpeech files in one fold")
+    parser.add_argument("--backbone", default="resnet10t")
+    parser.add_argument("--fakers", default="griffin_lim,world,world_pitch,world_convert")
+    parser.add_argument("--full-fakes", type=int, default=2)
+    parser.add_argument("--spliced", type=int, default=1)
+    parser.add_argument("--max-source-s", type=float, default=6.0)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=40, help="steps per epoch (default 40)")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: a few steps per fold")
+    parser.add_argument("--curves", action="store_true", help="score the held-out fold after every epoch")
+    args = parser.parse_args()
+    if not SPEECH.is_dir():
+        print(f"skipped: shared speech data not found under {SPEECH}")
+        return 0
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    import torch
+
+    from avdetect.commands.train import rich_progress
+    from avdetect.folds import assign_folds, write_folds
+    from avdetect.manifest import write_manifest
+    from avdetect.training.folds_loop import run_folds, sample_folds
+    from avdetect.folds import read_folds
+
+    torch.set_num_threads(args.threads)
+    rows = speech_rows(SPEECH, speaker_disjoint=args.speaker_disjoint)
+    args.output.mkdir(parents=True, exist_ok=True)
+    write_manifest(rows, args.output / "manifest.csv")
+    write_folds(rows, assign_folds(rows, n_splits=args.folds, seed=args.seed), args.output / "folds.csv")
+    t0, c0 = time.perf_counter(), time.process_time()
+    trainer = build_trainer(rows, args)
+    t_bank, c_bank = time.perf_counter() - t0, time.process_time() - c0
+    folds = sample_folds(trainer.index.videos, read_folds(args.output / "folds.csv"))
+    with rich_progress() as progress:
+        run_folds(trainer, folds, out_dir=args.output, progress=progress)
+    t_train, c_train = time.perf_counter() - t0 - t_bank, time.process_time() - c0 - c_bank
+    oof = read_oof(args.output / "oof.csv")
+    lj = np.char.find(oof["path"], "ljspeech-melgan") >= 0
+    results = {"LJSpeech real vs MelGAN (OOF)": scores(oof, lj), "all files (OOF)": scores(oof, np.ones(len(lj), bool))}
+    for k in sorted(set(oof["fold"].tolist())):
+        results[f"LJSpeech fold {k}"] = scores(oof, lj & (oof["fold"] == k))
+    label = "WITH MelGAN fakes in training" if args.with_melgan else "pseudo-fakes only, no MelGAN in training"
+    print(f"\naudio branch, {label}; {args.folds} folds, {'speaker' if args.speaker_disjoint else 'utterance'}"
+          f"-grouped LJSpeech; bank {t_bank:.0f} s wall ({c_bank:.0f} s CPU), training + OOF {t_train:.0f} s "
+          f"wall ({c_train:.0f} s CPU)")
+    print(f"command: {' '.join(sys.argv)}")
+    print_table(results)
+    (args.output / "benchmark.json").write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()},
+                                                            "bank_s": t_bank, "train_s": t_train,
+                                                            "bank_cpu_s": c_bank, "train_cpu_s": c_train,
+                                                            "results": results}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
