@@ -92,3 +92,9 @@ def test_train_reports_a_missing_cache_entry_as_an_error(tmp_path: Path, capsys:
     code = run_cli(["train", "visual", "--manifest", str(manifest), "--folds", str(folds), "--cache", str(cache),
                     "-o", str(tmp_path / "out"), "--backbone", "test_efficientnet", "--no-pretrained", "--quick"])
     assert code == 2 and "no face crops" in capsys.readouterr().err
+
+
+def test_no_folds_without_refit_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    code = run_cli(["train", "visual", "--manifest", "m.csv", "--folds", "f.csv", "--cache", "c", "-o",
+                    str(tmp_path), "--no-folds"])
+    assert code == 2 and "trains nothing" in capsys.readouterr().err

@@ -14,7 +14,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -166,6 +166,9 @@ def run(args: argparse.Namespace) -> int:
     from avdetect.manifest import read_manifest
     from avdetect.training.folds_loop import refit, run_folds, sample_folds
 
+    if args.no_folds and not args.refit:
+        print(f"avdetect train {args.branch}: --no-folds without --refit trains nothing", file=sys.stderr)
+        return 2
     if args.threads:
         import torch
 
