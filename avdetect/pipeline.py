@@ -20,6 +20,7 @@ from avdetect.lipsync import SYNC_COLUMNS, sync_features, sync_vector
 from avdetect.perception import Hook, PerceptionConfig, Perceiver
 from avdetect.records import AudioFeatures, Faces, SyncFeatures
 from avdetect.scores import TrackScores, VideoScore, WindowScores, empty_windows
+from avdetect.training.visual import even_picks
 from stacking import records as stack
 from stacking.aggregate import build_feature_table
 from stacking.bundle import StackerBundle, load_bundle
@@ -39,6 +40,9 @@ class Detector:
         self.visual = VisualClassifier.load(bundle.visual, device=device) if bundle.visual else None
         self.audio = AudioClassifier.load(bundle.audio, device=device) if bundle.audio else None
         self.stacker: StackerBundle = load_bundle(bundle.stacker)
+        # The stacker learnt from out-of-fold scores of this many evenly spread crops per track; its
+        # count features (faces, frames) are only comparable on the same sampling.
+        self.frames_per_track = int(bundle.card.get("frames_per_track", 0)) or None
         self.perceiver = Perceiver(self._perception_config(bundle.perception), device=device)
 
     @classmethod
@@ -100,7 +104,7 @@ class Detector:
              sync: SyncFeatures | None) -> dict[str, float]:
         """Calibrated p_fake, p_visual, p_audio, p_sync from the stacker (NaN verdicts where missing)."""
         table = build_feature_table(
-            _frame_table(video, tracks),
+            _frame_table(video, tracks, self.frames_per_track),
             stack.WindowScores(np.full(len(windows.probs), video), windows.start_s, windows.end_s,
                                windows.probs.astype(np.float64)),
             _sync_table(video, sync),
@@ -123,15 +127,16 @@ class Detector:
         return np.array(merged, np.float64).reshape(-1, 2)
 
 
-def _frame_table(video: str, tracks: tuple[TrackScores, ...]) -> stack.FrameScores:
+def _frame_table(video: str, tracks: tuple[TrackScores, ...], per_track: int | None) -> stack.FrameScores:
+    """Frame scores as the stacker's input, `per_track` evenly spread frames of each track (all if None)."""
     if not tracks:
         return stack.FrameScores.empty()
-    n = [len(t.probs) for t in tracks]
+    picks = [even_picks(len(t.probs), per_track) if per_track else np.arange(len(t.probs)) for t in tracks]
     return stack.FrameScores(
-        np.full(sum(n), video),
-        np.concatenate([np.full(k, t.track_id, np.int64) for k, t in zip(n, tracks)]),
-        np.concatenate([t.times_s for t in tracks]),
-        np.concatenate([t.probs for t in tracks]).astype(np.float64),
+        np.full(sum(len(k) for k in picks), video),
+        np.concatenate([np.full(len(k), t.track_id, np.int64) for k, t in zip(picks, tracks)]),
+        np.concatenate([t.times_s[k] for k, t in zip(picks, tracks)]),
+        np.concatenate([t.probs[k] for k, t in zip(picks, tracks)]).astype(np.float64),
     )
 
 

@@ -106,6 +106,9 @@ def write_bundle(args: argparse.Namespace, data: TrainingData) -> Path:
     config = json.loads((args.cache / "config.json").read_text(encoding="utf-8"))
     card = {"videos": int(len(data.y)), "fakes": int(data.y.sum()), "folds": int(len(set(data.folds.tolist()))),
             "sources": data.sources}
+    visual_run = args.oof / "visual" / "train_config.json"
+    if visual_run.is_file():  # the Detector feeds the stacker the same number of frames per track
+        card["frames_per_track"] = json.loads(visual_run.read_text(encoding="utf-8")).get("frames_per_track")
     return assemble_bundle(args.output, stacker=args.output / "stacker", visual=args.visual_model,
                            audio=args.audio_model, perception=perception_from_dict(config["perception"]),
                            card=card)
