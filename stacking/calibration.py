@@ -20,7 +20,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from stacking.crossfit import can_cross_fit, cross_fit, fold_ids
 from stacking.metrics import log_loss
@@ -31,17 +31,17 @@ METHODS = ("auto", "isotonic", "platt")
 ISOTONIC_CLIP = 1e-3
 
 
-def fit_isotonic(s: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+def fit_isotonic(s: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> dict[str, Any]:
     """Isotonic (non-decreasing) mapping of 1-D scores ``s`` to P(y = 1), as threshold arrays."""
-    iso = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip").fit(s, y)
+    iso = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip").fit(s, y, sample_weight=w)
     y_steps = np.clip(iso.y_thresholds_, ISOTONIC_CLIP, 1 - ISOTONIC_CLIP)
     return {"method": "isotonic", "x_thresholds": iso.X_thresholds_.astype(np.float64),
             "y_thresholds": y_steps.astype(np.float64)}
 
 
-def fit_platt(S: np.ndarray, y: np.ndarray, *, C: float = 1.0) -> dict[str, Any]:
+def fit_platt(S: np.ndarray, y: np.ndarray, w: np.ndarray | None = None, *, C: float = 1.0) -> dict[str, Any]:
     """Platt scaling: logistic regression of ``y`` on the score columns ``S`` (n, k)."""
-    lr = LogisticRegression(C=C, solver="newton-cholesky").fit(S, y)
+    lr = LogisticRegression(C=C, solver="newton-cholesky").fit(S, y, sample_weight=w)
     return {"method": "platt", "coef": lr.coef_[0].astype(np.float64),
             "intercept": float(lr.intercept_[0])}
 
@@ -54,21 +54,23 @@ def apply_mapping(params: dict[str, Any], S: np.ndarray) -> np.ndarray:
     return expit(S @ params["coef"] + params["intercept"])
 
 
-def fit_mapping(method: str, S: np.ndarray, y: np.ndarray, *, C: float = 1.0) -> dict[str, Any]:
-    """Fits one of the concrete methods ("isotonic" or "platt") on scores ``S`` and labels ``y``."""
-    return fit_isotonic(S[:, 0], y) if method == "isotonic" else fit_platt(S, y, C=C)
+def fit_mapping(method: str, S: np.ndarray, y: np.ndarray, w: np.ndarray | None = None, *,
+                C: float = 1.0) -> dict[str, Any]:
+    """Fits one of the concrete methods ("isotonic" or "platt") on scores ``S``, labels ``y``, weights ``w``."""
+    return fit_isotonic(S[:, 0], y, w) if method == "isotonic" else fit_platt(S, y, w, C=C)
 
 
 def held_out_losses(candidates: tuple[str, ...], S: np.ndarray, y: np.ndarray, folds: np.ndarray,
-                    *, C: float = 1.0) -> dict[str, float]:
-    """Cross-fitted log loss of each candidate method on ``S``, ``y`` over ``folds``."""
+                    w: np.ndarray | None = None, *, C: float = 1.0) -> dict[str, float]:
+    """Cross-fitted (weighted) log loss of each candidate method on ``S``, ``y`` over ``folds``."""
     losses = {}
+    w_all = np.ones(len(y)) if w is None else w
     for method in candidates:
         def fit_predict(train: np.ndarray, test: np.ndarray, method: str = method) -> np.ndarray:
             if len(np.unique(y[train])) < 2:  # a fold holding a whole class: predict its base rate
                 return np.full(len(test), y[train].mean())
-            return apply_mapping(fit_mapping(method, S[train], y[train], C=C), S[test])
-        losses[method] = log_loss(y, cross_fit(fit_predict, folds))
+            return apply_mapping(fit_mapping(method, S[train], y[train], w_all[train], C=C), S[test])
+        losses[method] = log_loss(y, cross_fit(fit_predict, folds), sample_weight=w_all)
     return losses
 
 
@@ -98,20 +100,21 @@ class ScoreCalibrator(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     def fit(self, X: np.ndarray, y: np.ndarray, *, folds: np.ndarray | None = None,
-            groups: np.ndarray | None = None) -> ScoreCalibrator:
+            groups: np.ndarray | None = None, sample_weight: np.ndarray | None = None) -> ScoreCalibrator:
         """Fits on scores ``X`` (n, k) and labels ``y``; ``folds`` or ``groups`` keep held-out data apart."""
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; valid: {', '.join(METHODS)}")
         X, y = validate_data(self, X, y)
         y_enc = self._encode_labels(y)
+        sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
         candidates = self._candidates(X.shape[1])
         splits = fold_ids(y_enc, folds=folds, groups=groups, cv=self.cv, random_state=self.random_state)
         self.held_out_log_loss_ = {}
         if len(candidates) > 1 and can_cross_fit(splits):
-            self.held_out_log_loss_ = held_out_losses(candidates, X, y_enc, splits, C=self.C)
+            self.held_out_log_loss_ = held_out_losses(candidates, X, y_enc, splits, sample_weight, C=self.C)
             candidates = (min(self.held_out_log_loss_, key=self.held_out_log_loss_.get),)
         self.method_ = candidates[-1]  # with too few rows to compare: Platt, the one with 2 parameters
-        self.params_ = fit_mapping(self.method_, X, y_enc, C=self.C)
+        self.params_ = fit_mapping(self.method_, X, y_enc, sample_weight, C=self.C)
         return self
 
     def _encode_labels(self, y: np.ndarray) -> np.ndarray:

@@ -23,12 +23,12 @@ def auc(y: np.ndarray, p: np.ndarray) -> float:
     return float(roc_auc_score(y, p)) if len(np.unique(y)) == 2 else float("nan")
 
 
-def log_loss(y: np.ndarray, p: np.ndarray, *, eps: float = EPS) -> float:
-    """Mean binary cross-entropy with probabilities clipped to [eps, 1 - eps]; NaN when empty."""
+def log_loss(y: np.ndarray, p: np.ndarray, *, eps: float = EPS, sample_weight: np.ndarray | None = None) -> float:
+    """Mean (weighted) binary cross-entropy with probabilities clipped to [eps, 1 - eps]; NaN when empty."""
     y, p = np.asarray(y, dtype=np.float64), np.clip(np.asarray(p, dtype=np.float64), eps, 1 - eps)
     if y.size == 0:
         return float("nan")
-    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+    return float(-np.average(y * np.log(p) + (1 - y) * np.log(1 - p), weights=sample_weight))
 
 
 def _bin_index(p: np.ndarray, n_bins: int) -> np.ndarray:

@@ -22,7 +22,7 @@ from lightgbm import Booster, LGBMClassifier
 from scipy.special import expit, logit
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from stacking.calibration import ScoreCalibrator
 from stacking.crossfit import can_cross_fit, cross_fit, fold_ids
@@ -91,7 +91,8 @@ class LGBMStacker(ClassifierMixin, BaseEstimator):
 
     def fit(self, X: np.ndarray, y: np.ndarray, *, folds: np.ndarray | None = None,
             groups: np.ndarray | None = None, feature_names: tuple[str, ...] | None = None,
-            modality_labels: dict[str, np.ndarray] | None = None) -> LGBMStacker:
+            modality_labels: dict[str, np.ndarray] | None = None,
+            sample_weight: np.ndarray | None = None) -> LGBMStacker:
         """Cross-fits, calibrates and refits on feature rows ``X`` (n, F), NaN allowed, labels ``y``.
 
         Args:
@@ -100,6 +101,8 @@ class LGBMStacker(ClassifierMixin, BaseEstimator):
             feature_names: (F,) column names; the verdicts need `stacking.aggregate`'s names.
             modality_labels: "visual"/"audio" -> int (n,) 1 fake, 0 real, -1 unknown; unknown
                 entries fall back to ``y``.
+            sample_weight: float (n,) row weights for the booster, the calibrator and the verdicts
+                (e.g. `balanced_weights`); None weighs every row 1.
         """
         if self.calibration not in CALIBRATIONS:
             raise ValueError(f"unknown calibration {self.calibration!r}; valid: {', '.join(CALIBRATIONS)}")
@@ -108,8 +111,9 @@ class LGBMStacker(ClassifierMixin, BaseEstimator):
         self.feature_names_ = self._names(feature_names, X.shape[1])
         self.folds_ = fold_ids(y_enc, folds=folds, groups=groups, cv=self.cv,
                                random_state=self.random_state)
+        self.weights_ = _check_sample_weight(sample_weight, X, dtype=np.float64)
         self._fit_calibration(X, y_enc)
-        self.booster_ = self._fit_booster(X, y_enc)
+        self.booster_ = self._fit_booster(X, y_enc, self.weights_)
         self._fit_verdicts(X, y_enc, modality_labels or {})
         return self
 
@@ -130,7 +134,7 @@ class LGBMStacker(ClassifierMixin, BaseEstimator):
             raise ValueError(f"{len(names)} feature names for {n_features} feature columns")
         return tuple(names)
 
-    def _fit_booster(self, X: np.ndarray, y: np.ndarray) -> Booster:
+    def _fit_booster(self, X: np.ndarray, y: np.ndarray, w: np.ndarray) -> Booster:
         model = LGBMClassifier(
             n_estimators=self.n_estimators, learning_rate=self.learning_rate,
             num_leaves=self.num_leaves, max_depth=self.max_depth,
@@ -138,13 +142,13 @@ class LGBMStacker(ClassifierMixin, BaseEstimator):
             subsample=self.subsample, subsample_freq=1 if self.subsample < 1 else 0,
             colsample_bytree=self.colsample_bytree, random_state=self.random_state,
             n_jobs=self.n_jobs, verbose=-1)
-        return model.fit(X, y, feature_name=list(self.feature_names_)).booster_
+        return model.fit(X, y, sample_weight=w, feature_name=list(self.feature_names_)).booster_
 
     def _oof_raw(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
         def fit_predict(train: np.ndarray, test: np.ndarray) -> np.ndarray:
             if len(np.unique(y[train])) < 2:  # the other folds hold one class: only its rate is known
                 return np.full(len(test), logit(np.clip(y[train].mean(), 1e-3, 1 - 1e-3)))
-            return self._fit_booster(X[train], y[train]).predict(X[test], raw_score=True)
+            return self._fit_booster(X[train], y[train], self.weights_[train]).predict(X[test], raw_score=True)
         return cross_fit(fit_predict, self.folds_)
 
     def _new_calibrator(self) -> ScoreCalibrator:
@@ -159,7 +163,8 @@ class LGBMStacker(ClassifierMixin, BaseEstimator):
             return
         self.oof_raw_ = self._oof_raw(X, y)
         if self.calibration != "none":
-            self.calibrator_ = self._new_calibrator().fit(self.oof_raw_[:, None], y, folds=self.folds_)
+            self.calibrator_ = self._new_calibrator().fit(self.oof_raw_[:, None], y, folds=self.folds_,
+                                                          sample_weight=self.weights_)
         self.oof_proba_ = self._oof_calibrated(self.oof_raw_, y)
 
     def _oof_calibrated(self, raw: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -175,7 +180,8 @@ class LGBMStacker(ClassifierMixin, BaseEstimator):
         def fit_predict(train: np.ndarray, test: np.ndarray) -> np.ndarray:
             if len(np.unique(y[train])) < 2:
                 return np.full(len(test), y[train].mean())
-            calibrator = self._new_calibrator().fit(raw[train, None], y[train], folds=self.folds_[train])
+            calibrator = self._new_calibrator().fit(raw[train, None], y[train], folds=self.folds_[train],
+                                                    sample_weight=self.weights_[train])
             return calibrator.predict_proba(raw[test, None])[:, 1]
         return cross_fit(fit_predict, self.folds_)
 
@@ -186,7 +192,7 @@ class LGBMStacker(ClassifierMixin, BaseEstimator):
             labels = np.asarray(modality_labels.get(modality, np.full(len(y), -1)), dtype=np.int64)
             labels = np.where(labels >= 0, labels, y)
             model, oof = fit_verdict(modality, X, labels, self.feature_names_, self.folds_,
-                                     C=self.verdict_C)
+                                     C=self.verdict_C, sample_weight=self.weights_)
             self.oof_verdicts_[modality] = oof
             if model is not None:
                 self.verdicts_[modality] = model
@@ -228,3 +234,20 @@ class LGBMStacker(ClassifierMixin, BaseEstimator):
         tags.input_tags.allow_nan = True
         tags.classifier_tags.multi_class = False
         return tags
+
+
+def balanced_weights(y: np.ndarray, groups: np.ndarray, *, power: float = 1.0) -> np.ndarray:
+    """float64 (n,) weights 1 / n(group, class) ** power, scaled so both classes weigh half the total.
+
+    With power 1 each (group, class) weighs the same; smaller powers balance less.
+
+    Pseudo-fakes multiply the fakes of a source (one real GRID clip, ten fakes made from it), so
+    unweighted the stacker learns "a clip of that source is fake" and calibrates to an invented prior.
+    """
+    y, groups = np.asarray(y), np.asarray(groups).astype(str)
+    keys = np.char.add(np.char.add(groups, "\x00"), y.astype(str))
+    _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    w = 1.0 / counts[inverse] ** power
+    for label in np.unique(y):
+        w[y == label] *= 0.5 * len(y) / w[y == label].sum()
+    return w

@@ -75,18 +75,20 @@ def column_stats(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def fit_linear(modality: str, X: np.ndarray, y: np.ndarray, names: tuple[str, ...], *,
-               C: float = 0.5) -> LinearVerdict:
+               C: float = 0.5, sample_weight: np.ndarray | None = None) -> LinearVerdict:
     """Fits the `LinearVerdict` of ``modality`` on rows ``X`` (all present) and 0/1 labels ``y``."""
     prefix, presence = MODALITIES[modality]
     cols = [i for i, name in enumerate(names) if name.startswith(prefix)]
     mean, scale = column_stats(X[:, cols])
-    lr = LogisticRegression(C=C, solver="newton-cholesky").fit(standardise(X[:, cols], mean, scale), y)
+    lr = LogisticRegression(C=C, solver="newton-cholesky").fit(standardise(X[:, cols], mean, scale), y,
+                                                               sample_weight=sample_weight)
     return LinearVerdict(modality, tuple(names[i] for i in cols), presence, mean, scale,
                          lr.coef_[0].astype(np.float64), float(lr.intercept_[0]))
 
 
 def fit_verdict(modality: str, X: np.ndarray, labels: np.ndarray, names: tuple[str, ...],
-                folds: np.ndarray, *, C: float = 0.5) -> tuple[LinearVerdict | None, np.ndarray]:
+                folds: np.ndarray, *, C: float = 0.5, sample_weight: np.ndarray | None = None
+                ) -> tuple[LinearVerdict | None, np.ndarray]:
     """The verdict model of one modality and its out-of-fold predictions.
 
     Args:
@@ -106,12 +108,14 @@ def fit_verdict(modality: str, X: np.ndarray, labels: np.ndarray, names: tuple[s
         return None, oof
     rows = np.flatnonzero((X[:, names.index(presence)] > 0) & (labels >= 0))
     y = labels[rows]
+    w = np.ones(len(rows)) if sample_weight is None else np.asarray(sample_weight, np.float64)[rows]
     if len(np.unique(y)) < 2:
         return None, oof
     if can_cross_fit(folds[rows]):
         def fit_predict(train: np.ndarray, test: np.ndarray) -> np.ndarray:
             if len(np.unique(y[train])) < 2:
                 return np.full(len(test), np.nan)
-            return fit_linear(modality, X[rows][train], y[train], names, C=C).predict(X[rows][test], names)
+            model = fit_linear(modality, X[rows][train], y[train], names, C=C, sample_weight=w[train])
+            return model.predict(X[rows][test], names)
         oof[rows] = cross_fit(fit_predict, folds[rows])
-    return fit_linear(modality, X[rows], y, names, C=C), oof
+    return fit_linear(modality, X[rows], y, names, C=C, sample_weight=w), oof

@@ -8,9 +8,15 @@ from stacking.calibration import ScoreCalibrator
 from stacking.stacker import LGBMStacker
 
 
+# Weights are not duplicated rows here: both estimators cross-fit over folds, and a duplicated row
+# changes the folds (and LightGBM's min_child_samples counts rows, not weight).
+WEIGHTS_ARE_NOT_COPIES = {"check_sample_weight_equivalence_on_dense_data":
+                          "cross-fitting: a weight-2 row and two copies fall into different folds"}
+
+
 @parametrize_with_checks([
     LGBMStacker(n_estimators=10, cv=3, min_child_samples=5),
     ScoreCalibrator(cv=3),
-])
+], expected_failed_checks=lambda estimator: WEIGHTS_ARE_NOT_COPIES)
 def test_sklearn_contract(estimator, check):
     check(estimator)

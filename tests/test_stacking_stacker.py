@@ -74,10 +74,10 @@ class _Booster:
 
 def _recording_stacker(group_of: dict, log: list) -> type[LGBMStacker]:
     class Recording(LGBMStacker):
-        def _fit_booster(self, X, y):
+        def _fit_booster(self, X, y, w):
             trained = {group_of[row.tobytes()] for row in X}
             log.append(("fit", trained, set()))
-            return _Booster(super()._fit_booster(X, y), trained, log, group_of)
+            return _Booster(super()._fit_booster(X, y, w), trained, log, group_of)
     return Recording
 
 
@@ -169,3 +169,14 @@ def test_bad_inputs():
         LGBMStacker(calibration="beta").fit(X, y)
     with pytest.raises(ValueError, match="3 feature names"):
         LGBMStacker().fit(X, y, feature_names=("a", "b", "c"))
+
+
+def test_balanced_weights_even_out_sources_and_classes():
+    from stacking.stacker import balanced_weights
+
+    y = np.array([0, 1, 1, 1, 1, 0, 1])
+    groups = np.array(["a", "a", "a", "a", "a", "b", "b"])
+    w = balanced_weights(y, groups)
+    assert np.isclose(w[y == 0].sum(), w[y == 1].sum())
+    assert np.isclose(w[1:5].sum(), w[6])  # four fakes of source a weigh what b's one fake weighs
+    assert np.allclose(balanced_weights(y, groups, power=0.0)[y == 1], w[y == 1].sum() / 5)

@@ -28,7 +28,7 @@ from stacking.errors import StackingError, TableError
 from stacking.metrics import format_table
 from stacking.records import FeatureTable
 from stacking.report import BASELINE, CvReport, cv_report, write_report, write_scores
-from stacking.stacker import CALIBRATIONS, LGBMStacker
+from stacking.stacker import CALIBRATIONS, LGBMStacker, balanced_weights
 from stacking.tables import (match_paths, per_video_labels, read_frame_scores, read_sync_table,
                              read_window_scores)
 
@@ -49,6 +49,7 @@ class TrainingData:
     folds: np.ndarray  # int64 (V,) fold of the shared folds file
     modality_labels: dict[str, np.ndarray]  # "visual"/"audio" -> int64 (V,) 1, 0 or -1 unknown
     groups: dict[str, np.ndarray]  # "dataset"/"modality" -> str (V,), for the report's breakdowns
+    sources_of_rows: np.ndarray  # str (V,) source group of each video (the manifest's group; else itself)
     sources: dict[str, str]  # modality -> the file its scores came from
 
 
@@ -71,6 +72,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--audio-window-s", type=float, default=2.0,
                         help="audio window length when audio/oof.csv has no end_s column (default 2.0)")
     parser.add_argument("--seed", type=int, default=0, help="LightGBM bagging seed (default 0)")
+    parser.add_argument("--balance", type=float, default=0.5,
+                        help="weigh each video 1 / n(its source group, its class) ** BALANCE, classes equal in "
+                        "total, so pseudo-fakes that outnumber their real source do not set the prior "
+                        "(default 0.5; 1 balances fully)")
+    parser.add_argument("--no-balance", action="store_true", help="weigh every video 1")
     bundle = parser.add_argument_group("model bundle (all three make MODEL_DIR a bundle `avdetect score` loads)")
     bundle.add_argument("--visual-model", type=Path, help="visual checkpoint JSON trained on all rows (--refit)")
     bundle.add_argument("--audio-model", type=Path, help="audio checkpoint JSON trained on all rows (--refit)")
@@ -82,9 +88,10 @@ def run(args: argparse.Namespace) -> int:
     """Fits, saves and reports; 2 on an input error."""
     try:
         data = load_training_data(args.oof, args.folds, args.manifest, audio_window_s=args.audio_window_s)
+        weights = None if args.no_balance else balanced_weights(data.y, data.sources_of_rows, power=args.balance)
         stacker = LGBMStacker(calibration=args.calibration, random_state=args.seed).fit(
             data.table.X, data.y, folds=data.folds, feature_names=data.table.names,
-            modality_labels=data.modality_labels)
+            modality_labels=data.modality_labels, sample_weight=weights)
         report = write_outputs(args.output / "stacker", stacker, data)
         if args.cache:
             bundle = write_bundle(args, data)
@@ -136,7 +143,8 @@ def load_training_data(oof_dir: Path, folds_path: Path, manifest_path: Path | No
     per_modality = modality_labels(videos, rows, oof_labels)
     return TrainingData(table=table, y=video_labels(videos, rows, per_modality),
                         folds=np.array([fold_of[v] for v in videos], dtype=np.int64),
-                        modality_labels=per_modality, groups=report_groups(rows), sources=sources)
+                        modality_labels=per_modality, groups=report_groups(rows), sources=sources,
+                        sources_of_rows=np.array([r.group if r else v for v, r in zip(videos, rows)], dtype=str))
 
 
 def read_scores(oof_dir: Path, known: list[str], bases: list[Path], *, audio_window_s: float = 2.0
