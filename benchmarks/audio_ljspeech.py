@@ -94,17 +94,19 @@ def build_trainer(rows: list, args: argparse.Namespace):
     if skipped:
         raise SystemExit(f"could not read {skipped}")
     trainable = [args.with_melgan or not s.path.endswith("_gen.wav") for s in sources]
-    return AudioTrainer(sources, config=config, trainable=trainable, bank_path=args.output / "audio_bank.npz")
+    return AudioTrainer(sources, config=config, trainable=trainable, bank_path=args.bank or args.output / "audio_bank.npz")
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-o", "--output", type=Path, default=Path("runs/audio_ljspeech"))
+    parser.add_argument("--bank", type=Path, help="window bank .npz (default OUTPUT/audio_bank.npz); runs that "
+                        "differ only in --with-melgan, --speaker-disjoint or training options can share one")
     parser.add_argument("--folds", type=int, default=3, help="folds (default 3)")
     parser.add_argument("--with-melgan", action="store_true", help="also train on the MelGAN fakes of other folds")
     parser.add_argument("--speaker-disjoint", action="store_true", help="all LJSpeech files in one fold")
     parser.add_argument("--backbone", default="resnet10t")
-    parser.add_argument("--fakers", default="griffin_lim,world,world_pitch,world_convert")
+    parser.add_argument("--fakers", default="mel_smooth,griffin_lim,world,world_pitch,world_convert")
     parser.add_argument("--full-fakes", type=int, default=2)
     parser.add_argument("--spliced", type=int, default=1)
     parser.add_argument("--max-source-s", type=float, default=6.0)
@@ -116,46 +118,58 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     parser.add_argument("--quick", action="store_true", help="smoke run: a few steps per fold")
     parser.add_argument("--curves", action="store_true", help="score the held-out fold after every epoch")
-    args = parser.parse_args()
-    if not SPEECH.is_dir():
-        print(f"skipped: shared speech data not found under {SPEECH}")
-        return 0
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    import torch
+    return parser.parse_args()
 
+
+def train(args: argparse.Namespace) -> dict[str, float]:
+    """Writes manifest, folds, models and oof.csv under args.output; returns wall and CPU seconds."""
     from avdetect.commands.train import rich_progress
-    from avdetect.folds import assign_folds, write_folds
+    from avdetect.folds import assign_folds, read_folds, write_folds
     from avdetect.manifest import write_manifest
     from avdetect.training.folds_loop import run_folds, sample_folds
-    from avdetect.folds import read_folds
 
-    torch.set_num_threads(args.threads)
     rows = speech_rows(SPEECH, speaker_disjoint=args.speaker_disjoint)
     args.output.mkdir(parents=True, exist_ok=True)
     write_manifest(rows, args.output / "manifest.csv")
     write_folds(rows, assign_folds(rows, n_splits=args.folds, seed=args.seed), args.output / "folds.csv")
     t0, c0 = time.perf_counter(), time.process_time()
     trainer = build_trainer(rows, args)
-    t_bank, c_bank = time.perf_counter() - t0, time.process_time() - c0
+    t1, c1 = time.perf_counter(), time.process_time()
     folds = sample_folds(trainer.index.videos, read_folds(args.output / "folds.csv"))
     with rich_progress() as progress:
         run_folds(trainer, folds, out_dir=args.output, progress=progress)
-    t_train, c_train = time.perf_counter() - t0 - t_bank, time.process_time() - c0 - c_bank
+    t2, c2 = time.perf_counter(), time.process_time()
+    return {"bank_s": t1 - t0, "bank_cpu_s": c1 - c0, "train_s": t2 - t1, "train_cpu_s": c2 - c1}
+
+
+def report(args: argparse.Namespace, times: dict[str, float]) -> None:
+    """Prints the table of OOF scores on LJSpeech and writes OUTPUT/benchmark.json."""
     oof = read_oof(args.output / "oof.csv")
     lj = np.char.find(oof["path"], "ljspeech-melgan") >= 0
     results = {"LJSpeech real vs MelGAN (OOF)": scores(oof, lj), "all files (OOF)": scores(oof, np.ones(len(lj), bool))}
-    for k in sorted(set(oof["fold"].tolist())):
+    for k in sorted(set(oof["fold"][lj].tolist())):
         results[f"LJSpeech fold {k}"] = scores(oof, lj & (oof["fold"] == k))
     label = "WITH MelGAN fakes in training" if args.with_melgan else "pseudo-fakes only, no MelGAN in training"
-    print(f"\naudio branch, {label}; {args.folds} folds, {'speaker' if args.speaker_disjoint else 'utterance'}"
-          f"-grouped LJSpeech; bank {t_bank:.0f} s wall ({c_bank:.0f} s CPU), training + OOF {t_train:.0f} s "
-          f"wall ({c_train:.0f} s CPU)")
+    grouping = "speaker" if args.speaker_disjoint else "utterance"
+    print(f"\naudio branch, {label}; {args.folds} folds, {grouping}-grouped LJSpeech; bank {times['bank_s']:.0f} s "
+          f"wall ({times['bank_cpu_s']:.0f} s CPU), training + OOF {times['train_s']:.0f} s wall "
+          f"({times['train_cpu_s']:.0f} s CPU)")
     print(f"command: {' '.join(sys.argv)}")
     print_table(results)
-    (args.output / "benchmark.json").write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()},
-                                                            "bank_s": t_bank, "train_s": t_train,
-                                                            "bank_cpu_s": c_bank, "train_cpu_s": c_train,
-                                                            "results": results}, indent=2))
+    summary = {"args": {k: str(v) for k, v in vars(args).items()}, **times, "results": results}
+    (args.output / "benchmark.json").write_text(json.dumps(summary, indent=2))
+
+
+def main() -> int:
+    args = parse_args()
+    if not SPEECH.is_dir():
+        print(f"skipped: shared speech data not found under {SPEECH}")
+        return 0
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    import torch
+
+    torch.set_num_threads(args.threads)
+    report(args, train(args))
     return 0
 
 

@@ -10,9 +10,10 @@ import pytest
 from avdetect.audio import MelConfig, MelExtractor, SpeechConfig
 from avdetect.branches.audio import AudioClassifier, AudioModelConfig, band_stats
 from avdetect.branches.audio_data import (AMBIGUOUS, ChannelConfig, SpecAugmentConfig, ViewConfig, add_noise,
-                                          apply_channel, augment_batch, build_bank, make_source, match_spectrum,
+                                          apply_channel, augment_batch, make_source, match_spectrum, mel_smooth,
                                           window_labels)
 from avdetect.errors import ModelFileError
+from avdetect.training.audio import build_bank
 from avdetect.manifest import ManifestRow
 
 SR = 16_000
@@ -174,3 +175,26 @@ def test_match_spectrum_gives_the_fake_the_long_term_spectrum_of_the_real():
     assert matched.shape == real.shape and matched.dtype == np.float32
     before, after = np.abs(mean_log(coloured) - mean_log(real)), np.abs(mean_log(matched) - mean_log(real))
     assert np.median(after) < 0.2 * np.median(before)
+
+
+def test_mel_smooth_keeps_length_and_level_but_smooths_a_real_voice(shared_data):
+    from avdetect.video import load_audio
+
+    real = load_audio(shared_data / "speech/vctk/p225_001_mic1.flac", SR)
+    smooth = mel_smooth(real, frames=3)
+    extractor = MelExtractor(MEL)
+    a, b = extractor.log_mel(real), extractor.log_mel(smooth)
+    loud = a.max(axis=0) > a.max() - 30
+    assert smooth.shape == real.shape and smooth.dtype == np.float32
+    assert abs(np.mean(b[:, loud] - a[:, loud])) < 3.0  # same level on average
+    def roughness(mel: np.ndarray) -> tuple[float, float]:  # mean change from band to band, frame to frame
+        return np.abs(np.diff(mel, axis=0))[:, loud].mean(), np.abs(np.diff(mel, axis=1))[:, loud[1:]].mean()
+
+    assert all(s < 0.97 * r for s, r in zip(roughness(b), roughness(a)))
+
+
+def test_unknown_faker_or_codec_is_a_value_error():
+    with pytest.raises(ValueError, match="unknown voice faker"):
+        ViewConfig(fakers=("nope",))
+    with pytest.raises(ValueError, match="unknown codec"):
+        ViewConfig(channel=ChannelConfig(codecs=("nope",)))

@@ -12,17 +12,19 @@ comes from generators seeded by (seed, source index, view), so a bank is the sam
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
+import torchaudio
 from scipy import signal
 from scipy.ndimage import uniform_filter1d
 
 from avdetect.audio import MelExtractor, SpeechConfig, analyze_audio
 from avdetect.manifest import FAKE, ManifestRow
 from avdetect.pseudofakes.codecs import CODECS, codec_roundtrip
-from avdetect.pseudofakes.voice import VOICE_FAKERS, splice, voice_fake
+from avdetect.pseudofakes.voice import VOICE_FAKERS, splice
 from avdetect.records import MelWindows
 
 AMBIGUOUS = -1  # window label of a window that only grazes a fake segment; left out of training
@@ -70,7 +72,7 @@ class ViewConfig:
 
     Attributes:
         copies: channel-augmented copies of each source (real or manifest fake).
-        fakers: `VOICE_FAKERS` names the full pseudo-fakes of a source are drawn from, without
+        fakers: `FAKERS` names the full pseudo-fakes of a source are drawn from, without
             replacement (repeat a name to draw it more often).
         full_fakes: whole-utterance pseudo-fakes per real source (0 to turn pseudo-fakes off).
         spliced: partial fakes per real source; they reuse the first full fake's re-synthesis.
@@ -81,7 +83,7 @@ class ViewConfig:
     """
 
     copies: int = 2
-    fakers: tuple[str, ...] = ("griffin_lim", "world", "world_pitch", "world_convert")
+    fakers: tuple[str, ...] = ("mel_smooth", "griffin_lim", "world", "world_pitch", "world_convert")
     full_fakes: int = 2
     spliced: int = 1
     max_source_s: float = 10.0
@@ -90,7 +92,7 @@ class ViewConfig:
     channel: ChannelConfig = field(default_factory=ChannelConfig)
 
     def __post_init__(self) -> None:
-        for kind, names, valid in (("voice faker", self.fakers, VOICE_FAKERS), ("codec", self.channel.codecs, CODECS)):
+        for kind, names, valid in (("voice faker", self.fakers, FAKERS), ("codec", self.channel.codecs, CODECS)):
             unknown = sorted(set(names) - set(valid))
             if unknown:
                 raise ValueError(f"unknown {kind} {unknown}; valid: {sorted(valid)}")
@@ -176,6 +178,30 @@ def match_spectrum(fake: np.ndarray, real: np.ndarray, *, n_fft: int = 512, smoo
     return np.pad(out[: len(fake)], (0, max(0, len(fake) - len(out)))).astype(np.float32)
 
 
+def mel_smooth(y: np.ndarray, *, frames: int = 3, n_fft: int = 1024, hop_length: int = 256, n_mels: int = 80,
+               sample_rate: int = 16000) -> np.ndarray:
+    """float32 (N,) `y` rebuilt from its mel spectrogram averaged over `frames` frames, with its own phase.
+
+    What a mel-conditioned neural vocoder keeps of a voice: the 80-band envelope, smoothed in time and
+    frequency (the over-smoothing of TTS acoustic models), without Griffin-Lim's phase artefacts, which
+    make a detector learn "rough means fake" when vocoder output is smoother than the original.
+    """
+    x = torch.from_numpy(np.ascontiguousarray(y, np.float32))
+    window = torch.hann_window(n_fft)
+    spec = torch.stft(x, n_fft, hop_length, window=window, return_complex=True)
+    bank = torchaudio.functional.melscale_fbanks(n_fft // 2 + 1, 0.0, sample_rate / 2, n_mels, sample_rate)
+    mel = torch.nn.functional.avg_pool1d((bank.T @ spec.abs() ** 2)[:, None], frames, 1, frames // 2,
+                                         count_include_pad=False)[:, 0, : spec.shape[1]]
+    power = (torch.linalg.pinv(bank.T) @ mel).clamp_min(1e-10)  # least-squares inverse of the filter bank
+    out = torch.istft(torch.polar(power.sqrt(), spec.angle()), n_fft, hop_length, window=window, length=len(y))
+    return out.numpy().astype(np.float32)
+
+
+# Name -> fake(y, rng): the voice pseudo-fakes of `avdetect.pseudofakes.voice`, plus mel smoothing.
+FAKERS: dict[str, Callable[[np.ndarray, np.random.Generator], np.ndarray]] = {
+    **VOICE_FAKERS, "mel_smooth": lambda y, rng: mel_smooth(y, frames=int(rng.integers(2, 5)))}
+
+
 def add_noise(y: np.ndarray, rng: np.random.Generator, snr_db: float) -> np.ndarray:
     """float32 `y` plus white or pink (1/f) noise scaled to `snr_db` below its power."""
     noise = rng.standard_normal(len(y))
@@ -212,7 +238,7 @@ def source_views(source: AudioSource, rng: np.random.Generator, config: ViewConf
     if source.label == 0 and len(audio) > 0:
         whole = np.array([[0.0, duration]])
         names = rng.permutation(np.resize(np.asarray(config.fakers), max(config.full_fakes, len(config.fakers))))
-        fakes = [voice_fake(str(name), audio, rng) for name in names[: config.full_fakes]]
+        fakes = [FAKERS[str(name)](audio, rng) for name in names[: config.full_fakes]]
         fakes = [match_spectrum(fake, audio) for fake in fakes] if config.match_spectrum else fakes
         views += [(fake, whole) for fake in fakes]
         for _ in range(config.spliced if fakes else 0):
@@ -234,42 +260,6 @@ def view_windows(audio: np.ndarray, segments: np.ndarray, extractor: MelExtracto
     windows = analyze_audio(audio, extractor.config.sample_rate, extractor, speech).windows
     labels = window_labels(windows.start_s, windows.end_s, segments, min_overlap_s=min_overlap_s)
     return windows, labels
-
-
-def build_bank(sources: Sequence[AudioSource], extractor: MelExtractor, *, speech: SpeechConfig = SpeechConfig(),
-               views: ViewConfig = ViewConfig(), seed: int = 0, indices: Sequence[int] | None = None,
-               progress: Callable[[int, int], None] | None = None) -> WindowBank:
-    """Windows of every training view of every source (see `source_views`).
-
-    Args:
-        sources: the audio of each manifest row, in manifest order.
-        extractor: cuts the log-mel windows.
-        speech: speech detector used before cutting.
-        views: copies, pseudo-fakes and channel.
-        seed: with the source index, seeds each source's generator.
-        indices: the sources to use (default all); windows keep the index into `sources`.
-        progress: called as progress(done, total) after each source.
-    """
-    indices = range(len(sources)) if indices is None else indices
-    parts = []
-    for done, i in enumerate(indices, 1):
-        rng = np.random.default_rng([seed, int(i)])
-        made = source_views(sources[i], rng, views, sample_rate=extractor.config.sample_rate)
-        for v, (audio, segments) in enumerate(made):
-            windows, labels = view_windows(audio, segments, extractor, speech, min_overlap_s=views.min_overlap_s)
-            parts.append(WindowBank.of(windows, labels, source=int(i), view=v))
-        if progress is not None:
-            progress(done, len(indices))
-    return concat_banks(parts, extractor)
-
-
-def concat_banks(parts: list[WindowBank], extractor: MelExtractor) -> WindowBank:
-    """One bank of all windows of `parts`; an empty bank of the extractor's window shape without any."""
-    if not parts:
-        cfg = extractor.config
-        parts = [WindowBank(np.zeros((0, cfg.n_mels, cfg.window_frames), np.float16), np.zeros(0, np.int8),
-                            np.zeros(0, np.int64), np.zeros(0, np.int16), np.zeros(0), np.zeros(0))]
-    return WindowBank(*(np.concatenate([getattr(p, name) for p in parts]) for name in BANK_FIELDS))
 
 
 def augment_batch(mels: np.ndarray, rng: np.random.Generator, config: SpecAugmentConfig, *,

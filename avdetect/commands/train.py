@@ -68,7 +68,7 @@ def _visual_trainer(args: argparse.Namespace, rows: list[ManifestRow], train: Tr
 def _audio_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("audio branch")
     group.add_argument("--backbone", default="resnet10t", help="timm model name (default resnet10t)")
-    group.add_argument("--fakers", default="griffin_lim,world,world_pitch,world_convert",
+    group.add_argument("--fakers", default="mel_smooth,griffin_lim,world,world_pitch,world_convert",
                        help="pseudo-fake voices drawn for each real utterance (comma-separated)")
     group.add_argument("--full-fakes", type=int, default=2, help="whole-utterance pseudo-fakes per real "
                        "utterance (default 2; 0 with --spliced 0 trains on the manifest's fakes only)")

@@ -3,7 +3,7 @@
 The waveform of each manifest row comes from the extraction cache (`Perception.clip.audio`, int16 at
 16 kHz) or is decoded. Its clean, silence-trimmed windows are the branch's samples: the out-of-fold table
 holds one row per window, scored by the model of the fold that held the video out. A model trains on the
-window bank (`avdetect.branches.audio_data.build_bank`: channel-augmented copies and pseudo-fakes) of the
+window bank (`build_bank`: channel-augmented copies and pseudo-fakes, `audio_data.source_views`) of the
 training videos only, in class-balanced batches with gain and SpecAugment. `AudioTrainer` is the
 `Trainer` that `avdetect.training.folds_loop` runs per fold and for the refit.
 """
@@ -25,8 +25,8 @@ import torch
 
 from avdetect.audio import MelConfig, MelExtractor, SpeechConfig
 from avdetect.branches.audio import AudioClassifier, AudioModelConfig, band_stats
-from avdetect.branches.audio_data import (AMBIGUOUS, BANK_FIELDS, AudioSource, SpecAugmentConfig, ViewConfig, WindowBank,
-                                          augment_batch, build_bank, concat_banks, make_source, view_windows)
+from avdetect.branches.audio_data import (AMBIGUOUS, BANK_FIELDS, AudioSource, SpecAugmentConfig, ViewConfig,
+                                          WindowBank, augment_batch, make_source, source_views, view_windows)
 from avdetect.errors import AvdetectError, NoAudioError
 from avdetect.manifest import ManifestRow
 from avdetect.records import Perception
@@ -97,6 +97,42 @@ def load_sources(rows: Sequence[ManifestRow], load: Callable[[Path], np.ndarray]
     if skipped:
         log.warning("%d file(s) give no audio and are left out, e.g. %s", len(skipped), skipped[:3])
     return sources, skipped
+
+
+def build_bank(sources: Sequence[AudioSource], extractor: MelExtractor, *, speech: SpeechConfig = SpeechConfig(),
+               views: ViewConfig = ViewConfig(), seed: int = 0, indices: Sequence[int] | None = None,
+               progress: Callable[[int, int], None] | None = None) -> WindowBank:
+    """Windows of every training view of every source (see `source_views`).
+
+    Args:
+        sources: the audio of each manifest row, in manifest order.
+        extractor: cuts the log-mel windows.
+        speech: speech detector used before cutting.
+        views: copies, pseudo-fakes and channel.
+        seed: with the source index, seeds each source's generator.
+        indices: the sources to use (default all); windows keep the index into `sources`.
+        progress: called as progress(done, total) after each source.
+    """
+    indices = range(len(sources)) if indices is None else indices
+    parts = []
+    for done, i in enumerate(indices, 1):
+        rng = np.random.default_rng([seed, int(i)])
+        made = source_views(sources[i], rng, views, sample_rate=extractor.config.sample_rate)
+        for v, (audio, segments) in enumerate(made):
+            windows, labels = view_windows(audio, segments, extractor, speech, min_overlap_s=views.min_overlap_s)
+            parts.append(WindowBank.of(windows, labels, source=int(i), view=v))
+        if progress is not None:
+            progress(done, len(indices))
+    return concat_banks(parts, extractor)
+
+
+def concat_banks(parts: list[WindowBank], extractor: MelExtractor) -> WindowBank:
+    """One bank of all windows of `parts`; an empty bank of the extractor's window shape without any."""
+    if not parts:
+        cfg = extractor.config
+        parts = [WindowBank(np.zeros((0, cfg.n_mels, cfg.window_frames), np.float16), np.zeros(0, np.int8),
+                            np.zeros(0, np.int64), np.zeros(0, np.int16), np.zeros(0), np.zeros(0))]
+    return WindowBank(*(np.concatenate([getattr(p, name) for p in parts]) for name in BANK_FIELDS))
 
 
 def clean_windows(sources: Sequence[AudioSource], extractor: MelExtractor, config: AudioTrainConfig
