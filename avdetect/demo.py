@@ -98,10 +98,26 @@ def main() -> int:
                  write_clip(inputs / "synthetic_shifted.mp4", frames, 25, shift_audio(tone, 16_000, 0.6))]
     scores = OUT / "scores.csv"
     scores.unlink(missing_ok=True)
-    code = cli_main(["score", *map(str, paths), "-o", str(scores), "--report", str(OUT / "report"), "--workers", "0"])
-    print(scores.read_text(encoding="utf-8"))
-    print(f"report: {(OUT / 'report' / 'index.html').resolve()}")
+    code = cli_main(["score", *map(str, paths), "-o", str(scores), "--report", str(OUT / "report")])
+    if scores.exists():
+        print_table(scores)
+        print(f"report: {(OUT / 'report' / 'index.html').resolve()}")
     return code
+
+
+def print_table(scores: Path) -> None:
+    import csv
+
+    with scores.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    print(f"\n{'input':<24} {'p_fake':>7} {'p_visual':>8} {'p_audio':>7} {'p_sync':>7}  status")
+    for row in rows:
+        cells = [_cell(row[k]) for k in ("p_fake", "p_visual", "p_audio", "p_sync")]
+        print(f"{Path(row['path']).name:<24} {cells[0]:>7} {cells[1]:>8} {cells[2]:>7} {cells[3]:>7}  {row['status']}")
+
+
+def _cell(value: str) -> str:
+    return f"{float(value):.3f}" if value else "-"
 
 
 if __name__ == "__main__":

@@ -27,6 +27,6 @@ $A train audio --manifest "$W/all.csv" --folds "$W/folds.csv" --cache "$W/cache"
     --epochs "${AUD_EPOCHS:-3}" --steps-per-epoch "${AUD_STEPS:-60}" --refit --threads 2
 $A sync-features "$W/all.csv" --cache "$W/cache" -o "$W/runs/sync/features.csv"
 $A fit-stacker --oof "$W/runs" --folds "$W/folds.csv" --manifest "$W/all.csv" -o "$W/model" \
-    --visual-model "$W/runs/visual/refit/model.json" --audio-model "$W/runs/audio/refit/audio.json" \
+    --visual-model "$W/runs/visual/refit/model.json" --audio-model "$W/runs/audio/refit/model.json" \
     --cache "$W/cache"
 echo "bundle: $W/model (copy it to avdetect/model to ship it)"
