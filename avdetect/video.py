@@ -29,7 +29,7 @@ def open_media(path: str | os.PathLike) -> av.container.InputContainer:
     try:
         return av.open(str(path), metadata_errors="ignore")
     except (av.FFmpegError, UnicodeDecodeError, ValueError) as e:
-        raise DecodeError(f"{path}: FFmpeg cannot open it ({e.strerror if isinstance(e, OSError) else e})") from e
+        raise DecodeError(f"{path}: FFmpeg cannot open it ({getattr(e, 'strerror', None) or e})") from e
 
 
 def probe(path: str | os.PathLike) -> MediaInfo:
