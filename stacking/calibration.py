@@ -74,6 +74,17 @@ def held_out_losses(candidates: tuple[str, ...], S: np.ndarray, y: np.ndarray, f
     return losses
 
 
+def encode_binary_labels(y: np.ndarray, owner: str) -> tuple[np.ndarray, np.ndarray]:
+    """(classes (2,), y encoded 0/1) for an estimator named ``owner``; ValueError unless binary."""
+    check_classification_targets(y)
+    classes, y_enc = np.unique(y, return_inverse=True)
+    if len(classes) > 2:
+        raise ValueError(f"Only binary classification is supported; got {len(classes)} classes")
+    if len(classes) < 2:
+        raise ValueError(f"{owner} needs both classes in the training data, got one class")
+    return classes, y_enc
+
+
 class ScoreCalibrator(ClassifierMixin, BaseEstimator):
     """Calibrated P(fake) from real-valued scores (logits): isotonic or Platt, by held-out log loss.
 
@@ -118,12 +129,7 @@ class ScoreCalibrator(ClassifierMixin, BaseEstimator):
         return self
 
     def _encode_labels(self, y: np.ndarray) -> np.ndarray:
-        check_classification_targets(y)
-        self.classes_, y_enc = np.unique(y, return_inverse=True)
-        if len(self.classes_) > 2:
-            raise ValueError(f"Only binary classification is supported; got {len(self.classes_)} classes")
-        if len(self.classes_) < 2:
-            raise ValueError("ScoreCalibrator needs both classes in the training data, got one class")
+        self.classes_, y_enc = encode_binary_labels(y, type(self).__name__)
         return y_enc
 
     def _candidates(self, n_features: int) -> tuple[str, ...]:

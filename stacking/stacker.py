@@ -21,10 +21,9 @@ import numpy as np
 from lightgbm import Booster, LGBMClassifier
 from scipy.special import expit, logit
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from stacking.calibration import ScoreCalibrator
+from stacking.calibration import ScoreCalibrator, encode_binary_labels
 from stacking.crossfit import can_cross_fit, cross_fit, fold_ids
 from stacking.verdicts import MODALITIES, LinearVerdict, fit_verdict
 
@@ -118,12 +117,7 @@ class LGBMStacker(ClassifierMixin, BaseEstimator):
         return self
 
     def _encode_labels(self, y: np.ndarray) -> np.ndarray:
-        check_classification_targets(y)
-        self.classes_, y_enc = np.unique(y, return_inverse=True)
-        if len(self.classes_) > 2:
-            raise ValueError(f"Only binary classification is supported; got {len(self.classes_)} classes")
-        if len(self.classes_) < 2:
-            raise ValueError("LGBMStacker needs both classes in the training data, got one class")
+        self.classes_, y_enc = encode_binary_labels(y, type(self).__name__)
         return y_enc
 
     @staticmethod
