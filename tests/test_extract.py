@@ -169,8 +169,9 @@ def _wait_until(condition, timeout_s: float) -> bool:
 @pytest.mark.slow  # about 18 s: two runs of the real command with two spawned workers
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc to find the workers")
 def test_kill_9_then_rerun_completes_without_redoing_finished_videos(tmp_path):
-    paths = [make_video(tmp_path / f"v{i}.mp4", width=160, height=120, fps=10, duration_s=2.0, faces=_faces(),
-                        speech=True, seed=i) for i in range(6)]
+    # Enough work that an idle machine is still busy when the first row lands (6 tiny clips were not).
+    paths = [make_video(tmp_path / f"v{i}.mp4", width=320, height=240, fps=10, duration_s=4.0, faces=_faces(),
+                        speech=True, seed=i) for i in range(12)]
     manifest, cache_dir = tmp_path / "m.csv", tmp_path / "cache"
     write_manifest(rows_for(paths), manifest)
     command = [sys.executable, "-m", "avdetect.cli", "extract", str(manifest), "-o", str(cache_dir),
