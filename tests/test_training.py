@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from avdetect.branches.visual import VisualClassifier, VisualConfig
 from avdetect.branches.visual_data import AugmentConfig, CropSet
@@ -53,13 +52,7 @@ def tiny_config(**train: object) -> VisualTrainConfig:
                                                                               "lr": 3e-3, **train}))
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models on a shared 2-core machine run 30x faster on one torch thread than on two."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class Recorder:

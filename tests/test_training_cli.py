@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from avdetect.cache import INDEX_NAME, cache_key, save_perception
 from avdetect.commands import train
@@ -20,13 +19,7 @@ from avdetect.records import Clip, Faces, FaceTrack, MediaInfo, Perception
 N_VIDEOS, SIZE = 12, 32
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models on a shared 2-core machine run many times faster on one torch thread than on two."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def perception(path: Path, n_faces: int, seed: int) -> Perception:
