@@ -16,6 +16,7 @@ import torch
 import torchaudio
 
 from avdetect.records import AudioFeatures, MelWindows
+from stacking.segments import merge_intervals, runs
 
 SILENCE_DBFS = -60.0  # a track whose loudest frames are quieter than this holds no speech
 
@@ -95,32 +96,12 @@ def detect_speech(audio: np.ndarray, sample_rate: int, config: SpeechConfig = Sp
     if loud < SILENCE_DBFS:
         return np.zeros((0, 2))
     threshold = max(floor + config.floor_fraction * (loud - floor), loud - config.top_db, SILENCE_DBFS)
-    active = energy > threshold
-    segments = _runs(active) * hop_s
-    segments[:, 1] += config.frame_s - hop_s  # a frame's run ends where its last frame ends
-    segments = _bridge(segments, config.min_silence_s)
+    # A run of active frames starts at its first frame and ends where its last frame ends.
+    spans = [(a * hop_s, (b + 1) * hop_s + (config.frame_s - hop_s)) for a, b in runs(energy > threshold)]
+    segments = np.array(merge_intervals(spans, config.min_silence_s), np.float64).reshape(-1, 2)
     segments = segments[segments[:, 1] - segments[:, 0] >= config.min_speech_s]
     duration = len(audio) / sample_rate
     return np.clip(segments + [-config.pad_s, config.pad_s], 0.0, duration)
-
-
-def _runs(mask: np.ndarray) -> np.ndarray:
-    """float64 (K, 2) [start, end) indices of the runs of True in `mask`."""
-    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    return np.stack([np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)], axis=1).astype(np.float64)
-
-
-def _bridge(segments: np.ndarray, min_gap_s: float) -> np.ndarray:
-    """Merges segments separated by less than `min_gap_s`."""
-    if len(segments) < 2:
-        return segments
-    merged = [segments[0].copy()]
-    for start, end in segments[1:]:
-        if start - merged[-1][1] < min_gap_s:
-            merged[-1][1] = end
-        else:
-            merged.append(np.array([start, end]))
-    return np.stack(merged)
 
 
 class MelExtractor:

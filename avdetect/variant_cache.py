@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -17,8 +16,6 @@ from avdetect.extract import VideoResult, log_result, read_index
 from avdetect.manifest import ManifestRow
 from avdetect.records import Perception
 from avdetect.variants import FAKE, Variant, VariantInputs, make_variants
-
-log = logging.getLogger(__name__)
 
 
 def cached_paths(cache_dir: Path) -> dict[str, str]:

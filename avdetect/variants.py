@@ -23,6 +23,7 @@ from avdetect.pseudofakes.sync import replace_audio, shift_audio
 from avdetect.pseudofakes.video import TRACK_MODES, blend_track
 from avdetect.pseudofakes.voice import voice_fake
 from avdetect.records import Perception
+from stacking.segments import runs
 
 FAKE, REAL = "FAKE", "REAL"
 
@@ -87,16 +88,10 @@ def make_blend(seen: Perception, rng: np.random.Generator, inputs: VariantInputs
     for track in seen.faces.tracks:
         blend = blend_track(track.crops, track.crop_landmarks(), rng, mode=mode)
         tracks.append(replace(track, crops=blend.crops))
-        segments.extend(_runs(track.times_s, blend.fake))
+        segments.extend((round(float(track.times_s[a]), 3), round(float(track.times_s[b]), 3))
+                        for a, b in runs(blend.fake))
     faces = replace(seen.faces, tracks=tuple(tracks))
     return Variant(f"blend={mode}", FAKE, REAL, tuple(segments), replace(seen, faces=faces))
-
-
-def _runs(times: np.ndarray, fake: np.ndarray) -> list[tuple[float, float]]:
-    """(start_s, end_s) of each run of fake frames."""
-    edges = np.diff(np.concatenate([[0], fake.astype(np.int8), [0]]))
-    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
-    return [(round(float(times[s]), 3), round(float(times[e]), 3)) for s, e in zip(starts, ends)]
 
 
 MAKERS: dict[str, Callable[[Perception, np.random.Generator, VariantInputs], Variant | None]] = {
