@@ -121,7 +121,7 @@ def train(args: argparse.Namespace, crops) -> Path:
 
     augment = replace(AugmentConfig(), zoom=0.5, zoom_range=(0.55, 1.0))  # tight test crops: zoom in more
     config = VisualTrainConfig(
-        model=VisualConfig(input_size=args.input_size), augment=augment, p_pseudo=0.5, paired=args.paired,
+        model=VisualConfig(input_size=args.input_size), augment=augment, p_pseudo=0.5, p_cross=args.p_cross, paired=args.paired,
         frozen_stages=args.frozen_stages,
         train=TrainConfig(epochs=args.epochs, steps_per_epoch=args.steps, batch_size=args.batch_size, lr=args.lr,
                           seed=args.seed))
@@ -176,6 +176,7 @@ def main() -> int:
     parser.add_argument("--input-size", type=int, default=224)
     parser.add_argument("--frozen-stages", type=int, default=2, help="backbone blocks kept at ImageNet weights")
     parser.add_argument("--paired", action="store_true", help="real/self-blend pairs in every batch")
+    parser.add_argument("--p-cross", type=float, default=0.0, help="share of pseudo-fakes that are cross-blends")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a busy 2-core machine)")
     args = parser.parse_args()

@@ -118,3 +118,22 @@ def test_pairs_share_the_augmentation_and_use_a_real_fake_when_there_is_one() ->
     np.testing.assert_array_equal(images[1], crops.crops[1][:, ::-1])
     images, _ = dataset[1]  # no real fake for group b: its self-blend
     assert not np.array_equal(images[1], images[0])
+
+
+def test_cross_blends_paste_a_face_of_another_group() -> None:
+    crops = crop_set([0, 0, 0], groups=["a", "a", "b"])
+    crossed = CropDataset(crops, p_pseudo=1.0, p_cross=1.0, augment=None)
+    rng = np.random.default_rng(0)
+    assert {crossed._donor(0, rng) for _ in range(10)} == {2}  # never its own group
+    assert {crossed._donor(2, rng) for _ in range(10)} <= {0, 1}
+    images, labels = crossed[0]
+    assert labels.tolist() == [1.0]
+    selfish = CropDataset(crops, p_pseudo=1.0, p_cross=0.0, augment=None)
+    assert not np.array_equal(images, selfish[0][0])
+
+
+def test_cross_blends_fall_back_to_self_blends_without_another_group() -> None:
+    crops = crop_set([0, 0], groups=["a", "a"])
+    crossed, selfish = (CropDataset(crops, p_pseudo=1.0, p_cross=p, augment=None) for p in (1.0, 0.0))
+    assert crossed._donor(0, np.random.default_rng(0)) == -1
+    assert float(crossed[0][1][0]) == 1.0 and not np.array_equal(crossed[0][0][0], crops.crops[0])

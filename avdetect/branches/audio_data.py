@@ -24,6 +24,7 @@ from scipy.ndimage import uniform_filter1d
 from avdetect.audio import MelExtractor, SpeechConfig, analyze_audio
 from avdetect.manifest import FAKE, ManifestRow
 from avdetect.pseudofakes.codecs import CODECS, codec_roundtrip
+from avdetect.pseudofakes.upsampling import upsampling_artefacts
 from avdetect.pseudofakes.voice import VOICE_FAKERS, splice
 from avdetect.records import MelWindows
 
@@ -199,7 +200,11 @@ def mel_smooth(y: np.ndarray, *, frames: int = 3, n_fft: int = 1024, hop_length:
 
 # Name -> fake(y, rng): the voice pseudo-fakes of `avdetect.pseudofakes.voice`, plus mel smoothing.
 FAKERS: dict[str, Callable[[np.ndarray, np.random.Generator], np.ndarray]] = {
-    **VOICE_FAKERS, "mel_smooth": lambda y, rng: mel_smooth(y, frames=int(rng.integers(2, 5)))}
+    **VOICE_FAKERS,
+    "mel_smooth": lambda y, rng: mel_smooth(y, frames=int(rng.integers(2, 5))),
+    # A mel-conditioned GAN vocoder's copy: the smoothed envelope, then its upsampling chain's traces.
+    "vocoder": lambda y, rng: upsampling_artefacts(mel_smooth(y, frames=int(rng.integers(1, 4))), rng),
+}
 
 
 def add_noise(y: np.ndarray, rng: np.random.Generator, snr_db: float) -> np.ndarray:

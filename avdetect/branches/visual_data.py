@@ -4,7 +4,8 @@ Test videos arrive re-encoded, resized and recoloured (the DFDC test set added a
 crop goes through a random chain of what such a pipeline does: flip, zoom (detector boxes vary), colour
 jitter, downscale-upscale, blur, sensor noise, JPEG, cutout (Seferbekov's DFDC solution dropped face
 parts so the model could not rely on one). Real crops become self-blended fakes (Shiohara & Yamasaki,
-CVPR 2022) with probability ``p_pseudo``. Every random draw comes from a generator seeded by (seed,
+CVPR 2022) with probability ``p_pseudo``, or cross-blends of another identity's face (Face X-ray, Li et
+al., CVPR 2020), closer to a real swap, with probability ``p_cross`` of those. Every random draw comes from a generator seeded by (seed,
 epoch, item), so a run is the same whatever the number of data-loader workers.
 """
 
@@ -19,7 +20,9 @@ import torchvision.transforms.v2.functional as TF
 from PIL import Image, ImageFilter
 from torch.utils.data import Dataset
 
-from avdetect.pseudofakes.faces import self_blend
+from avdetect.pseudofakes.faces import cross_blend, nearest_pose, self_blend
+
+DONOR_CANDIDATES = 16  # faces drawn at random per cross-blend, of which the nearest in pose is pasted
 
 
 @dataclass(frozen=True)
@@ -205,15 +208,19 @@ class CropDataset(Dataset):
     Args:
         crops: the training crops.
         p_pseudo: probability of a pseudo-fake, see above.
+        p_cross: probability that a pseudo-fake is a cross-blend (Face X-ray: another group's face, the
+            nearest in pose of `DONOR_CANDIDATES` drawn, colour-matched) rather than a self-blend.
         paired: items are real/fake pairs; only real rows with landmarks or a fake partner are used.
         augment: augmentation ranges; None leaves crops as they are.
         seed: with the epoch (`set_epoch`) and the item, seeds every random draw.
     """
 
-    def __init__(self, crops: CropSet, *, p_pseudo: float = 0.5, paired: bool = False,
+    def __init__(self, crops: CropSet, *, p_pseudo: float = 0.5, p_cross: float = 0.0, paired: bool = False,
                  augment: AugmentConfig | None = AugmentConfig(), seed: int = 0):
         self.crops, self.p_pseudo, self.paired, self.augment, self.seed = crops, p_pseudo, paired, augment, seed
+        self.p_cross = p_cross
         self.blendable = crops.has_landmarks & (crops.labels == 0)
+        self.donors = np.flatnonzero(self.blendable)
         self.partners = fake_partners(crops)
         pairable = (crops.labels == 0) & (self.blendable | (self.partners >= 0))
         self.rows = np.flatnonzero(pairable) if paired else np.arange(len(crops))
@@ -237,7 +244,21 @@ class CropDataset(Dataset):
         return np.stack(images), np.asarray(labels, np.float32)
 
     def _blend(self, row: int, rng: np.random.Generator) -> np.ndarray:
-        return self_blend(self.crops.crops[row], self.crops.landmarks[row], rng).image
+        image, landmarks = self.crops.crops[row], self.crops.landmarks[row]
+        if self.p_cross > 0 and rng.random() < self.p_cross:
+            donor = self._donor(row, rng)
+            if donor >= 0:
+                source = self.crops.crops[donor]
+                return cross_blend(image, landmarks, source, self.crops.landmarks[donor], rng).image
+        return self_blend(image, landmarks, rng).image
+
+    def _donor(self, row: int, rng: np.random.Generator) -> int:
+        """A face of another group to paste into `row`: the nearest in pose of a few drawn at random; -1 if none."""
+        drawn = rng.choice(self.donors, size=min(DONOR_CANDIDATES, len(self.donors)), replace=False)
+        drawn = drawn[self.crops.groups[drawn] != self.crops.groups[row]]
+        if len(drawn) == 0:
+            return -1
+        return int(drawn[nearest_pose(self.crops.landmarks[row], self.crops.landmarks[drawn])])
 
     def _single(self, row: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
         if self.blendable[row] and rng.random() < self.p_pseudo:

