@@ -202,9 +202,15 @@ def mel_smooth(y: np.ndarray, *, frames: int = 3, n_fft: int = 1024, hop_length:
 FAKERS: dict[str, Callable[[np.ndarray, np.random.Generator], np.ndarray]] = {
     **VOICE_FAKERS,
     "mel_smooth": lambda y, rng: mel_smooth(y, frames=int(rng.integers(2, 5))),
-    # A mel-conditioned GAN vocoder's copy: the smoothed envelope, then its upsampling chain's traces.
-    "vocoder": lambda y, rng: upsampling_artefacts(mel_smooth(y, frames=int(rng.integers(1, 4))), rng),
+    "vocoder": lambda y, rng: vocoder_like(y, rng),
 }
+
+
+def vocoder_like(y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """float32 (N,) a GAN vocoder's copy of `y`, roughly: part way to its mel-smoothed version (a trained
+    vocoder smooths a little, not as much as `mel_smooth`), then its upsampling chain's traces."""
+    smooth = mel_smooth(y, frames=int(rng.integers(2, 4)))
+    return upsampling_artefacts(y + np.float32(rng.uniform(0.2, 0.6)) * (smooth - y), rng)
 
 
 def add_noise(y: np.ndarray, rng: np.random.Generator, snr_db: float) -> np.ndarray:
