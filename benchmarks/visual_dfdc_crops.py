@@ -1,18 +1,20 @@
-"""Visual branch on DFDC face crops, trained on real faces and self-blended pseudo-fakes only.
+"""Visual branch on DFDC face crops, trained on real faces and blended pseudo-fakes only.
 
-    .venv/bin/python benchmarks/visual_dfdc_crops.py [-o runs/visual_dfdc_crops] [--utk 2400] [--steps 240]
+    .venv/bin/python benchmarks/visual_dfdc_crops.py [-o runs/visual_dfdc_crops] [--utk 2400] [--steps 120]
+        [--epochs 2] [--paired] [--p-cross 0.5] [--input-size 192]
 
 Training sees no DFDC fake: real UTKFace chips (``faces/utkface-8k.zip``, tight aligned faces whose
-landmarks MTCNN finds) and real face tracks of the FaceForensics++ originals
-and the DFDC real face video (``video/``, through `avdetect.extract` into a cache and
-`avdetect.training.visual.load_crops`), each real crop turned into a self-blended fake half the time.
-The refit model then scores every crop of ``faces/dfdc-crops`` (train, valid and test splits: 83 real,
-83 fake, never trained on). Those crops are tight face boxes of unknown margin, resized to the model's
+landmarks MTCNN finds) and real face tracks of the FaceForensics++ originals and the DFDC real face
+videos (``video/``, through `avdetect.extract` into a cache and `avdetect.training.visual.load_crops`),
+each real crop turned into a blended fake half the time: a self-blend, or with ``--p-cross`` that share
+of the fakes a cross-blend (another chip's face, nearest in pose, colour-matched and pasted in). The
+refit model then scores every crop of ``faces/dfdc-crops`` (train, valid and test splits: 83 real, 83
+fake, never trained on). Those crops are tight face boxes of unknown margin, resized to the model's
 input; training therefore zooms in on its margin crops more often than the default. The table gives
 frame AUC and EER per split and overall, video AUC (mean of a video's crops), and the same on
-self-blends of UTKFace chips held out of training (did the model learn its training task at all?). Everything is
-cached under the output folder, so a second run only re-scores. Times are wall-clock on this (shared,
-noisy) machine.
+self-blends of UTKFace chips held out of training (did the model learn its training task at all?).
+Everything is cached under the output folder, so a second run only re-scores. Times are wall-clock on
+this (shared, noisy) machine.
 """
 
 from __future__ import annotations
