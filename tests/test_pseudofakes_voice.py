@@ -9,7 +9,8 @@ from scipy import signal
 
 from avdetect.pseudofakes._spans import draw_spans, rms
 from avdetect.pseudofakes.codecs import CODECS, codec_roundtrip
-from avdetect.pseudofakes.voice import VOICE_FAKERS, griffin_lim, splice, voice_fake, warp_envelope, world_resynth
+from avdetect.pseudofakes.voice import (VOICE_FAKERS, griffin_lim, phase_resynth, splice, voice_fake, warp_envelope,
+                                       world_resynth)
 
 SR = 16000
 
@@ -179,3 +180,18 @@ def test_world_keeps_the_duration_of_real_speech(shared_data):
     out = world_resynth(real)
     assert out.shape == real.shape
     assert abs(best_lag(envelope(real), envelope(out), max_lag=30)) * 160 <= 0.01 * len(real)
+
+
+def test_phase_resynthesis_keeps_the_magnitudes_and_changes_the_waveform(speech):
+    from avdetect.audio import MelConfig, MelExtractor
+
+    out = phase_resynth(speech, np.random.default_rng(0))
+    assert out.shape == speech.shape and out.dtype == np.float32
+    np.testing.assert_array_equal(out, phase_resynth(speech, np.random.default_rng(0)))
+    assert np.sqrt(np.mean((out - speech) ** 2)) > 0.2 * np.sqrt(np.mean(speech**2))  # another waveform
+    extractor = MelExtractor(MelConfig())
+    real, fake = extractor.log_mel(speech), extractor.log_mel(out)
+    loud = real.mean(0) > np.median(real.mean(0))
+    assert abs(np.mean(fake[:, loud] - real[:, loud])) < 1.0  # same level, band by band, within a dB
+    assert np.mean(np.abs(fake[:, loud].mean(1) - real[:, loud].mean(1))) < 1.5
+    assert phase_resynth(speech[:100], np.random.default_rng(0)).shape == (100,)  # shorter than a frame

@@ -25,7 +25,7 @@ from avdetect.audio import MelExtractor, SpeechConfig, analyze_audio
 from avdetect.manifest import FAKE, ManifestRow
 from avdetect.pseudofakes.codecs import CODECS, codec_roundtrip
 from avdetect.pseudofakes.upsampling import upsampling_artefacts
-from avdetect.pseudofakes.voice import VOICE_FAKERS, splice
+from avdetect.pseudofakes.voice import VOICE_FAKERS, phase_resynth, splice
 from avdetect.records import MelWindows
 
 AMBIGUOUS = -1  # window label of a window that only grazes a fake segment; left out of training
@@ -198,7 +198,8 @@ def mel_smooth(y: np.ndarray, *, frames: int = 3, n_fft: int = 1024, hop_length:
     return out.numpy().astype(np.float32)
 
 
-# Name -> fake(y, rng): the voice pseudo-fakes of `avdetect.pseudofakes.voice`, plus mel smoothing.
+# Name -> fake(y, rng): the voice pseudo-fakes of `avdetect.pseudofakes.voice`, plus mel smoothing and
+# a rough GAN-vocoder copy (re-made phase and upsampling artefacts together).
 FAKERS: dict[str, Callable[[np.ndarray, np.random.Generator], np.ndarray]] = {
     **VOICE_FAKERS,
     "mel_smooth": lambda y, rng: mel_smooth(y, frames=int(rng.integers(2, 5))),
@@ -207,10 +208,9 @@ FAKERS: dict[str, Callable[[np.ndarray, np.random.Generator], np.ndarray]] = {
 
 
 def vocoder_like(y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """float32 (N,) a GAN vocoder's copy of `y`, roughly: part way to its mel-smoothed version (a trained
-    vocoder smooths a little, not as much as `mel_smooth`), then its upsampling chain's traces."""
-    smooth = mel_smooth(y, frames=int(rng.integers(2, 4)))
-    return upsampling_artefacts(y + np.float32(rng.uniform(0.2, 0.6)) * (smooth - y), rng)
+    """float32 (N,) a GAN vocoder's copy of `y`, roughly: its magnitudes with a re-made phase
+    (`phase_resynth`), then its upsampling chain's traces."""
+    return upsampling_artefacts(phase_resynth(y, rng), rng)
 
 
 def add_noise(y: np.ndarray, rng: np.random.Generator, snr_db: float) -> np.ndarray:

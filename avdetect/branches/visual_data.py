@@ -4,9 +4,10 @@ Test videos arrive re-encoded, resized and recoloured (the DFDC test set added a
 crop goes through a random chain of what such a pipeline does: flip, zoom (detector boxes vary), colour
 jitter, downscale-upscale, blur, sensor noise, JPEG, cutout (Seferbekov's DFDC solution dropped face
 parts so the model could not rely on one). Real crops become self-blended fakes (Shiohara & Yamasaki,
-CVPR 2022) with probability ``p_pseudo``, or cross-blends of another identity's face (Face X-ray, Li et
-al., CVPR 2020), closer to a real swap, with probability ``p_cross`` of those. Every random draw comes from a generator seeded by (seed,
-epoch, item), so a run is the same whatever the number of data-loader workers.
+CVPR 2022) with probability ``p_pseudo``; a share ``p_cross`` of those are cross-blends of another
+identity's face instead (Face X-ray, Li et al., CVPR 2020), closer to a real swap. Every random draw
+comes from a generator seeded by (seed, epoch, item), so a run is the same whatever the number of
+data-loader workers.
 """
 
 from __future__ import annotations

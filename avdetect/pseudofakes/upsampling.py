@@ -7,7 +7,7 @@ whatever the kernel does imperfectly repeats with that period: the output is the
 periodic gain (spectral images of the signal shifted by multiples of rate / period) plus periodic
 "checkerboard" tones where the bias and the kernel's DC leak (Pons et al., "Upsampling artifacts in
 neural audio synthesis", ICASSP 2021; Odena et al., "Deconvolution and checkerboard artifacts", 2016).
-Those images and tones, 30 to 60 dB below the speech, are what a detector trained on Griffin-Lim or
+Those images and tones, 40 to 70 dB below the speech, are what a detector trained on Griffin-Lim or
 WORLD re-synthesis never sees. (Louder ones raise the high bands by several dB, which a trained vocoder
 does not: a MelGAN copy of a voice stays within a dB of it.)
 
@@ -42,8 +42,8 @@ class UpsamplingConfig:
     rates: tuple[int, ...] = (16000, 22050, 24000)
     periods: tuple[int, ...] = (2, 4, 8, 16, 32)
     n_periods: tuple[int, int] = (1, 3)
-    image_db: tuple[float, float] = (-50.0, -30.0)
-    tone_db: tuple[float, float] = (-60.0, -40.0)
+    image_db: tuple[float, float] = (-60.0, -40.0)
+    tone_db: tuple[float, float] = (-70.0, -50.0)
     envelope_s: float = 0.02
 
 
