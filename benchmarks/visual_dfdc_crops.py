@@ -178,7 +178,8 @@ def main() -> int:
     parser.add_argument("--input-size", type=int, default=224)
     parser.add_argument("--frozen-stages", type=int, default=2, help="backbone blocks kept at ImageNet weights")
     parser.add_argument("--paired", action="store_true", help="real/self-blend pairs in every batch")
-    parser.add_argument("--p-cross", type=float, default=0.0, help="share of pseudo-fakes that are cross-blends")
+    parser.add_argument("--p-cross", type=float, default=0.5, help="share of pseudo-fakes that are cross-blends "
+                        "(default 0.5, as `avdetect train visual`)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a busy 2-core machine)")
     args = parser.parse_args()

@@ -45,8 +45,8 @@ def _visual_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--no-pretrained", action="store_true", help="start from random weights")
     group.add_argument("--p-pseudo", type=float, default=0.5, help="probability a real crop becomes a "
                        "self-blended fake (default 0.5)")
-    group.add_argument("--p-cross", type=float, default=0.0, help="probability a pseudo-fake blends in another "
-                       "group's face (Face X-ray) instead of the crop's own (default 0)")
+    group.add_argument("--p-cross", type=float, default=0.5, help="probability a pseudo-fake blends in another "
+                       "group's face (Face X-ray) instead of the crop's own (default 0.5)")
     group.add_argument("--paired", action="store_true", help="batches of real/fake pairs of one source and frame")
     group.add_argument("--frozen-stages", type=int, default=0, help="leading backbone blocks kept frozen (default 0)")
     group.add_argument("--frames-per-track", type=int, default=8, help="crops taken per face track (default 8)")

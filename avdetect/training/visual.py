@@ -50,7 +50,7 @@ class VisualTrainConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     augment: AugmentConfig | None = field(default_factory=AugmentConfig)
     p_pseudo: float = 0.5
-    p_cross: float = 0.0
+    p_cross: float = 0.5
     paired: bool = False
     weights: str | None = None
     pretrained: bool = True
