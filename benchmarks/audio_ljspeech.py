@@ -6,8 +6,8 @@ The speech in ../shared/data/speech (LibriSpeech 120 speakers, VCTK 4 utterances
 utterances and their MelGAN re-synthesis ``*_gen.wav``) becomes a manifest whose LJSpeech groups are
 utterances: a real utterance and its MelGAN copy share a group, so they never straddle two folds.
 LibriSpeech and VCTK are grouped by speaker. Every fold's model trains on the real speech of the other
-folds and the pseudo-fakes made from it (Griffin-Lim and WORLD re-synthesis, splices, codec and noise
-channel on both classes); the MelGAN files are left out of training (they are only scored out of fold)
+folds and the pseudo-fakes made from it (by default re-phased and vocoder-like copies, see
+``--fakers``; splices; codec and noise channel on both classes); the MelGAN files are left out of training (they are only scored out of fold)
 unless ``--with-melgan`` is given, which makes the separate, clearly labelled cross-validation that
 does train on MelGAN fakes. ``--speaker-disjoint`` puts all of LJSpeech in one fold instead, so its
 model has never heard the LJSpeech speaker. The table gives window and file (mean of windows) AUC and
@@ -108,7 +108,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--with-melgan", action="store_true", help="also train on the MelGAN fakes of other folds")
     parser.add_argument("--speaker-disjoint", action="store_true", help="all LJSpeech files in one fold")
     parser.add_argument("--backbone", default="resnet10t")
-    parser.add_argument("--fakers", default="mel_smooth,griffin_lim,world,world_pitch,world_convert")
+    parser.add_argument("--fakers", default="phase,vocoder", help="voice pseudo-fakes (default phase,vocoder, as "
+                        "`avdetect train audio`)")
     parser.add_argument("--full-fakes", type=int, default=2)
     parser.add_argument("--spliced", type=int, default=1)
     parser.add_argument("--max-source-s", type=float, default=6.0)

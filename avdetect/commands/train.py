@@ -61,8 +61,8 @@ def _visual_trainer(args: argparse.Namespace, rows: list[ManifestRow], train: Tr
     crops = load_crops(rows, cache_loader(args.cache), frames_per_track=args.frames_per_track)
     config = VisualTrainConfig(
         model=VisualConfig(backbone=args.backbone, input_size=args.input_size), train=train,
-        augment=None if args.no_augment else AugmentConfig(), p_pseudo=args.p_pseudo, p_cross=args.p_cross, paired=args.paired,
-        weights=str(args.weights) if args.weights else None, pretrained=not args.no_pretrained,
+        augment=None if args.no_augment else AugmentConfig(), p_pseudo=args.p_pseudo, p_cross=args.p_cross,
+        paired=args.paired, weights=str(args.weights) if args.weights else None, pretrained=not args.no_pretrained,
         frozen_stages=args.frozen_stages)
     return VisualTrainer(crops, config)
 
@@ -70,8 +70,10 @@ def _visual_trainer(args: argparse.Namespace, rows: list[ManifestRow], train: Tr
 def _audio_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("audio branch")
     group.add_argument("--backbone", default="resnet10t", help="timm model name (default resnet10t)")
-    group.add_argument("--fakers", default="mel_smooth,griffin_lim,world,world_pitch,world_convert",
-                       help="pseudo-fake voices drawn for each real utterance (comma-separated)")
+    group.add_argument("--fakers", default="phase,vocoder",
+                       help="pseudo-fake voices drawn for each real utterance, comma-separated (default phase,vocoder: "
+                       "the ones that carry over to a real neural vocoder; also mel_smooth, upsampler, griffin_lim, "
+                       "world, world_pitch, world_convert)")
     group.add_argument("--full-fakes", type=int, default=2, help="whole-utterance pseudo-fakes per real "
                        "utterance (default 2; 0 with --spliced 0 trains on the manifest's fakes only)")
     group.add_argument("--spliced", type=int, default=1, help="partial (spliced) fakes per real utterance (default 1)")
