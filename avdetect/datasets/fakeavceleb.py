@@ -3,7 +3,9 @@
 Layout: four category folders under ROOT, ``ROOT/FakeAVCeleb`` or ``ROOT/FakeAVCeleb_v1.2/FakeAVCeleb``,
 ``RealVideo-RealAudio``, ``RealVideo-FakeAudio``, ``FakeVideo-RealAudio`` and ``FakeVideo-FakeAudio``,
 each ``<race>/<gender>/<id>/<file>.mp4``. The category gives the per-modality labels. Fakes are stored
-in the folder of their target identity, so group and actor are that identity id (``id00076``).
+in the folder of their target identity, which is their group (``id00200``); a fake whose file name
+names another identity (``00002_id00076_wav2lip.mp4``: that person's face or voice went into it) takes
+that one as its actor, so `avdetect folds` keeps both people on one side of every split.
 """
 
 from __future__ import annotations
@@ -67,6 +69,11 @@ def _row(path: Path, category: str, base: Path) -> ManifestRow:
         group=identity,
         video_label=label_of(video_fake),
         audio_label=label_of(audio_fake),
-        actor=identity,
+        actor=_other_identity(path.stem, identity) or identity,
         dataset=DATASET,
     )
+
+
+def _other_identity(stem: str, identity: str) -> str | None:
+    """The first identity id in a file name (``00002_id00076_wav2lip``) other than `identity`, or None."""
+    return actor_from_parts([part for part in stem.split("_") if part != identity])
