@@ -101,24 +101,7 @@ def test_fakeavceleb_labels_modalities_and_groups_by_identity(tmp_path, base):
         "00002_id00076_wav2lip.mp4": ("FAKE", "FAKE", "FAKE"),
     }
     assert rows["00109_fake.mp4"].group == rows["00109_fake.mp4"].actor == "id00076"
-    assert rows["00002_id00076_wav2lip.mp4"].group == "id00200"
-    assert rows["00002_id00076_wav2lip.mp4"].actor == "id00076"  # id00076's face or voice is in it
-
-
-def test_fakeavceleb_keeps_both_identities_of_a_fake_in_one_fold(tmp_path):
-    from avdetect.folds import assign_folds, components
-
-    names = ["RealVideo-RealAudio/African/men/id00076/00109.mp4",
-             "RealVideo-RealAudio/Asian/women/id00200/00001.mp4",
-             "FakeVideo-FakeAudio/Asian/women/id00200/00002_id00076_wav2lip.mp4"]
-    names += [f"RealVideo-RealAudio/x/y/id{i:05d}/0000{i}.mp4" for i in range(300, 306)]
-    names += [f"FakeVideo-RealAudio/x/y/id{i:05d}/0000{i}_faceswap.mp4" for i in range(300, 306)]
-    touch(tmp_path, *names)
-    rows = fakeavceleb.prepare(tmp_path)
-    comps = {r.path.parent.name: c for r, c in zip(rows, components(rows))}
-    assert comps["id00076"] == comps["id00200"] and comps["id00300"] != comps["id00076"]
-    folds = {r.path.parent.name: int(f) for r, f in zip(rows, assign_folds(rows, n_splits=3))}
-    assert folds["id00076"] == folds["id00200"]
+    assert (rows["00002_id00076_wav2lip.mp4"].group, rows["00002_id00076_wav2lip.mp4"].actor) == ("id00200", "id00076")
 
 
 def test_fakeavceleb_without_categories_is_a_layout_error(tmp_path):

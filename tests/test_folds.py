@@ -168,3 +168,22 @@ def test_cli_errors_are_one_line_and_exit_2(tmp_path, main, capsys):
     assert main(["folds", str(tmp_path / "none.csv"), "-o", str(tmp_path / "f.csv")]) == 2
     assert capsys.readouterr().err.startswith("avdetect folds: manifest not found")
     assert not (tmp_path / "m.csv").exists()
+
+
+def test_fakeavceleb_keeps_both_identities_of_a_fake_in_one_fold(tmp_path):
+    from avdetect.datasets import fakeavceleb
+
+    names = ["RealVideo-RealAudio/African/men/id00076/00109.mp4",
+             "RealVideo-RealAudio/Asian/women/id00200/00001.mp4",
+             "FakeVideo-FakeAudio/Asian/women/id00200/00002_id00076_wav2lip.mp4"]
+    names += [f"RealVideo-RealAudio/x/y/id{i:05d}/0000{i}.mp4" for i in range(300, 306)]
+    names += [f"FakeVideo-RealAudio/x/y/id{i:05d}/0000{i}_faceswap.mp4" for i in range(300, 306)]
+    for name in names:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).touch()
+    rows = fakeavceleb.prepare(tmp_path)
+    comps = {r.path.parent.name: c for r, c in zip(rows, components(rows))}
+    assert comps["id00076"] == comps["id00200"] and comps["id00300"] != comps["id00076"]
+    folds = {r.path.parent.name: int(f) for r, f in zip(rows, assign_folds(rows, n_splits=3))}
+    assert folds["id00076"] == folds["id00200"]
+
