@@ -7,9 +7,9 @@ utterances and their MelGAN re-synthesis ``*_gen.wav``) becomes a manifest whose
 utterances: a real utterance and its MelGAN copy share a group, so they never straddle two folds.
 LibriSpeech and VCTK are grouped by speaker. Every fold's model trains on the real speech of the other
 folds and the pseudo-fakes made from it (by default re-phased and vocoder-like copies, see
-``--fakers``; splices; codec and noise channel on both classes); the MelGAN files are left out of training (they are only scored out of fold)
-unless ``--with-melgan`` is given, which makes the separate, clearly labelled cross-validation that
-does train on MelGAN fakes. ``--speaker-disjoint`` puts all of LJSpeech in one fold instead, so its
+``--fakers``; splices; codec and noise channel on both classes); the MelGAN files are left out of
+training (they are only scored out of fold) unless ``--with-melgan`` is given, which makes the
+separate, clearly labelled cross-validation that does train on MelGAN fakes. ``--speaker-disjoint`` puts all of LJSpeech in one fold instead, so its
 model has never heard the LJSpeech speaker. The table gives window and file (mean of windows) AUC and
 EER on the LJSpeech files, out of fold, and how well each fold's model finds the pseudo-fakes of its
 held-out speech (its own task on unseen voices). Times are wall-clock and CPU seconds on this shared

@@ -123,8 +123,8 @@ def train(args: argparse.Namespace, crops) -> Path:
 
     augment = replace(AugmentConfig(), zoom=0.5, zoom_range=(0.55, 1.0))  # tight test crops: zoom in more
     config = VisualTrainConfig(
-        model=VisualConfig(input_size=args.input_size), augment=augment, p_pseudo=0.5, p_cross=args.p_cross, paired=args.paired,
-        frozen_stages=args.frozen_stages,
+        model=VisualConfig(input_size=args.input_size), augment=augment, p_pseudo=0.5, p_cross=args.p_cross,
+        paired=args.paired, frozen_stages=args.frozen_stages,
         train=TrainConfig(epochs=args.epochs, steps_per_epoch=args.steps, batch_size=args.batch_size, lr=args.lr,
                           seed=args.seed))
     model = args.output / "refit" / "model.json"

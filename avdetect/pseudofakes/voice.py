@@ -75,7 +75,8 @@ def phase_resynth(y: np.ndarray, rng: np.random.Generator, *, n_fft: int = 1024,
     estimate = torch.polar(spec.abs(), spec.angle() + noise)
     for _ in range(int(rng.integers(n_iter[0], n_iter[1] + 1))):
         out = torch.istft(estimate, n_fft, hop_length, window=window, length=len(x))
-        estimate = torch.polar(spec.abs(), torch.stft(out, n_fft, hop_length, window=window, return_complex=True).angle())
+        phase = torch.stft(out, n_fft, hop_length, window=window, return_complex=True).angle()
+        estimate = torch.polar(spec.abs(), phase)
     return torch.istft(estimate, n_fft, hop_length, window=window, length=len(x)).numpy().astype(np.float32)
 
 
@@ -181,7 +182,7 @@ VOICE_FAKERS: dict[str, Callable[[np.ndarray, np.random.Generator], np.ndarray]]
     "world": _world_fake,
     "world_pitch": _world_pitch_fake,
     "world_convert": _world_convert_fake,
-    "upsampler": lambda y, rng: upsampling_artefacts(y, rng),
+    "upsampler": upsampling_artefacts,
     "phase": phase_resynth,
 }
 

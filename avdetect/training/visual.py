@@ -144,8 +144,8 @@ class VisualTrainer:
         """Trains a new classifier on the crops at `rows`; see `avdetect.training.folds_loop.Trainer`."""
         cfg = self.config
         classifier = self.create()
-        dataset = CropDataset(self.crops.take(rows), p_pseudo=cfg.p_pseudo, p_cross=cfg.p_cross, paired=cfg.paired,
-                              augment=cfg.augment, seed=cfg.train.seed)
+        dataset = CropDataset(self.crops.take(rows), p_pseudo=cfg.p_pseudo, p_cross=cfg.p_cross,
+                              paired=cfg.paired, augment=cfg.augment, seed=cfg.train.seed)
         per_batch = max(1, cfg.train.batch_size // 2) if cfg.paired else cfg.train.batch_size
         on_epoch = (lambda: evaluate(classifier)) if evaluate and cfg.train.eval_every_epoch else None
         curves = fit_epochs(classifier.net, lambda epoch: self._batches(dataset, classifier, epoch, per_batch),
