@@ -198,19 +198,19 @@ def mel_smooth(y: np.ndarray, *, frames: int = 3, n_fft: int = 1024, hop_length:
     return out.numpy().astype(np.float32)
 
 
+def vocoder_like(y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """float32 (N,) a GAN vocoder's copy of `y`, roughly: its magnitudes with a re-made phase
+    (`phase_resynth`), then its upsampling chain's traces."""
+    return upsampling_artefacts(phase_resynth(y, rng), rng)
+
+
 # Name -> fake(y, rng): the voice pseudo-fakes of `avdetect.pseudofakes.voice`, plus mel smoothing and
 # a rough GAN-vocoder copy (re-made phase and upsampling artefacts together).
 FAKERS: dict[str, Callable[[np.ndarray, np.random.Generator], np.ndarray]] = {
     **VOICE_FAKERS,
     "mel_smooth": lambda y, rng: mel_smooth(y, frames=int(rng.integers(2, 5))),
-    "vocoder": lambda y, rng: vocoder_like(y, rng),
+    "vocoder": vocoder_like,
 }
-
-
-def vocoder_like(y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """float32 (N,) a GAN vocoder's copy of `y`, roughly: its magnitudes with a re-made phase
-    (`phase_resynth`), then its upsampling chain's traces."""
-    return upsampling_artefacts(phase_resynth(y, rng), rng)
 
 
 def add_noise(y: np.ndarray, rng: np.random.Generator, snr_db: float) -> np.ndarray:

@@ -18,7 +18,6 @@ nothing here is fitted to any particular vocoder. Audio is float32 mono at 16 kH
 from __future__ import annotations
 
 from dataclasses import dataclass
-from math import gcd
 
 import numpy as np
 from scipy import signal
@@ -82,8 +81,7 @@ def apply_upsampling_artefacts(y: np.ndarray, params: UpsamplingParams, *, sampl
     y = np.asarray(y, np.float32)
     if len(y) == 0:
         return y.copy()
-    up, down = _ratio(params.rate, sample_rate)
-    x = signal.resample_poly(y.astype(np.float64), up, down)
+    x = signal.resample_poly(y.astype(np.float64), params.rate, sample_rate)  # reduces the ratio itself
     n = np.arange(len(x))
     gain = np.ones(len(x))
     tones = np.zeros(len(x))
@@ -95,7 +93,7 @@ def apply_upsampling_artefacts(y: np.ndarray, params: UpsamplingParams, *, sampl
     rms = np.sqrt(np.mean(x**2)) + 1e-9
     envelope = _envelope(x, max(1, int(envelope_s * params.rate)))
     out = x * gain + tones * envelope / (envelope.mean() + 1e-9) * rms
-    back = signal.resample_poly(out, down, up)[: len(y)]
+    back = signal.resample_poly(out, sample_rate, params.rate)[: len(y)]
     return np.pad(back, (0, len(y) - len(back))).astype(np.float32)
 
 
@@ -114,11 +112,6 @@ def upsampling_artefacts(y: np.ndarray, rng: np.random.Generator, *, config: Ups
     """
     return apply_upsampling_artefacts(y, draw_upsampling_params(rng, config), sample_rate=sample_rate,
                                       envelope_s=config.envelope_s)
-
-
-def _ratio(rate: int, sample_rate: int) -> tuple[int, int]:
-    divisor = gcd(rate, sample_rate)
-    return rate // divisor, sample_rate // divisor
 
 
 def _envelope(x: np.ndarray, width: int) -> np.ndarray:
