@@ -1,6 +1,6 @@
-"""A model bundle: both branch checkpoints, the stacker and the perception settings, in one folder.
+"""A model bundle: both branch checkpoints, the stacker and the scoring spec, in one folder.
 
-    MODEL_DIR/bundle.json        perception config, file list with sha256, model card facts
+    MODEL_DIR/bundle.json        scoring spec (`avdetect.spec`), file list with sha256, model card facts
     MODEL_DIR/visual/visual.*    visual branch (safetensors + JSON config)
     MODEL_DIR/audio/audio.*      audio branch
     MODEL_DIR/stacker/           LightGBM text model, calibrator and verdict models (stacking.bundle)
@@ -13,21 +13,18 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from avdetect.audio import MelConfig, SpeechConfig
-from avdetect.checkpoint import load_checkpoint, save_checkpoint, sha256
-from avdetect.decoder import DecodeConfig
+from avdetect.branches.checkpoint import load_checkpoint, read_checkpoint_config, save_checkpoint, sha256
 from avdetect.errors import ModelFileError
-from avdetect.faces import FaceConfig
-from avdetect.mouth import MouthConfig
-from avdetect.perception import PerceptionConfig
+from avdetect.spec import ScoringSpec, spec_mismatches
+from stacking.aggregate import AggregateConfig
 
 BUNDLE_FILE = "bundle.json"
 FORMAT = "avdetect.bundle"
-VERSION = 1
+VERSION = 2  # 2: the scoring spec replaced the bare perception config and card["frames_per_track"]
 
 
 @dataclass(frozen=True)
@@ -35,7 +32,7 @@ class ModelBundle:
     """Where the parts of a verified bundle are, and how inputs must be perceived for it."""
 
     directory: Path
-    perception: PerceptionConfig
+    spec: ScoringSpec  # how inputs are perceived and featurised, checked against the parts at load
     visual: Path | None  # JSON path of the visual checkpoint; None when the bundle has no visual branch
     audio: Path | None  # JSON path of the audio checkpoint
     stacker: Path  # folder of the stacker bundle
@@ -47,23 +44,11 @@ def shipped_model_dir() -> Path:
     return Path(__file__).resolve().parent / "model"
 
 
-def perception_from_dict(raw: dict[str, Any]) -> PerceptionConfig:
-    """Rebuilds a PerceptionConfig saved with `dataclasses.asdict` (JSON turns tuples into lists)."""
-    mouth = dict(raw["mouth"], crop_hw=tuple(raw["mouth"]["crop_hw"]))
-    return PerceptionConfig(
-        decode=DecodeConfig(**raw["decode"]),
-        faces=FaceConfig(**raw["faces"]),
-        mel=MelConfig(**raw["mel"]),
-        speech=SpeechConfig(**raw["speech"]),
-        mouth=MouthConfig(**mouth),
-    )
-
-
 def assemble_bundle(
     directory: str | os.PathLike,
     *,
     stacker: str | os.PathLike,
-    perception: PerceptionConfig,
+    spec: ScoringSpec,
     visual: str | os.PathLike | None = None,
     audio: str | os.PathLike | None = None,
     half: bool = True,
@@ -74,7 +59,7 @@ def assemble_bundle(
     Args:
         directory: the bundle folder (created; its old parts are replaced).
         stacker: folder written by `stacking.bundle.save_bundle`.
-        perception: the settings the training cache was made with.
+        spec: the scoring spec; its branch configs are filled in from the checkpoints given.
         visual: JSON path of a visual checkpoint, or None.
         audio: JSON path of an audio checkpoint, or None.
         half: store branch weights as float16 (half the size; loaded back as float32).
@@ -83,15 +68,16 @@ def assemble_bundle(
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     parts = {"stacker": _copy_tree(Path(stacker), directory / "stacker")}
+    branches = {}
     for name, source in (("visual", visual), ("audio", audio)):
         if source is not None:
-            state, config = load_checkpoint(source)
-            parts[name] = save_checkpoint(directory / name, name, state, config, half=half)
+            state, branches[name] = load_checkpoint(source)
+            parts[name] = save_checkpoint(directory / name, name, state, branches[name], half=half)
     files = sorted(p for p in directory.rglob("*") if p.is_file() and p.name != BUNDLE_FILE)
     spec = {
         "format": FORMAT,
         "version": VERSION,
-        "perception": asdict(perception),
+        "spec": replace(spec, branches=branches).to_dict(),
         "parts": {name: str(path.relative_to(directory)) for name, path in parts.items()},
         "files": {str(p.relative_to(directory)): sha256(p) for p in files},
         "card": card or {},
@@ -110,12 +96,12 @@ def _copy_tree(source: Path, target: Path) -> Path:
     return target
 
 
-def load_bundle_spec(directory: str | os.PathLike | None = None) -> ModelBundle:
+def load_bundle(directory: str | os.PathLike | None = None) -> ModelBundle:
     """Reads and verifies a bundle (the shipped one by default).
 
     Raises:
-        ModelFileError: bundle.json missing or malformed, a listed file missing, or a file whose
-            sha256 differs from the one recorded (modified or corrupt).
+        ModelFileError: bundle.json missing or malformed (the field named), a listed file missing, or a
+            file whose sha256 differs from the one recorded (modified or corrupt).
     """
     directory = Path(directory) if directory is not None else shipped_model_dir()
     spec = _read_spec(directory / BUNDLE_FILE)
@@ -128,7 +114,7 @@ def load_bundle_spec(directory: str | os.PathLike | None = None) -> ModelBundle:
     parts = spec["parts"]
     return ModelBundle(
         directory=directory,
-        perception=perception_from_dict(spec["perception"]),
+        spec=ScoringSpec.from_dict(spec["spec"]),
         visual=directory / parts["visual"] if "visual" in parts else None,
         audio=directory / parts["audio"] if "audio" in parts else None,
         stacker=directory / parts["stacker"],
@@ -145,6 +131,27 @@ def _read_spec(path: Path) -> dict[str, Any]:
         raise ModelFileError(f"{path}: not valid JSON ({e})") from e
     if spec.get("format") != FORMAT or spec.get("version", 0) > VERSION:
         raise ModelFileError(f"{path}: not a version-{VERSION} {FORMAT} file")
-    if not {"perception", "parts", "files"} <= set(spec):
-        raise ModelFileError(f"{path}: missing keys")
+    if spec.get("version") != VERSION:
+        raise ModelFileError(f"{path}: a version-{spec.get('version')} bundle without a scoring spec; "
+                             "fit it again with `avdetect fit-stacker` (or data/shipped/respec.py)")
+    missing = {"spec", "parts", "files"} - set(spec)
+    if missing:
+        raise ModelFileError(f"{path}: missing keys {sorted(missing)}")
     return spec
+
+
+def check_bundle(bundle: ModelBundle, *, stacker_features: tuple[str, ...], aggregate: AggregateConfig) -> None:
+    """Refuses a bundle whose checkpoints, stacker or installed code disagree with its scoring spec.
+
+    Raises:
+        ModelFileError: naming each field that disagrees (`avdetect.spec.spec_mismatches`).
+    """
+    problems = spec_mismatches(
+        bundle.spec,
+        visual=read_checkpoint_config(bundle.visual) if bundle.visual else None,
+        audio=read_checkpoint_config(bundle.audio) if bundle.audio else None,
+        stacker_features=stacker_features,
+        aggregate=aggregate,
+    )
+    if problems:
+        raise ModelFileError(f"{bundle.directory}: the bundle disagrees with its scoring spec: {'; '.join(problems)}")

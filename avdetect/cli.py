@@ -21,6 +21,7 @@ COMMANDS = {
     "fit-stacker": "fit_stacker",
     "evaluate": "evaluate",
     "train": "train",
+    "serve": "serve",
 }
 
 

@@ -16,6 +16,7 @@ import av
 import numpy as np
 
 from avdetect.cli import main as cli_main
+from avdetect.defaults import SAMPLE_RATE
 
 SOURCE, DONOR = "video/grid/bbaf2n.mpg", "video/grid/swiz3n.mpg"
 OUT = Path("out/demo")
@@ -26,7 +27,7 @@ def shared_data() -> Path:
     return Path(os.environ.get("AVDETECT_SHARED_DATA", default))
 
 
-def write_clip(path: Path, frames: np.ndarray, fps: float, audio: np.ndarray, sample_rate: int = 16_000) -> Path:
+def write_clip(path: Path, frames: np.ndarray, fps: float, audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> Path:
     """H.264/AAC mp4 of uint8 (T, H, W, 3) frames and float32 (N,) mono audio."""
     with av.open(str(path), "w") as out:
         video = out.add_stream("libx264", rate=int(round(fps)), options={"preset": "veryfast", "crf": "20"})
@@ -68,14 +69,14 @@ def blend_faces(frames: np.ndarray, seed: int = 0) -> np.ndarray:
 
 
 def make_inputs(root: Path, folder: Path) -> list[Path]:
+    from avdetect.perception.video import load_audio
     from avdetect.pseudofakes.sync import replace_audio, shift_audio
-    from avdetect.video import load_audio
 
     frames, fps = all_frames(root / SOURCE)
     audio, donor = load_audio(root / SOURCE), load_audio(root / DONOR)
     return [
         write_clip(folder / "real.mp4", frames, fps, audio),
-        write_clip(folder / "audio_0.6s_late.mp4", frames, fps, shift_audio(audio, 16_000, 0.6)),
+        write_clip(folder / "audio_0.6s_late.mp4", frames, fps, shift_audio(audio, SAMPLE_RATE, 0.6)),
         write_clip(folder / "dubbed.mp4", frames, fps, replace_audio(audio, donor)),
         write_clip(folder / "face_blended.mp4", blend_faces(frames), fps, audio),
     ]
@@ -91,11 +92,11 @@ def main() -> int:
         from avdetect.pseudofakes.sync import shift_audio
 
         print(f"(no sample data under {root}: scoring a synthetic clip without a face)")
-        t = np.arange(48_000) / 16_000
+        t = np.arange(3 * SAMPLE_RATE) / SAMPLE_RATE
         tone = (0.3 * np.sin(2 * np.pi * 220 * t) * (np.sin(2 * np.pi * 2 * t) > 0)).astype(np.float32)
         frames = np.tile(np.linspace(0, 255, 320, dtype=np.uint8)[None, None, :, None], (75, 240, 1, 3))
         paths = [write_clip(inputs / "synthetic.mp4", frames, 25, tone),
-                 write_clip(inputs / "synthetic_shifted.mp4", frames, 25, shift_audio(tone, 16_000, 0.6))]
+                 write_clip(inputs / "synthetic_shifted.mp4", frames, 25, shift_audio(tone, SAMPLE_RATE, 0.6))]
     scores = OUT / "scores.csv"
     scores.unlink(missing_ok=True)
     code = cli_main(["score", *map(str, paths), "-o", str(scores), "--report", str(OUT / "report")])

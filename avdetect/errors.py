@@ -55,3 +55,33 @@ class DatasetLayoutError(AvdetectError):
     """A dataset root does not have the layout its adapter expects (e.g. no metadata.json)."""
 
     code = "dataset_layout_error"
+
+
+class OutputError(AvdetectError):
+    """The output file exists but is not an avdetect output of that format, or cannot be written."""
+
+    code = "output_error"
+
+
+class WorkerLoadError(AvdetectError):
+    """A worker could not build its task (bad model folder, unknown device, ...): nothing can be run."""
+
+    code = "worker_load_error"
+
+
+class CacheError(AvdetectError):
+    """A cache file is missing, truncated or not an avdetect cache; or the folder has another config."""
+
+    code = "cache_error"
+
+
+class RayMissingError(AvdetectError):
+    """`--engine ray` was asked for, but Ray (with Ray Data) is not installed."""
+
+    code = "ray_missing"
+
+
+class RayEngineError(AvdetectError):
+    """Ray itself failed (cluster unreachable, actors lost, ...); the rows written so far are kept."""
+
+    code = "ray_error"

@@ -35,7 +35,7 @@ SPEECH = SHARED / "speech"
 
 def speech_rows(root: Path, *, speaker_disjoint: bool = False) -> list:
     """Manifest rows of the shared speech folder; MelGAN files are FAKE and share their source's group."""
-    from avdetect.manifest import ManifestRow
+    from avdetect.corpus.manifest import ManifestRow
 
     rows = []
     for path in sorted((root / "librispeech").glob("*.flac")):
@@ -82,10 +82,10 @@ def print_table(results: dict[str, dict[str, dict]]) -> None:
 
 def build_trainer(rows: list, args: argparse.Namespace):
     from avdetect.branches.audio import AudioModelConfig
-    from avdetect.branches.audio_data import ViewConfig
+    from avdetect.perception.video import load_audio
     from avdetect.training.audio import AudioTrainConfig, AudioTrainer, load_sources
+    from avdetect.training.audio_data import ViewConfig
     from avdetect.training.epochs import TrainConfig
-    from avdetect.video import load_audio
 
     views = ViewConfig(fakers=tuple(args.fakers.split(",")), full_fakes=args.full_fakes, spliced=args.spliced,
                        max_source_s=args.max_source_s)
@@ -144,10 +144,10 @@ def heldout_bank_scores(trainer, folds: np.ndarray, out_dir: Path) -> dict[str, 
 
 def train(args: argparse.Namespace) -> dict[str, float]:
     """Writes manifest, folds, models and oof.csv under args.output; returns wall and CPU seconds."""
-    from avdetect.commands.train import rich_progress
-    from avdetect.folds import assign_folds, read_folds, write_folds
-    from avdetect.manifest import write_manifest
+    from avdetect.corpus.folds import assign_folds, read_folds, write_folds
+    from avdetect.corpus.manifest import write_manifest
     from avdetect.training.folds_loop import run_folds, sample_folds
+    from avdetect.training.progress import rich_progress
 
     rows = speech_rows(SPEECH, speaker_disjoint=args.speaker_disjoint)
     args.output.mkdir(parents=True, exist_ok=True)

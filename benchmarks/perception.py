@@ -37,7 +37,7 @@ def ffmpeg_exe() -> str:
 
 def make_dfdc_like(out: Path) -> Path:
     """Remuxes the 1080p video stream (no re-encode) and adds 44.1 kHz stereo AAC speech, as DFDC has."""
-    from avdetect.video import load_audio
+    from avdetect.perception.video import load_audio
 
     speech = load_audio(SPEECH, sample_rate=44_100)
     with av.open(str(VIDEO_1080)) as src, av.open(str(out), "w") as dst:
@@ -124,7 +124,7 @@ def main() -> int:
     if not VIDEO_1080.exists() or not SPEECH.exists():
         print(f"skipped: shared sample data not found under {SHARED}")
         return 0
-    from avdetect.perception import Perceiver
+    from avdetect.perception.perceiver import Perceiver
 
     perceiver = Perceiver()
     with tempfile.TemporaryDirectory() as tmp:

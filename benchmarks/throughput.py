@@ -29,7 +29,7 @@ from perception import SPEECH, VIDEO_1080, make_dfdc_like, time_ffmpeg  # noqa: 
 
 def stage_times(detector, path: Path) -> dict[str, float]:
     """Seconds per stage of one `Detector.score`-equivalent pass, stage by stage."""
-    from avdetect.lipsync import sync_features
+    from avdetect.perception.lipsync import sync_features
 
     t = [time.perf_counter()]
     seen = detector.perceiver(path)
@@ -68,7 +68,7 @@ def main() -> int:
     if not VIDEO_1080.exists() or not SPEECH.exists():
         print("skipped: shared sample data not found")
         return 0
-    from avdetect.pipeline import Detector
+    from avdetect.scoring.pipeline import Detector
 
     detector = Detector.load(args.model)
     with tempfile.TemporaryDirectory() as tmp:

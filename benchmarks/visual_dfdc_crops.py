@@ -5,7 +5,7 @@
 
 Training sees no DFDC fake: real UTKFace chips (``faces/utkface-8k.zip``, tight aligned faces whose
 landmarks MTCNN finds) and real face tracks of the FaceForensics++ originals and the DFDC real face
-videos (``video/``, through `avdetect.extract` into a cache and `avdetect.training.visual.load_crops`),
+videos (``video/``, through `avdetect.corpus.extract` into a cache and `avdetect.training.visual.load_crops`),
 each real crop turned into a blended fake half the time: a self-blend, or with ``--p-cross`` that share
 of the fakes a cross-blend (another chip's face, nearest in pose, colour-matched and pasted in). The
 refit model then scores every crop of ``faces/dfdc-crops`` (train, valid and test splits: 83 real, 83
@@ -55,7 +55,7 @@ def utk_names(n: int, *, excluding: int | None = None) -> list[str]:
 
 def utk_crops(names: list[str], cached: Path, *, size: int = 224):
     """CropSet of UTKFace chips `names`, whole images resized to `size`, MTCNN landmarks (cached)."""
-    from avdetect.branches.visual_data import CropSet
+    from avdetect.training.visual_data import CropSet
 
     if not cached.is_file():
         np.savez(cached, **_detect_utk(names, size=size))
@@ -94,9 +94,9 @@ def _detect_utk(names: list[str], *, size: int, pad: int = UTK_PAD) -> dict[str,
 
 def video_crops(work: Path, *, frames_per_track: int):
     """CropSet of the real videos' face tracks, through the extraction cache."""
-    from avdetect.commands.train import cache_loader
-    from avdetect.extract import extract
-    from avdetect.manifest import ManifestRow
+    from avdetect.corpus.cache import cache_loader
+    from avdetect.corpus.extract import extract
+    from avdetect.corpus.manifest import ManifestRow
     from avdetect.training.visual import load_crops
 
     rows = [ManifestRow(path=path, label="REAL", group=path.stem) for path in REAL_VIDEOS]
@@ -116,10 +116,10 @@ def dfdc_crops() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 def train(args: argparse.Namespace, crops) -> Path:
     """Refits the visual branch on `crops` (resumable); returns the model's JSON path."""
     from avdetect.branches.visual import VisualConfig
-    from avdetect.branches.visual_data import AugmentConfig
     from avdetect.training.epochs import TrainConfig
     from avdetect.training.folds_loop import refit
     from avdetect.training.visual import VisualTrainConfig, VisualTrainer
+    from avdetect.training.visual_data import AugmentConfig
 
     augment = replace(AugmentConfig(), zoom=0.5, zoom_range=(0.55, 1.0))  # tight test crops: zoom in more
     config = VisualTrainConfig(
@@ -149,8 +149,8 @@ def evaluate(model: Path, work: Path, *, n_train_utk: int) -> dict[str, dict]:
     """Frame metrics of `model` per dfdc-crops split and overall, video metrics overall, and (the sanity
     check that training worked) frame metrics on self-blends of UTKFace chips it never saw."""
     from avdetect.branches.visual import VisualClassifier
-    from avdetect.branches.visual_data import CropDataset
     from avdetect.training.report import binary_metrics, video_means
+    from avdetect.training.visual_data import CropDataset
 
     classifier = VisualClassifier.load(model)
     images, labels, splits, videos = dfdc_crops()
@@ -186,7 +186,7 @@ def main() -> int:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     import torch
 
-    from avdetect.branches.visual_data import CropSet
+    from avdetect.training.visual_data import CropSet
 
     torch.set_num_threads(args.threads)
     args.output.mkdir(parents=True, exist_ok=True)

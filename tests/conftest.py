@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from media import load_face_images, shared_data_dir
 from media_bad import BadInput, make_bad_inputs
 

@@ -14,7 +14,6 @@ from typing import Any
 
 import av
 import numpy as np
-
 from media import load_face_images, make_audio, make_video
 
 VFR_TIMES_S = tuple([k / 30 for k in range(30)] + [1 + k / 10 for k in range(10)])  # 30 fps 1 s, then 10

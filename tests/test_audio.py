@@ -5,8 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from avdetect.audio import MelConfig, MelExtractor, SpeechConfig, analyze_audio, detect_speech
-from avdetect.video import load_audio
+from avdetect.perception.audio import (
+    MelConfig,
+    MelExtractor,
+    SpeechConfig,
+    analyze_audio,
+    detect_speech,
+)
+from avdetect.perception.video import load_audio
 
 SR = 16_000
 

@@ -7,14 +7,24 @@ import json
 import numpy as np
 import pytest
 
-from avdetect.audio import MelConfig, MelExtractor, SpeechConfig
 from avdetect.branches.audio import AudioClassifier, AudioModelConfig, band_stats
-from avdetect.branches.audio_data import (AMBIGUOUS, ChannelConfig, SpecAugmentConfig, ViewConfig, add_noise,
-                                          apply_channel, augment_batch, make_source, match_spectrum, mel_smooth,
-                                          window_labels)
+from avdetect.corpus.manifest import ManifestRow
 from avdetect.errors import ModelFileError
+from avdetect.perception.audio import MelConfig, MelExtractor, SpeechConfig
 from avdetect.training.audio import build_bank
-from avdetect.manifest import ManifestRow
+from avdetect.training.audio_data import (
+    AMBIGUOUS,
+    ChannelConfig,
+    SpecAugmentConfig,
+    ViewConfig,
+    add_noise,
+    apply_channel,
+    augment_batch,
+    make_source,
+    match_spectrum,
+    mel_smooth,
+    window_labels,
+)
 
 SR = 16_000
 TINY = AudioModelConfig(backbone="test_resnet", dropout=0.0)
@@ -178,7 +188,7 @@ def test_match_spectrum_gives_the_fake_the_long_term_spectrum_of_the_real():
 
 
 def test_mel_smooth_keeps_length_and_level_but_smooths_a_real_voice(shared_data):
-    from avdetect.video import load_audio
+    from avdetect.perception.video import load_audio
 
     real = load_audio(shared_data / "speech/vctk/p225_001_mic1.flac", SR)
     smooth = mel_smooth(real, frames=3)

@@ -9,19 +9,23 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from avdetect.audio import MelConfig, MelExtractor
-from avdetect.branches.audio import AudioClassifier, AudioModelConfig
-from avdetect.branches.audio_data import ChannelConfig, ViewConfig, make_source
-from avdetect.cache import CacheError, save_perception
-from avdetect.commands.train import cache_loader
-from avdetect.errors import AvdetectError, NoAudioError
-from avdetect.manifest import ManifestRow
-from avdetect.records import Clip, Faces, MediaInfo, Perception
-from avdetect.training.epochs import TrainConfig
-from avdetect.training.audio import AudioTrainConfig, AudioTrainer, load_sources, perception_audio
-from avdetect.training.folds_loop import run_folds
 from test_audio_branch import SR, voiced
+
+from avdetect.branches.audio import AudioClassifier, AudioModelConfig
+from avdetect.corpus.cache import cache_loader, save_perception
+from avdetect.corpus.manifest import ManifestRow
+from avdetect.errors import AvdetectError, CacheError, NoAudioError
+from avdetect.perception.audio import MelConfig, MelExtractor
+from avdetect.records import Clip, Faces, MediaInfo, Perception
+from avdetect.training.audio import (
+    AudioTrainConfig,
+    AudioTrainer,
+    load_sources,
+    perception_audio,
+)
+from avdetect.training.audio_data import ChannelConfig, ViewConfig, make_source
+from avdetect.training.epochs import TrainConfig
+from avdetect.training.folds_loop import run_folds
 
 NO_CHANNEL = ChannelConfig(codec_p=0.0, noise_p=0.3)
 SMALL_MEL = MelConfig(n_mels=40, window_s=1.0, stride_s=0.5)
@@ -155,7 +159,6 @@ def test_killed_run_resumes_to_the_same_model(tmp_path):
 
 def write_wav(path: Path, audio: np.ndarray) -> Path:
     import av
-
     from media import _add_audio, _encode_audio
 
     with av.open(str(path), "w") as container:
@@ -168,8 +171,8 @@ def write_wav(path: Path, audio: np.ndarray) -> Path:
 @pytest.mark.slow
 def test_train_audio_command_runs_from_the_cache(tmp_path):
     from avdetect.cli import main
-    from avdetect.folds import assign_folds, write_folds
-    from avdetect.manifest import write_manifest
+    from avdetect.corpus.folds import assign_folds, write_folds
+    from avdetect.corpus.manifest import write_manifest
 
     rows = []
     for source in speakers(2, duration_s=2.5)[0]:

@@ -18,14 +18,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from media import make_audio, make_video
 from PIL import Image
 
-from avdetect.batch import (MEDIA_EXTENSIONS, LocalEngine, ScorerLoadError, ScorerSpec, list_inputs, precheck,
-                            score_one, torch_threads)
+from avdetect.errors import WorkerLoadError
+from avdetect.perception.video import DecodeConfig, read_clip
 from avdetect.records import SyncFeatures
-from avdetect.scores import TrackScores, VideoScore, WindowScores
-from avdetect.video import DecodeConfig, read_clip
-from media import make_audio, make_video
+from avdetect.scoring.batch import (
+    MEDIA_EXTENSIONS,
+    LocalEngine,
+    ScorerSpec,
+    list_inputs,
+    precheck,
+    score_one,
+)
+from avdetect.scoring.scores import TrackScores, VideoScore, WindowScores
+from avdetect.workers import torch_threads
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
@@ -174,7 +182,7 @@ def test_engine_timeout_and_crash_cost_one_input_each(videos: list[Path], tmp_pa
         path.write_bytes(videos[0].read_bytes())
     paths = [str(videos[0]), str(hang), str(videos[1]), str(crash), str(videos[2]), str(tmp_path / "boom.mp4")]
     start = time.monotonic()
-    with caplog.at_level(logging.INFO, logger="avdetect.batch"):
+    with caplog.at_level(logging.INFO, logger="avdetect.workers"):
         got = run_engine(paths, workers=2, timeout_s=3.0)
     assert set(got) == set(paths) and time.monotonic() - start < 30
     assert got[paths[-1]].status == "internal_error" and "RuntimeError: boom" in caplog.text  # shown with -v
@@ -206,7 +214,7 @@ def test_workers_share_the_cpus_between_their_torch_threads() -> None:
 
 
 def test_engine_scorer_that_cannot_load_stops_the_run(videos: list[Path]) -> None:
-    with pytest.raises(ScorerLoadError, match="FileNotFoundError: no model in /nowhere"):
+    with pytest.raises(WorkerLoadError, match="FileNotFoundError: no model in /nowhere"):
         run_engine([str(videos[0])], ScorerSpec("test_batch:make_broken_scorer", "/nowhere"))
 
 
@@ -268,7 +276,8 @@ def test_audio_only_and_video_inputs_mix(tmp_path: Path) -> None:
 def tiny_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real model bundle with only a (tiny, fitted) stacker: the Detector perceives and fuses for real."""
     from avdetect.bundle import assemble_bundle
-    from avdetect.perception import PerceptionConfig
+    from avdetect.perception.perceiver import PerceptionConfig
+    from avdetect.spec import DEFAULT_EXTRACTORS, ScoringSpec
     from stacking.aggregate import AggregateConfig
     from stacking.bundle import save_bundle
     from stacking.stacker import LGBMStacker
@@ -279,13 +288,14 @@ def tiny_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     y = np.where(X[:, 1] + rng.normal(size=120) > 0, "FAKE", "REAL")
     save_bundle(root / "stacker", LGBMStacker(cv=3, n_estimators=20).fit(X, y, feature_names=names),
                 aggregate=AggregateConfig())
-    assemble_bundle(root / "model", stacker=root / "stacker", perception=PerceptionConfig())
+    spec = ScoringSpec(PerceptionConfig(), features=names, extractors=DEFAULT_EXTRACTORS)
+    assemble_bundle(root / "model", stacker=root / "stacker", spec=spec)
     return root / "model"
 
 
 @pytest.mark.slow
 def test_real_detector_through_the_engine(tiny_bundle: Path, videos: list[Path], tmp_path: Path) -> None:
-    from avdetect.pipeline import Detector
+    from avdetect.scoring.pipeline import Detector
 
     bad = tmp_path / "text.mp4"
     bad.write_text("not a video")
@@ -293,5 +303,5 @@ def test_real_detector_through_the_engine(tiny_bundle: Path, videos: list[Path],
     assert got[str(videos[0])].ok and 0 <= got[str(videos[0])].p_fake <= 1
     assert got[str(videos[0])].p_fake == pytest.approx(Detector.load(tiny_bundle).score(videos[0]).p_fake, abs=1e-6)
     assert got[str(bad)].status == "decode_error"
-    with pytest.raises(ScorerLoadError, match="ModelFileError"):
+    with pytest.raises(WorkerLoadError, match="ModelFileError"):
         run_engine([str(videos[0])], ScorerSpec(model_dir=str(tmp_path / "no_model")))

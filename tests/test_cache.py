@@ -10,11 +10,27 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from avdetect import cache
-from avdetect.cache import (CacheError, cache_key, is_complete, load_perception, open_cache, read_cache_meta,
-                            save_perception)
-from avdetect.records import (AudioFeatures, Clip, Faces, FaceTrack, MediaInfo, MelWindows, MouthTrack,
-                              Perception, StageTimes)
+from avdetect.corpus import cache
+from avdetect.corpus.cache import (
+    cache_key,
+    is_complete,
+    load_perception,
+    open_cache,
+    read_cache_meta,
+    save_perception,
+)
+from avdetect.errors import CacheError
+from avdetect.records import (
+    AudioFeatures,
+    Clip,
+    Faces,
+    FaceTrack,
+    MediaInfo,
+    MelWindows,
+    MouthTrack,
+    Perception,
+    StageTimes,
+)
 
 AUDIO_TOLERANCE = 1 / 32768  # int16 rounding, and +1.0 clips to 32767 / 32768
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from avdetect.cli import main
-from avdetect.manifest import FAKE, REAL, ManifestRow, write_manifest
+from avdetect.corpus.manifest import FAKE, REAL, ManifestRow, write_manifest
 
 
 @pytest.fixture

@@ -12,14 +12,30 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from media import load_face_images, make_audio, make_video
 
 from avdetect import cli
-from avdetect.cache import FAILURES_NAME, INDEX_NAME, cache_key, is_complete, load_perception, open_cache, read_index
-from avdetect.extract import Job, VideoResult, cache_config, extract, run_pool
-from avdetect.manifest import ManifestRow, write_manifest
-from avdetect.perception import PerceptionConfig
-from avdetect.video import DecodeConfig
-from media import load_face_images, make_audio, make_video
+from avdetect.corpus.cache import (
+    FAILURES_NAME,
+    INDEX_NAME,
+    cache_key,
+    is_complete,
+    load_perception,
+    open_cache,
+    read_index,
+)
+from avdetect.corpus.extract import (
+    Job,
+    VideoResult,
+    cache_config,
+    extract,
+    make_task,
+    run_pool,
+)
+from avdetect.corpus.manifest import ManifestRow, write_manifest
+from avdetect.perception.perceiver import PerceptionConfig
+from avdetect.perception.video import DecodeConfig
+from avdetect.workers import TaskSpec
 
 CONFIG = PerceptionConfig(decode=DecodeConfig(n_frames=6))
 REPO = Path(__file__).resolve().parents[1]
@@ -123,26 +139,53 @@ def test_lost_index_row_is_written_again(videos, tmp_path):
     assert row["path"] == str(videos["tone"]) and row["status"] == "ok" and row["n_frames"] == "6"
 
 
-def _no_setup() -> None:
-    return None
+def make_fake_task() -> object:
+    """A worker task that dies like a segfault on the job "boom" and hangs on the job "hang"."""
+    def task(job: Job) -> VideoResult:
+        if job.source == "boom":
+            os._exit(11)
+        if job.source == "hang":
+            time.sleep(3600)
+        time.sleep(0.05)
+        return VideoResult(job.source, job.key, "ok")
+
+    return task
 
 
-def _crash_on_boom(job: Job) -> VideoResult:
-    """A worker task that dies like a segfault on the job named "boom"."""
-    if job.source == "boom":
-        os._exit(11)
-    time.sleep(0.05)
-    return VideoResult(job.source, job.key, "ok")
-
-
-@pytest.mark.slow  # three pools of spawned workers, each importing torch: about 13 s on two cores
-def test_a_video_that_kills_its_worker_is_recorded_and_the_rest_go_on():
-    jobs = [Job(name, name, "") for name in ("a", "b", "boom", "c", "d", "e")]
+@pytest.mark.slow  # spawned workers, two of them replaced: about 10 s on two cores
+def test_a_video_that_kills_or_hangs_its_worker_is_recorded_and_the_rest_go_on():
+    jobs = [Job(name, name, "") for name in ("a", "b", "boom", "c", "hang", "d", "e")]
     results: list[VideoResult] = []
-    run_pool(jobs, 2, results.append, initargs=(), initializer=_no_setup, task=_crash_on_boom)
+    run_pool(jobs, results.append, task=TaskSpec("test_extract:make_fake_task"), workers=2, timeout_s=3)
     status = {r.path: (r.status, r.error) for r in results}
-    assert status.pop("boom") == ("error", "worker_crash")
+    assert status.pop("boom") == ("error", "worker_crashed")
+    assert status.pop("hang") == ("error", "timeout")
     assert status == {name: ("ok", "") for name in "abcde"}
+
+
+def make_stalling_task(config: PerceptionConfig, device: str) -> object:
+    """The real extraction task, except that a video named "stalled" blocks like a stuck FFmpeg read."""
+    real = make_task(config, device)
+
+    def task(job: Job) -> VideoResult:
+        if "stalled" in job.source:
+            time.sleep(3600)
+        return real(job)
+
+    return task
+
+
+@pytest.mark.slow  # two spawned workers, one replaced after the time limit: about 15 s
+def test_a_hanging_video_gets_a_timeout_row_and_the_rest_are_extracted(videos, tmp_path):
+    stalled = tmp_path / "stalled.mp4"
+    stalled.write_bytes(videos["tone"].read_bytes())
+    task = TaskSpec("test_extract:make_stalling_task", (CONFIG, "cpu"))
+    summary = extract(rows_for([videos["tone"], stalled, videos["mute"]]), tmp_path / "cache", config=CONFIG,
+                      workers=2, timeout_s=5, task=task)
+    assert {r.path: r.status for r in summary.results} == {
+        str(videos["tone"]): "ok", str(stalled): "error", str(videos["mute"]): "ok"}
+    failures = by_path(read_csv(tmp_path / "cache" / FAILURES_NAME))
+    assert failures[str(stalled)]["error"] == "timeout" and "5 s" in failures[str(stalled)]["reason"]
 
 
 def _children(pid: int) -> list[int]:

@@ -5,8 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from avdetect.faces import FaceConfig, FaceDetector, crop, detect_scale, expand_box, sparse_frames
-from avdetect.video import DecodeConfig, read_clip
+from avdetect.perception.faces import (
+    FaceConfig,
+    FaceDetector,
+    crop,
+    detect_scale,
+    expand_box,
+    sparse_frames,
+)
+from avdetect.perception.video import DecodeConfig, read_clip
 
 
 @pytest.fixture(scope="module")

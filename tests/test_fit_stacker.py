@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 from avdetect.cli import main
-from avdetect.folds import assign_folds, write_folds
-from avdetect.manifest import FAKE, REAL, ManifestRow, write_manifest
+from avdetect.corpus.folds import assign_folds, write_folds
+from avdetect.corpus.manifest import FAKE, REAL, ManifestRow, write_manifest
 from stacking.aggregate import build_feature_table
 from stacking.bundle import load_bundle
 from stacking.tables import read_frame_scores, read_sync_table, read_window_scores

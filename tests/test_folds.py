@@ -9,10 +9,18 @@ import numpy as np
 import pytest
 
 from avdetect import cli
+from avdetect.corpus.folds import (
+    FoldRow,
+    align_folds,
+    assign_folds,
+    components,
+    fold_summary,
+    read_folds,
+    spread_fakes,
+    write_folds,
+)
+from avdetect.corpus.manifest import ManifestRow, read_manifest
 from avdetect.errors import InputError, ManifestError
-from avdetect.folds import (FoldRow, align_folds, assign_folds, components, fold_summary, read_folds,
-                            spread_fakes, write_folds)
-from avdetect.manifest import ManifestRow, read_manifest
 
 
 def random_manifest(rng: np.random.Generator) -> list[ManifestRow]:
@@ -171,7 +179,7 @@ def test_cli_errors_are_one_line_and_exit_2(tmp_path, main, capsys):
 
 
 def test_fakeavceleb_keeps_both_identities_of_a_fake_in_one_fold(tmp_path):
-    from avdetect.datasets import fakeavceleb
+    from avdetect.corpus.datasets import fakeavceleb
 
     names = ["RealVideo-RealAudio/African/men/id00076/00109.mp4",
              "RealVideo-RealAudio/Asian/women/id00200/00001.mp4",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from avdetect.lipsync import audio_envelope, cross_correlation, sync_features
+from avdetect.perception.lipsync import audio_envelope, cross_correlation, sync_features
 from avdetect.records import MouthTrack
 
 FPS, SR = 25, 16_000
@@ -78,7 +78,7 @@ def test_missing_audio_or_mouth_gives_none():
 
 
 def test_real_grid_speaker_is_in_sync_and_a_shift_is_seen(shared_data):
-    from avdetect.perception import Perceiver
+    from avdetect.perception.perceiver import Perceiver
 
     seen = Perceiver()(shared_data / "video/grid/brbk7n.mpg")
     real = sync_features(seen.mouths, seen.clip.audio, SR)

@@ -6,9 +6,15 @@ from pathlib import Path
 
 import pytest
 
+from avdetect.corpus.manifest import (
+    COLUMNS,
+    ManifestRow,
+    label_counts,
+    parse_segments,
+    read_manifest,
+    write_manifest,
+)
 from avdetect.errors import InputError, ManifestError
-from avdetect.manifest import (COLUMNS, ManifestRow, label_counts, parse_segments, read_manifest,
-                               write_manifest)
 
 REPO = Path(__file__).parents[1]
 HEADER = ",".join(COLUMNS)

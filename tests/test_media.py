@@ -7,11 +7,18 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from PIL import Image
-
-from media import (SPEECH_LEAD_S, load_face_images, make_audio, make_video, read_frame_index, render_frames,
-                   speech_intervals, speech_like)
+from media import (
+    SPEECH_LEAD_S,
+    load_face_images,
+    make_audio,
+    make_video,
+    read_frame_index,
+    render_frames,
+    speech_intervals,
+    speech_like,
+)
 from media_bad import LONG_S, UHD, VFR_TIMES_S, BadInput
+from PIL import Image
 
 OK_NAMES = ("truncated_moov_front", "audio_only_m4a", "audio_only_wav", "video_only", "no_face",
             "silent_audio", "audio_8k_stereo", "three_minutes", "rotated_90", "vfr", "tiny_64", "uhd_4k",

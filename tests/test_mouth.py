@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from avdetect.mouth import MouthConfig, mouth_boxes, mouth_tracks
-from avdetect.perception import Perceiver
+from avdetect.perception.mouth import MouthConfig, mouth_boxes, mouth_tracks
+from avdetect.perception.perceiver import Perceiver
 from avdetect.records import FaceTrack
 
 

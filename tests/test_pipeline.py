@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from avdetect.bundle import load_bundle_spec, shipped_model_dir
+from avdetect.bundle import BUNDLE_FILE, load_bundle, shipped_model_dir
+from avdetect.defaults import SAMPLE_RATE
 from avdetect.errors import DecodeError, ModelFileError
-from avdetect.pipeline import Detector
+from avdetect.scoring.pipeline import Detector
 
 
 @pytest.fixture(scope="module")
@@ -43,14 +46,14 @@ def test_bad_input_raises_typed(detector, bad_inputs):
 def test_real_grid_speaker_and_its_shifted_audio(detector, shared_data, tmp_path):
     """Shifting the voice 0.6 s raises p_sync while the faces stay real (p_visual unchanged)."""
     from avdetect.demo import all_frames, write_clip
+    from avdetect.perception.video import load_audio
     from avdetect.pseudofakes.sync import shift_audio
-    from avdetect.video import load_audio
 
     source = shared_data / "video/grid/brbk7n.mpg"
     frames, fps = all_frames(source)
     audio = load_audio(source)
     real = detector.score(write_clip(tmp_path / "real.mp4", frames, fps, audio))
-    late = detector.score(write_clip(tmp_path / "late.mp4", frames, fps, shift_audio(audio, 16_000, 0.6)))
+    late = detector.score(write_clip(tmp_path / "late.mp4", frames, fps, shift_audio(audio, SAMPLE_RATE, 0.6)))
     assert late.p_sync > real.p_sync and late.sync.best_lag_s > real.sync.best_lag_s + 0.3
     assert np.isclose(late.p_visual, real.p_visual, atol=0.05)
 
@@ -58,8 +61,56 @@ def test_real_grid_speaker_and_its_shifted_audio(detector, shared_data, tmp_path
 def test_tampered_bundle_is_refused(tmp_path):
     copy = tmp_path / "model"
     shutil.copytree(shipped_model_dir(), copy)
-    load_bundle_spec(copy)
+    load_bundle(copy)
     booster = copy / "stacker" / "booster.txt"
     booster.write_text(booster.read_text() + "\n")
     with pytest.raises(ModelFileError, match="sha256"):
-        load_bundle_spec(copy)
+        load_bundle(copy)
+
+
+def _edited_copy(tmp_path: Path, edit) -> Path:
+    """A copy of the shipped bundle whose bundle.json went through `edit(raw)`."""
+    copy = tmp_path / "model"
+    shutil.copytree(shipped_model_dir(), copy)
+    raw = json.loads((copy / BUNDLE_FILE).read_text())
+    edit(raw)
+    (copy / BUNDLE_FILE).write_text(json.dumps(raw))
+    return copy
+
+
+@pytest.mark.parametrize("edit, field", [
+    (lambda raw: raw["spec"]["perception"]["faces"].__setitem__("margin", 0.2), "spec.perception.faces.margin"),
+    (lambda raw: raw["spec"]["perception"]["mel"].__setitem__("sample_rate", 22050), "spec.perception"),
+    (lambda raw: raw["spec"]["branches"]["audio"]["mel"].__setitem__("n_mels", 64), "spec.branches.audio.mel"),
+    (lambda raw: raw["spec"]["perception"]["faces"].__setitem__("blur", 1), "spec.perception.faces.blur"),
+])
+def test_bundle_disagreeing_with_its_spec_is_refused_naming_the_field(tmp_path, edit, field):
+    copy = _edited_copy(tmp_path, edit)
+    with pytest.raises(ModelFileError, match=field.replace(".", r"\.")):
+        Detector.load(copy)
+
+
+def test_stacker_feature_the_scorer_cannot_make_is_refused_at_load(tmp_path):
+    def ask_for_pitch(raw):
+        raw["spec"]["features"] = [*raw["spec"]["features"][:-1], "pitch_jitter"]
+
+    copy = _edited_copy(tmp_path, ask_for_pitch)
+    with pytest.raises(ModelFileError, match="spec.features"):
+        Detector.load(copy)
+    copy = _edited_copy(tmp_path / "b", lambda raw: raw["spec"].__setitem__("extractors", ["face_scores", "crepe"]))
+    with pytest.raises(ModelFileError, match="spec.extractors: crepe"):
+        Detector.load(copy)
+
+
+def test_version_1_bundle_is_refused_with_what_to_do(tmp_path):
+    copy = _edited_copy(tmp_path, lambda raw: raw.__setitem__("version", 1))
+    with pytest.raises(ModelFileError, match="without a scoring spec"):
+        load_bundle(copy)
+
+
+def test_spec_round_trips_and_frames_per_track_reaches_the_scorer(detector):
+    from avdetect.spec import ScoringSpec
+
+    spec = detector.spec
+    assert ScoringSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
+    assert spec.frames_per_track == 8 and spec.perception.decode.sample_rate == spec.perception.mel.sample_rate

@@ -16,7 +16,7 @@ from avdetect.pseudofakes.faces import (
     similarity_matrix,
 )
 from avdetect.pseudofakes.jitter import JitterConfig, draw_jitter_params, warp_affine
-from avdetect.pseudofakes.masks import face_mask, draw_mask_params
+from avdetect.pseudofakes.masks import draw_mask_params, face_mask
 from avdetect.pseudofakes.video import TRACK_MODES, blend_track
 
 SIZE = 256

@@ -7,7 +7,14 @@ import pytest
 from scipy import signal
 
 from avdetect.pseudofakes._spans import rms
-from avdetect.pseudofakes.sync import MIN_NOISE_RMS, noise_floor, partly_replace, random_shift, replace_audio, shift_audio
+from avdetect.pseudofakes.sync import (
+    MIN_NOISE_RMS,
+    noise_floor,
+    partly_replace,
+    random_shift,
+    replace_audio,
+    shift_audio,
+)
 
 SR = 16000
 NOISE = 1e-3  # background level of the test audio

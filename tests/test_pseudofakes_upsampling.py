@@ -5,9 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from avdetect.branches.audio_data import FAKERS
-from avdetect.pseudofakes.upsampling import (UpsamplingConfig, UpsamplingParams, apply_upsampling_artefacts,
-                                             draw_upsampling_params, upsampling_artefacts)
+from avdetect.pseudofakes.upsampling import (
+    UpsamplingConfig,
+    UpsamplingParams,
+    apply_upsampling_artefacts,
+    draw_upsampling_params,
+    upsampling_artefacts,
+)
+from avdetect.training.audio_data import FAKERS
 
 SR = 16000
 

@@ -9,8 +9,15 @@ from scipy import signal
 
 from avdetect.pseudofakes._spans import draw_spans, rms
 from avdetect.pseudofakes.codecs import CODECS, codec_roundtrip
-from avdetect.pseudofakes.voice import (VOICE_FAKERS, griffin_lim, phase_resynth, splice, voice_fake, warp_envelope,
-                                       world_resynth)
+from avdetect.pseudofakes.voice import (
+    VOICE_FAKERS,
+    griffin_lim,
+    phase_resynth,
+    splice,
+    voice_fake,
+    warp_envelope,
+    world_resynth,
+)
 
 SR = 16000
 
@@ -173,7 +180,7 @@ def test_draw_spans_refuses_audio_too_short():
 
 
 def test_world_keeps_the_duration_of_real_speech(shared_data):
-    from avdetect.video import load_audio
+    from avdetect.perception.video import load_audio
 
     path = sorted((shared_data / "speech" / "librispeech").glob("*.flac"))[0]
     real = load_audio(path)[: 3 * SR]
@@ -183,7 +190,7 @@ def test_world_keeps_the_duration_of_real_speech(shared_data):
 
 
 def test_phase_resynthesis_keeps_the_magnitudes_and_changes_the_waveform(speech):
-    from avdetect.audio import MelConfig, MelExtractor
+    from avdetect.perception.audio import MelConfig, MelExtractor
 
     out = phase_resynth(speech, np.random.default_rng(0))
     assert out.shape == speech.shape and out.dtype == np.float32

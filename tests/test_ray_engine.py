@@ -7,11 +7,12 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from avdetect.batch import ScorerLoadError, ScorerSpec
-from avdetect.ray_engine import RayMissingError, import_ray, run_ray
-from avdetect.scores import VideoScore
 from test_batch import SPEC, run_engine, videos  # noqa: F401  (videos is a fixture)
+
+from avdetect.errors import RayMissingError, WorkerLoadError
+from avdetect.scoring.batch import ScorerSpec
+from avdetect.scoring.ray import import_ray, run_ray
+from avdetect.scoring.scores import VideoScore
 
 TESTS = Path(__file__).resolve().parent
 
@@ -51,5 +52,5 @@ def test_ray_and_local_give_identical_rows(local_ray, videos: list[Path], tmp_pa
 
 @pytest.mark.slow
 def test_ray_scorer_that_cannot_load_fails_the_run(local_ray, videos: list[Path]) -> None:  # noqa: F811
-    with pytest.raises(ScorerLoadError, match="FileNotFoundError: no model in /nowhere"):
+    with pytest.raises(WorkerLoadError, match="FileNotFoundError: no model in /nowhere"):
         run_ray(ScorerSpec("test_batch:make_broken_scorer", "/nowhere"), [str(videos[0])], print)

@@ -12,8 +12,17 @@ import pytest
 from PIL import Image
 
 from avdetect.records import SyncFeatures
-from avdetect.report import MARGIN, WIDTH, Report, page_html, page_name, sync_svg, timeline_svg, verdict
-from avdetect.scores import TrackScores, VideoScore, WindowScores, failed
+from avdetect.scoring.report import (
+    MARGIN,
+    WIDTH,
+    Report,
+    page_html,
+    page_name,
+    sync_svg,
+    timeline_svg,
+    verdict,
+)
+from avdetect.scoring.scores import TrackScores, VideoScore, WindowScores, failed
 
 
 def fake_score(path: str = "clips/x.mp4") -> VideoScore:

@@ -5,8 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stacking.aggregate import (AGGREGATORS, AggregateConfig, build_feature_table, confident_mean,
-                                interval_union_s, longest_run_fraction)
+from stacking.aggregate import (
+    AGGREGATORS,
+    AggregateConfig,
+    build_feature_table,
+    confident_mean,
+    interval_union_s,
+    longest_run_fraction,
+)
 from stacking.errors import TableError
 from stacking.records import FrameScores, SyncTable, WindowScores
 

@@ -7,7 +7,6 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from stacking.calibration import ScoreCalibrator
 from stacking.stacker import LGBMStacker
 
-
 # Weights are not duplicated rows here: both estimators cross-fit over folds, and a duplicated row
 # changes the folds (and LightGBM's min_child_samples counts rows, not weight).
 WEIGHTS_ARE_NOT_COPIES = {"check_sample_weight_equivalence_on_dense_data":

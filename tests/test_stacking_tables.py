@@ -9,8 +9,14 @@ import numpy as np
 import pytest
 
 from stacking.errors import TableError
-from stacking.tables import (match_paths, parse_label, per_video_labels, read_frame_scores,
-                             read_sync_table, read_window_scores)
+from stacking.tables import (
+    match_paths,
+    parse_label,
+    per_video_labels,
+    read_frame_scores,
+    read_sync_table,
+    read_window_scores,
+)
 
 
 def _write(path: Path, text: str) -> Path:

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 from avdetect.branches.visual import VisualClassifier, VisualConfig
-from avdetect.branches.visual_data import AugmentConfig, CropSet
+from avdetect.corpus.folds import FoldRow
 from avdetect.errors import ManifestError
-from avdetect.folds import FoldRow
 from avdetect.training.epochs import TrainConfig
 from avdetect.training.folds_loop import check_folds, refit, run_folds, sample_folds
 from avdetect.training.visual import VisualTrainConfig, VisualTrainer
+from avdetect.training.visual_data import AugmentConfig, CropSet
 
 N_VIDEOS, FRAMES, SIZE = 60, 2, 32
 LANDMARKS = np.array([[10, 12], [22, 12], [16, 17], [11, 23], [21, 23]], np.float32)

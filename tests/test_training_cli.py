@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from avdetect.cache import INDEX_NAME, cache_key, save_perception
 from avdetect.commands import train
-from avdetect.folds import assign_folds, write_folds
-from avdetect.manifest import ManifestRow, write_manifest
+from avdetect.corpus.cache import INDEX_NAME, cache_key, save_perception
+from avdetect.corpus.folds import assign_folds, write_folds
+from avdetect.corpus.manifest import ManifestRow, write_manifest
 from avdetect.records import Clip, Faces, FaceTrack, MediaInfo, Perception
 
 N_VIDEOS, SIZE = 12, 32

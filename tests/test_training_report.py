@@ -10,11 +10,18 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from avdetect.corpus.manifest import ManifestRow
 from avdetect.errors import NoFaceError
-from avdetect.manifest import ManifestRow
+from avdetect.perception.tracks import even_picks
 from avdetect.records import Faces, FaceTrack
-from avdetect.training.report import binary_metrics, equal_error_rate, plot_curves, video_means, write_oof
-from avdetect.training.visual import crops_from_perception, even_picks, load_crops, visual_label
+from avdetect.training.report import (
+    binary_metrics,
+    equal_error_rate,
+    plot_curves,
+    video_means,
+    write_oof,
+)
+from avdetect.training.visual import crops_from_perception, load_crops, visual_label
 
 
 def test_metrics_of_perfect_random_and_one_class_scores() -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from avdetect.audio import MelExtractor, SpeechConfig
-from avdetect.perception import Perceiver
-from avdetect.variants import VariantInputs, make_variants
+from avdetect.corpus.variants import VariantInputs, make_variants
+from avdetect.perception.audio import MelExtractor, SpeechConfig
+from avdetect.perception.perceiver import Perceiver
 
 
 @pytest.fixture(scope="module")

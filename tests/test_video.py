@@ -10,7 +10,7 @@ from media import make_video, read_frame_index
 from media_bad import VFR_TIMES_S
 
 from avdetect.errors import AvdetectError, DecodeError, EmptyMediaError, InputError
-from avdetect.video import DecodeConfig, load_audio, probe, read_clip
+from avdetect.perception.video import DecodeConfig, load_audio, probe, read_clip
 
 
 @pytest.fixture(scope="module")

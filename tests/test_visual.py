@@ -12,9 +12,17 @@ import torch
 from PIL import Image
 from safetensors.torch import save_file
 
-from avdetect.branches.visual import (VisualClassifier, VisualConfig, VisualNet, lite0_weights_path, load_pretrained,
-                                      map_by_position, map_weights, read_weights)
-from avdetect.checkpoint import save_checkpoint
+from avdetect.branches.checkpoint import save_checkpoint
+from avdetect.branches.visual import (
+    VisualClassifier,
+    VisualConfig,
+    VisualNet,
+    lite0_weights_path,
+    load_pretrained,
+    map_by_position,
+    map_weights,
+    read_weights,
+)
 from avdetect.errors import ModelFileError
 
 TINY = VisualConfig(backbone="test_efficientnet", input_size=48)  # timm's test model: 0.1 M parameters

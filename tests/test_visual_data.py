@@ -7,8 +7,17 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from avdetect.branches.visual_data import (AUGMENTATIONS, AugmentConfig, CropDataset, CropSet, augment, fake_partners,
-                                           jpeg_compress, resize_cycle, zoom_crop)
+from avdetect.training.visual_data import (
+    AUGMENTATIONS,
+    AugmentConfig,
+    CropDataset,
+    CropSet,
+    augment,
+    fake_partners,
+    jpeg_compress,
+    resize_cycle,
+    zoom_crop,
+)
 
 SIZE = 64
 # Five landmarks of a frontal face filling a SIZE crop with a third of margin: eyes, nose, mouth corners.

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from avdetect.scores import ROW_FIELDS, VideoScore, failed
-from avdetect.writers import FORMATS, OutputError, infer_format, open_writer, read_rows
 from test_batch import videos  # noqa: F401  (a fixture)
+
+from avdetect.errors import OutputError
+from avdetect.scoring.scores import ROW_FIELDS, VideoScore, failed
+from avdetect.scoring.writers import FORMATS, infer_format, open_writer, read_rows
 
 SUFFIX = {"csv": ".csv", "jsonl": ".jsonl", "parquet": ".parquet", "kaggle": ".csv"}
 

@@ -3,7 +3,7 @@
 Synthetic-speech detectors that work well on CPU are small image CNNs over log-mel or LFCC frames
 (LCNN, Lavrentyeva et al., Interspeech 2019; ResNet front-ends of the ASVspoof 2021 baselines). Here a
 timm backbone with one input channel and no pretrained weights reads (n_mels, t) windows from
-`avdetect.audio.MelExtractor`; each mel band is standardised with mean/std measured on the training
+`avdetect.perception.audio.MelExtractor`; each mel band is standardised with mean/std measured on the training
 windows. The checkpoint carries those statistics and every MelConfig/SpeechConfig field, so scoring
 cuts exactly the windows the model was trained on.
 """
@@ -20,9 +20,14 @@ import timm
 import torch
 from torch import nn
 
-from avdetect.audio import MelConfig, MelExtractor, SpeechConfig, analyze_audio
-from avdetect.checkpoint import load_checkpoint, save_checkpoint
+from avdetect.branches.checkpoint import load_checkpoint, save_checkpoint
 from avdetect.errors import ModelFileError
+from avdetect.perception.audio import (
+    MelConfig,
+    MelExtractor,
+    SpeechConfig,
+    analyze_audio,
+)
 from avdetect.records import AudioFeatures
 
 CONFIG_VERSION = 1  # bump when the meaning of a checkpoint config field changes

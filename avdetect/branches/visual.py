@@ -22,7 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from avdetect.checkpoint import load_checkpoint, save_checkpoint
+from avdetect.branches.checkpoint import load_checkpoint, save_checkpoint
+from avdetect.defaults import CROP_SIZE, FACE_MARGIN
 from avdetect.errors import ModelFileError
 
 BRANCH = "visual"
@@ -40,15 +41,15 @@ class VisualConfig:
         input_size: crops are resized to this square side, pixels.
         mean: RGB mean on the 0..1 scale; None takes timm's for the backbone.
         std: RGB std on the 0..1 scale; None takes timm's for the backbone.
-        margin: crop margin on each side as a fraction of the face (`avdetect.faces.FaceConfig.margin`).
+        margin: crop margin on each side as a fraction of the face (`avdetect.perception.faces.FaceConfig.margin`).
         dropout: before the linear head.
     """
 
     backbone: str = DEFAULT_BACKBONE
-    input_size: int = 224
+    input_size: int = CROP_SIZE
     mean: tuple[float, float, float] | None = None
     std: tuple[float, float, float] | None = None
-    margin: float = 1 / 3
+    margin: float = FACE_MARGIN
     dropout: float = 0.2
 
 

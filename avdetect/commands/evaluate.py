@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from avdetect.commands.fit_stacker import MODALITY_LABEL_VALUES, modality_group
+from avdetect.corpus.manifest import FAKE, ManifestRow, read_manifest
 from avdetect.errors import AvdetectError
-from avdetect.manifest import FAKE, ManifestRow, read_manifest
+from avdetect.training.stacker import MODALITY_LABEL_VALUES, modality_group
 from stacking.bundle import json_ready
 from stacking.errors import StackingError, TableError
 from stacking.metrics import Metrics, by_group, format_table, summarize

@@ -15,13 +15,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn,
-                           TimeRemainingColumn)
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from avdetect.errors import AvdetectError
+from avdetect.workers import DEFAULT_TIMEOUT_S
 
-if TYPE_CHECKING:  # avdetect.extract imports torch; `avdetect --help` should not
-    from avdetect.extract import VideoResult
+if TYPE_CHECKING:  # avdetect.corpus.extract imports torch; `avdetect --help` should not
+    from avdetect.corpus.extract import VideoResult
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -39,16 +47,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="worker processes (default: one per CPU); 0 runs in this process")
     parser.add_argument("--frames", type=int, default=32, help="frames to sample evenly in time (default 32)")
     parser.add_argument("--device", default="cpu", help="torch device for the face detector (default cpu)")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="S",
+                        help=f"per-video time limit in seconds, 0 for none (default {DEFAULT_TIMEOUT_S:g})")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Extracts, showing a progress bar on stderr, then prints a one-line summary on stdout."""
-    from avdetect.cache import FAILURES_NAME, open_cache
-    from avdetect.extract import cache_config, extract
-    from avdetect.manifest import read_manifest
-    from avdetect.perception import PerceptionConfig
-    from avdetect.video import DecodeConfig
+    from avdetect.corpus.cache import FAILURES_NAME, open_cache
+    from avdetect.corpus.extract import cache_config, extract
+    from avdetect.corpus.manifest import read_manifest
+    from avdetect.perception.perceiver import PerceptionConfig
+    from avdetect.perception.video import DecodeConfig
 
     config = PerceptionConfig(decode=DecodeConfig(n_frames=args.frames))
     problem = _device_problem(args.device)
@@ -61,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
         open_cache(args.output, cache_config(config))  # refuse before drawing anything
         with _progress_bar() as bar:
             summary = extract(rows, args.output, config=config, workers=args.workers, device=args.device,
+                              timeout_s=args.timeout,
                               progress=_on_result(bar, bar.add_task("extract", total=len(rows)), len(rows)))
     except AvdetectError as err:
         print(f"avdetect extract: {err}", file=sys.stderr)

@@ -6,9 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from avdetect.corpus.folds import assign_folds, fold_summary, write_folds
+from avdetect.corpus.manifest import read_manifest
 from avdetect.errors import AvdetectError
-from avdetect.folds import assign_folds, fold_summary, write_folds
-from avdetect.manifest import read_manifest
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -28,8 +28,8 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from avdetect.perception import PerceptionConfig, Perceiver
-    from avdetect.video import DecodeConfig
+    from avdetect.perception.perceiver import Perceiver, PerceptionConfig
+    from avdetect.perception.video import DecodeConfig
 
     perceiver = Perceiver(PerceptionConfig(decode=DecodeConfig(n_frames=args.frames)), device=args.device)
     failed = 0

@@ -6,9 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from avdetect.datasets import ADAPTERS, prepare
+from avdetect.corpus.datasets import ADAPTERS, prepare
+from avdetect.corpus.manifest import label_counts, write_manifest
 from avdetect.errors import AvdetectError
-from avdetect.manifest import label_counts, write_manifest
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -23,7 +23,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from avdetect.pseudofakes.preview import face_preview, voice_preview  # torch only when run
+    from avdetect.pseudofakes.preview import (  # torch only when run
+        face_preview,
+        voice_preview,
+    )
 
     if args.preview is None and args.voice_preview is None:
         print("nothing to do: give --preview OUT.png and/or --voice-preview OUT.png", file=sys.stderr)

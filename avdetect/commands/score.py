@@ -16,14 +16,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn,
-                           TimeRemainingColumn)
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
-from avdetect.batch import DEFAULT_TIMEOUT_S, LocalEngine, ScorerSpec, list_inputs, precheck
 from avdetect.errors import AvdetectError
-from avdetect.report import Report
-from avdetect.scores import VideoScore
-from avdetect.writers import FORMATS, RowWriter, infer_format, open_writer
+from avdetect.scoring.batch import LocalEngine, ScorerSpec, list_inputs, precheck
+from avdetect.scoring.report import Report
+from avdetect.scoring.scores import VideoScore
+from avdetect.scoring.writers import FORMATS, RowWriter, infer_format, open_writer
+from avdetect.workers import DEFAULT_TIMEOUT_S
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +156,7 @@ def _score(args: argparse.Namespace, state: Run) -> None:
 def _run_engine(args: argparse.Namespace, paths: list[str], record) -> None:
     spec = ScorerSpec(args.scorer, args.model, args.device)
     if args.engine == "ray":
-        from avdetect.ray_engine import run_ray
+        from avdetect.scoring.ray import run_ray
 
         run_ray(spec, paths, record, workers=args.workers, timeout_s=args.timeout, address=args.address)
         return

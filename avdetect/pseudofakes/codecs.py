@@ -4,7 +4,7 @@ ASVspoof 2021's LA and DF tracks (Liu et al., 2023) showed countermeasures train
 collapse on telephone and compressed audio; round-tripping both real and fake training audio through
 the same codecs keeps a detector from learning "compressed means real" or the reverse.
 
-Encoding needs PyAV objects, so this module is the one place besides ``avdetect.video`` that holds them.
+Encoding needs PyAV objects, so this module is the one place besides ``avdetect.perception.video`` that holds them.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import av
 import numpy as np
 from scipy import signal
+
+from avdetect.defaults import SAMPLE_RATE
 
 MAX_DELAY = 4096  # most samples of encoder priming looked for when re-aligning the decoded audio
 
@@ -31,9 +33,9 @@ class Codec:
 
 
 CODECS = {
-    "mp3": Codec("mp3", "libmp3lame", 16000, 24_000),
-    "aac": Codec("adts", "aac", 16000, 24_000),
-    "opus": Codec("ogg", "libopus", 16000, 12_000),
+    "mp3": Codec("mp3", "libmp3lame", SAMPLE_RATE, 24_000),
+    "aac": Codec("adts", "aac", SAMPLE_RATE, 24_000),
+    "opus": Codec("ogg", "libopus", SAMPLE_RATE, 12_000),
     # G.711 mu-law at 8 kHz behind the 300-3400 Hz band of a landline (ITU-T G.712).
     "telephone": Codec("wav", "pcm_mulaw", 8000, 0, (300.0, 3400.0)),
     # AMR-NB 12.2 kbit/s, the GSM mobile voice codec.
@@ -86,7 +88,7 @@ def _realign(decoded: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return np.pad(decoded[:size], (0, max(0, size - len(decoded)))).astype(np.float32)
 
 
-def codec_roundtrip(y: np.ndarray, codec: str, *, sample_rate: int = 16000) -> np.ndarray:
+def codec_roundtrip(y: np.ndarray, codec: str, *, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """float32 (N,) `y` encoded with a lossy codec and decoded back, same rate and length, time-aligned.
 
     Args:

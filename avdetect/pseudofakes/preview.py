@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image, ImageDraw
 
+from avdetect.defaults import SAMPLE_RATE
 from avdetect.pseudofakes.faces import cross_blend, nearest_pose, self_blend
 
 if TYPE_CHECKING:
@@ -117,7 +118,7 @@ def face_preview(data_dir: Path, out: Path, *, n: int = 6, seed: int = 0, tile: 
     return out
 
 
-def _log_mel_image(y: np.ndarray, *, sample_rate: int = 16000, n_mels: int = 80) -> np.ndarray:
+def _log_mel_image(y: np.ndarray, *, sample_rate: int = SAMPLE_RATE, n_mels: int = 80) -> np.ndarray:
     """uint8 (n_mels, T, 3) log-mel spectrogram, low frequencies at the bottom, 80 dB range, heat colours."""
     import torch
     import torchaudio
@@ -144,19 +145,19 @@ def _mark_segments(image: np.ndarray, segments: np.ndarray, duration_s: float) -
 
 def voice_preview(data_dir: Path, out: Path, *, seed: int = 0, seconds: float = 4.0) -> Path:
     """Write log-mel spectrograms of a LibriSpeech utterance, its voice fakes, a splice and two codecs."""
+    from avdetect.perception.video import load_audio
     from avdetect.pseudofakes.codecs import codec_roundtrip
     from avdetect.pseudofakes.voice import VOICE_FAKERS, griffin_lim, splice, voice_fake
-    from avdetect.video import load_audio
 
     rng = np.random.default_rng(seed)
     paths = sorted((data_dir / "speech" / "librispeech").glob("*.flac"))
     if not paths:
         raise ValueError(f"no LibriSpeech .flac files under {data_dir / 'speech' / 'librispeech'}")
-    y = load_audio(paths[int(rng.integers(len(paths)))])[: int(seconds * 16000)]
+    y = load_audio(paths[int(rng.integers(len(paths)))])[: int(seconds * SAMPLE_RATE)]
     named = {"real": y} | {name: voice_fake(name, y, rng) for name in VOICE_FAKERS}
     spliced, segments = splice(y, griffin_lim(y), rng)
     images = [_log_mel_image(a) for a in named.values()]
-    images.append(_mark_segments(_log_mel_image(spliced), segments, len(y) / 16000))
+    images.append(_mark_segments(_log_mel_image(spliced), segments, len(y) / SAMPLE_RATE))
     images += [_log_mel_image(codec_roundtrip(y, c)) for c in ("mp3", "telephone")]
     names = (*named, "splice (gl)", "mp3 24k", "telephone")
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from avdetect.defaults import SAMPLE_RATE
 from avdetect.pseudofakes._spans import draw_spans, paste_spans, rms, spans_to_seconds
 
 FADE_S = 0.01  # cross-fade at each end of a replaced segment
@@ -74,7 +75,7 @@ def fit_length(other: np.ndarray, n: int, level: float, rng: np.random.Generator
 
 
 def replace_audio(
-    audio: np.ndarray, other: np.ndarray, *, sample_rate: int = 16000, rng: np.random.Generator | None = None
+    audio: np.ndarray, other: np.ndarray, *, sample_rate: int = SAMPLE_RATE, rng: np.random.Generator | None = None
 ) -> np.ndarray:
     """float32 (N,) `other` (another speaker, same sample rate) in place of `audio`, at its loudness.
 
@@ -91,7 +92,7 @@ def partly_replace(
     other: np.ndarray,
     rng: np.random.Generator,
     *,
-    sample_rate: int = 16000,
+    sample_rate: int = SAMPLE_RATE,
     count: tuple[int, int] = (1, 2),
     length_s: tuple[float, float] = (0.5, 2.0),
 ) -> tuple[np.ndarray, np.ndarray]:

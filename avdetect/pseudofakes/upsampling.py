@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import signal
 
-SAMPLE_RATE = 16000
+from avdetect.defaults import SAMPLE_RATE
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class UpsamplingConfig:
         envelope_s: the tones follow the speech's amplitude envelope smoothed over this many seconds.
     """
 
-    rates: tuple[int, ...] = (16000, 22050, 24000)
+    rates: tuple[int, ...] = (SAMPLE_RATE, 22050, 24000)
     periods: tuple[int, ...] = (2, 4, 8, 16, 32)
     n_periods: tuple[int, int] = (1, 3)
     image_db: tuple[float, float] = (-60.0, -40.0)

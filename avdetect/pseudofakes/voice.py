@@ -17,10 +17,10 @@ import numpy as np
 import torch
 import torchaudio
 
+from avdetect.defaults import SAMPLE_RATE
 from avdetect.pseudofakes._spans import draw_spans, paste_spans, spans_to_seconds
 from avdetect.pseudofakes.upsampling import upsampling_artefacts
 
-SAMPLE_RATE = 16000
 FADE_S = 0.01  # cross-fade at each end of a spliced segment: no click to give the splice away
 
 

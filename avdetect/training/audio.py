@@ -23,13 +23,23 @@ from typing import Any
 import numpy as np
 import torch
 
-from avdetect.audio import MelConfig, MelExtractor, SpeechConfig
 from avdetect.branches.audio import AudioClassifier, AudioModelConfig, band_stats
-from avdetect.branches.audio_data import (AMBIGUOUS, BANK_FIELDS, AudioSource, SpecAugmentConfig, ViewConfig,
-                                          WindowBank, augment_batch, make_source, source_views, view_windows)
+from avdetect.corpus.manifest import ManifestRow
 from avdetect.errors import AvdetectError, NoAudioError
-from avdetect.manifest import ManifestRow
+from avdetect.perception.audio import MelConfig, MelExtractor, SpeechConfig
 from avdetect.records import Perception
+from avdetect.training.audio_data import (
+    AMBIGUOUS,
+    BANK_FIELDS,
+    AudioSource,
+    SpecAugmentConfig,
+    ViewConfig,
+    WindowBank,
+    augment_batch,
+    make_source,
+    source_views,
+    view_windows,
+)
 from avdetect.training.epochs import Progress, TrainConfig, fit_epochs
 from avdetect.training.folds_loop import Evaluate, SampleIndex
 
@@ -62,13 +72,13 @@ class AudioTrainConfig:
 
 
 def perception_audio(perception: Perception, *, sample_rate: int) -> np.ndarray:
-    """float32 (N,) mono audio of a cached `Perception` (stored as int16, see `avdetect.cache`).
+    """float32 (N,) mono audio of a cached `Perception` (stored as int16, see `avdetect.corpus.cache`).
 
     Raises:
         NoAudioError: the video has no audio track.
         CacheError: the cache holds audio at another rate than the branch's mel config.
     """
-    from avdetect.cache import CacheError
+    from avdetect.errors import CacheError
 
     clip = perception.clip
     if len(clip.audio) == 0:
@@ -86,7 +96,7 @@ def load_sources(rows: Sequence[ManifestRow], load: Callable[[Path], np.ndarray]
     Args:
         rows: manifest rows.
         load: path -> float32 (N,) audio at the mel config's rate (`perception_audio` of the cached
-            perception, or `avdetect.video.load_audio`); raises an `AvdetectError` for a bad file.
+            perception, or `avdetect.perception.video.load_audio`); raises an `AvdetectError` for a bad file.
     """
     sources, skipped = [], []
     for row in rows:

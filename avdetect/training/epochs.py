@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from avdetect.checkpoint import load_checkpoint, save_checkpoint
+from avdetect.branches.checkpoint import load_checkpoint, save_checkpoint
 from avdetect.errors import ModelFileError
 
 log = logging.getLogger(__name__)

@@ -19,8 +19,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from avdetect.corpus.folds import FoldRow
 from avdetect.errors import ManifestError
-from avdetect.folds import FoldRow
 from avdetect.training.epochs import Progress, remove_epoch_state
 from avdetect.training.report import binary_metrics, plot_curves, video_means, write_oof
 

@@ -19,12 +19,13 @@ import torch
 from torch.utils.data import DataLoader
 
 from avdetect.branches.visual import VisualClassifier, VisualConfig
-from avdetect.branches.visual_data import AugmentConfig, CropDataset, CropSet
+from avdetect.corpus.manifest import FAKE, ManifestRow
 from avdetect.errors import AvdetectError, NoFaceError
-from avdetect.manifest import FAKE, ManifestRow
+from avdetect.perception.tracks import even_picks
 from avdetect.records import Perception
 from avdetect.training.epochs import Progress, TrainConfig, fit_epochs
 from avdetect.training.folds_loop import Evaluate, SampleIndex
+from avdetect.training.visual_data import AugmentConfig, CropDataset, CropSet
 
 log = logging.getLogger(__name__)
 
@@ -61,13 +62,6 @@ class VisualTrainConfig:
 def visual_label(row: ManifestRow) -> int:
     """1 when the faces of `row` are fake: its video label when the dataset gives one, else its label."""
     return int((row.video_label or row.label) == FAKE)
-
-
-def even_picks(n: int, k: int) -> np.ndarray:
-    """int64 indices of at most `k` of `n` items, evenly spread (all of them when n <= k)."""
-    if n <= k:
-        return np.arange(n)
-    return np.unique(np.round(np.linspace(0, n - 1, k)).astype(np.int64))
 
 
 def crops_from_perception(perception: Perception, *, video: str, label: int, group: str,

@@ -1,0 +1,181 @@
+"""Leak-proof cross-validation folds, written once to a file and reused by every branch.
+
+A fake shares its source video's face, voice and background; the same actor appears in many source
+videos. Folds that split either let a model recognise people instead of manipulations, which inflates
+out-of-fold scores (the gap between DFDC's public and private leaderboards). So rows are first merged
+into connected components over their ``group`` and ``actor`` (union-find), and scikit-learn's
+`StratifiedGroupKFold` then deals whole components to folds, balancing REAL/FAKE counts.
+
+The folds file is a CSV ``path,group,fold``: ``group`` is the component (the smallest group or
+actor key in it, prefixed ``group:`` or ``actor:``); paths follow the manifest convention (relative
+to the file's folder when under it, else absolute).
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sklearn.model_selection import StratifiedGroupKFold
+
+from avdetect.corpus.datasets.common import connected_components
+from avdetect.corpus.manifest import FAKE, ManifestRow, portable_path, resolve_path
+from avdetect.errors import InputError, ManifestError
+
+logger = logging.getLogger(__name__)
+
+FOLD_COLUMNS = ("path", "group", "fold")
+
+
+@dataclass(frozen=True)
+class FoldRow:
+    """One line of a folds file."""
+
+    path: Path  # absolute after `read_folds`
+    group: str  # the leak-proof component: groups and actors merged
+    fold: int  # 0 .. n_splits - 1; the row is validation data in this fold
+
+
+def components(rows: Sequence[ManifestRow]) -> list[str]:
+    """The connected component of each row when rows sharing a group or an actor are united."""
+    links = [[f"group:{row.group}"] + ([f"actor:{row.actor}"] if row.actor else []) for row in rows]
+    names = connected_components(links)
+    return [names[link[0]] for link in links]
+
+
+def assign_folds(rows: Sequence[ManifestRow], n_splits: int = 5, seed: int = 0) -> np.ndarray:
+    """Deals rows to folds so that no group and no actor straddles two folds.
+
+    Args:
+        rows: the manifest rows.
+        n_splits: number of folds, at least 2.
+        seed: shuffles the order in which components are dealt.
+
+    Returns:
+        int64 (len(rows),) the fold id of each row, in 0 .. n_splits - 1.
+
+    Raises:
+        ManifestError: fewer components (groups merged through shared actors) than folds.
+        ValueError: ``n_splits`` below 2.
+    """
+    if n_splits < 2:
+        raise ValueError(f"n_splits must be at least 2, got {n_splits}")
+    comps = components(rows)
+    _check_enough(rows, comps, n_splits)
+    labels = np.array([row.label == FAKE for row in rows], dtype=np.int64)
+    splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    folds = np.full(len(rows), -1, dtype=np.int64)
+    with warnings.catch_warnings():
+        # Too few fakes for every fold is reported by _check_enough; sklearn's copy adds nothing.
+        warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+        for fold, (_, test) in enumerate(splitter.split(np.zeros(len(rows)), labels, groups=comps)):
+            folds[test] = fold
+    return spread_fakes(folds, comps, labels.astype(bool), n_splits)
+
+
+def spread_fakes(folds: np.ndarray, comps: Sequence[str], fakes: np.ndarray, n_splits: int) -> np.ndarray:
+    """Moves whole fake-holding components so that every fold gets fakes, when there are enough.
+
+    StratifiedGroupKFold deals greedily and, with few large components, can leave a fold without a
+    single fake, where no metric of the fake class can be computed. Each move takes the smallest
+    fake-holding component of the fold with the most of them (so that fold keeps fakes).
+    """
+    folds = folds.copy()
+    comps = np.asarray(comps, dtype=object)
+    sizes = {c: int(n) for c, n in zip(*np.unique(comps, return_counts=True))}
+    for _ in range(n_splits):
+        holders = [sorted(set(comps[(folds == f) & fakes]), key=lambda c: (sizes[c], c))
+                   for f in range(n_splits)]
+        empty = [f for f in range(n_splits) if not holders[f]]
+        donor = max(range(n_splits), key=lambda f: len(holders[f]))
+        if not empty or len(holders[donor]) < 2:
+            break
+        folds[comps == holders[donor][0]] = empty[0]
+    return folds
+
+
+def _check_enough(rows: Sequence[ManifestRow], comps: Sequence[str], n_splits: int) -> None:
+    n_components = len(set(comps))
+    if n_components < n_splits:
+        raise ManifestError(
+            f"only {n_components} independent component(s) (groups merged through shared actors) "
+            f"for {n_splits} folds; use fewer folds (-k) or add source videos"
+        )
+    fake_components = {c for c, row in zip(comps, rows) if row.label == FAKE}
+    if len(fake_components) < n_splits:
+        logger.warning("only %d component(s) hold fakes: some of the %d folds will have none",
+                       len(fake_components), n_splits)
+
+
+def fold_summary(rows: Sequence[ManifestRow], folds: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """Per fold: (fold, n_real, n_fake, n_components)."""
+    comps = np.array(components(rows), dtype=object)
+    fakes = np.array([row.label == FAKE for row in rows], dtype=bool)
+    summary = []
+    for fold in range(int(folds.max()) + 1 if len(folds) else 0):
+        mask = folds == fold
+        n_fake = int(fakes[mask].sum())
+        summary.append((fold, int(mask.sum()) - n_fake, n_fake, len(set(comps[mask]))))
+    return summary
+
+
+def write_folds(rows: Sequence[ManifestRow], folds: np.ndarray, path: Path | str) -> None:
+    """Writes the folds file ``path,group,fold`` for ``rows`` and their ``folds``."""
+    path = Path(path)
+    if len(folds) != len(rows):
+        raise ValueError(f"{len(rows)} rows but {len(folds)} fold ids")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(FOLD_COLUMNS)
+        for row, comp, fold in zip(rows, components(rows), folds):
+            writer.writerow([portable_path(row.path, path.parent), comp, int(fold)])
+
+
+def read_folds(path: Path | str) -> list[FoldRow]:
+    """Reads a folds file written by `write_folds`.
+
+    Raises:
+        InputError: the file does not exist.
+        ManifestError: a column is missing, a fold is not a non-negative integer (with its line), or
+            a path is listed twice.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"folds file not found: {path}")
+    with path.open(newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in FOLD_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ManifestError(f"{path}: missing column(s) {', '.join(missing)}; "
+                                f"expected {', '.join(FOLD_COLUMNS)}")
+        rows = [_fold_row(record, path, reader.line_num) for record in reader]
+    if len({row.path for row in rows}) < len(rows):
+        raise ManifestError(f"{path}: a path is listed twice")
+    return rows
+
+
+def _fold_row(record: dict[str, str], source: Path, line: int) -> FoldRow:
+    text = (record["fold"] or "").strip()
+    if not text.isdigit():
+        raise ManifestError(f"{source}, line {line}: fold must be a non-negative integer, got {text!r}")
+    return FoldRow(resolve_path(record["path"], source.parent), record["group"], int(text))
+
+
+def align_folds(rows: Sequence[ManifestRow], fold_rows: Sequence[FoldRow]) -> np.ndarray:
+    """The fold id of each manifest row, looked up by path in a folds file's rows.
+
+    Raises:
+        ManifestError: a manifest row has no fold.
+    """
+    by_path = {row.path: row.fold for row in fold_rows}
+    missing = [str(row.path) for row in rows if row.path not in by_path]
+    if missing:
+        raise ManifestError(f"{len(missing)} manifest row(s) have no fold, e.g. {missing[:3]}; "
+                            "re-run `avdetect folds` on this manifest")
+    return np.array([by_path[row.path] for row in rows], dtype=np.int64)

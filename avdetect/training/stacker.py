@@ -1,0 +1,217 @@
+"""Fitting the stacker as a library: the branches' out-of-fold scores -> one feature row per video ->
+the calibrated LightGBM stacker, its cross-validation report, and the model bundle with its scoring spec.
+
+`avdetect fit-stacker` is the command-line shell around `load_training_data`, `fit_stacker`,
+`write_outputs` and `write_model_bundle`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from avdetect.bundle import assemble_bundle
+from avdetect.corpus.folds import read_folds
+from avdetect.corpus.manifest import FAKE, REAL, ManifestRow, read_manifest
+from avdetect.defaults import AUDIO_WINDOW_S
+from avdetect.errors import InputError
+from avdetect.spec import DEFAULT_EXTRACTORS, ScoringSpec, perception_config
+from stacking.aggregate import AggregateConfig, build_feature_table
+from stacking.bundle import save_bundle
+from stacking.errors import TableError
+from stacking.records import FeatureTable
+from stacking.report import BASELINE, CvReport, cv_report, write_report, write_scores
+from stacking.stacker import LGBMStacker, balanced_weights
+from stacking.tables import (
+    match_paths,
+    per_video_labels,
+    read_frame_scores,
+    read_sync_table,
+    read_window_scores,
+)
+
+logger = logging.getLogger(__name__)
+
+# Modality -> its file under --oof.
+OOF_FILES = {"visual": Path("visual/oof.csv"), "audio": Path("audio/oof.csv"),
+             "sync": Path("sync/features.csv")}
+MODALITY_LABEL_VALUES = {FAKE: 1, REAL: 0, None: -1}
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """Everything the stacker is fitted on, one entry per video."""
+
+    table: FeatureTable  # videos (V,) absolute paths, features (V, F), names
+    y: np.ndarray  # int64 (V,) 1 FAKE, 0 REAL
+    folds: np.ndarray  # int64 (V,) fold of the shared folds file
+    modality_labels: dict[str, np.ndarray]  # "visual"/"audio" -> int64 (V,) 1, 0 or -1 unknown
+    groups: dict[str, np.ndarray]  # "dataset"/"modality" -> str (V,), for the report's breakdowns
+    sources_of_rows: np.ndarray  # str (V,) source group of each video (the manifest's group; else itself)
+    sources: dict[str, str]  # modality -> the file its scores came from
+
+
+def fit_stacker(data: TrainingData, *, calibration: str = "auto", seed: int = 0,
+                balance: float | None = 0.5) -> LGBMStacker:
+    """The calibrated stacker, cross-fitted over the data's folds.
+
+    Args:
+        balance: weigh each video 1 / n(its source group, its class) ** balance (classes equal in total),
+            so pseudo-fakes that outnumber their real source do not set the prior; None weighs every video 1.
+    """
+    weights = None if balance is None else balanced_weights(data.y, data.sources_of_rows, power=balance)
+    return LGBMStacker(calibration=calibration, random_state=seed).fit(
+        data.table.X, data.y, folds=data.folds, feature_names=data.table.names,
+        modality_labels=data.modality_labels, sample_weight=weights)
+
+
+def write_model_bundle(output: Path, data: TrainingData, *, runs: Path, cache: Path,
+                       visual_model: Path | None = None, audio_model: Path | None = None) -> Path:
+    """OUTPUT/bundle.json: both branch checkpoints, the stacker in OUTPUT/stacker and the scoring spec.
+
+    The spec takes the perception settings of the extraction cache the branches were trained on, and the
+    crops per track of the visual run (``RUNS/visual/train_config.json``): the Detector feeds the stacker
+    the same number of frames per track as its out-of-fold scores had.
+    """
+    config = json.loads((cache / "config.json").read_text(encoding="utf-8"))
+    visual_run = runs / "visual" / "train_config.json"
+    per_track = (json.loads(visual_run.read_text(encoding="utf-8")).get("frames_per_track")
+                 if visual_run.is_file() else None)
+    spec = ScoringSpec(perception=perception_config(config["perception"]), features=tuple(data.table.names),
+                       extractors=DEFAULT_EXTRACTORS, frames_per_track=per_track)
+    card = {"videos": int(len(data.y)), "fakes": int(data.y.sum()), "folds": int(len(set(data.folds.tolist()))),
+            "sources": data.sources}
+    return assemble_bundle(output, stacker=output / "stacker", spec=spec, visual=visual_model,
+                           audio=audio_model, card=card)
+
+
+def load_training_data(oof_dir: Path, folds_path: Path, manifest_path: Path | None, *,
+                       audio_window_s: float = AUDIO_WINDOW_S) -> TrainingData:
+    """Reads the scores, folds and labels and builds the feature table.
+
+    Raises:
+        InputError: no score file under ``oof_dir``.
+        ManifestError, TableError: unreadable inputs, videos without a fold or without a label.
+    """
+    fold_of = {str(row.path): row.fold for row in read_folds(folds_path)}
+    manifest = {str(r.path): r for r in read_manifest(manifest_path)} if manifest_path else {}
+    bases = [oof_dir, folds_path.parent] + ([manifest_path.parent] if manifest_path else []) + [Path()]
+    scores, oof_labels, sources = read_scores(oof_dir, list(fold_of), bases, audio_window_s=audio_window_s)
+    videos = sorted(set().union(*(set(s.video.tolist()) for s in scores.values())))
+    table = build_feature_table(scores.get("visual"), scores.get("audio"), scores.get("sync"),
+                                videos=videos, config=AggregateConfig())
+    rows = [manifest.get(v) for v in videos]
+    if manifest and None in rows:
+        missing = [v for v, row in zip(videos, rows) if row is None]
+        raise TableError(f"{len(missing)} scored video(s) are not in the manifest, e.g. {missing[:3]}")
+    per_modality = modality_labels(videos, rows, oof_labels)
+    return TrainingData(table=table, y=video_labels(videos, rows, per_modality),
+                        folds=np.array([fold_of[v] for v in videos], dtype=np.int64),
+                        modality_labels=per_modality, groups=report_groups(rows), sources=sources,
+                        sources_of_rows=np.array([r.group if r else v for v, r in zip(videos, rows)], dtype=str))
+
+
+def read_scores(oof_dir: Path, known: list[str], bases: list[Path], *, audio_window_s: float = AUDIO_WINDOW_S
+                ) -> tuple[dict[str, Any], dict[str, dict[str, int]], dict[str, str]]:
+    """Each present score file as a record keyed by folds-file paths, the modality labels its rows
+    carry (visual: the face's label; audio: FAKE when any window is), and the files read."""
+    readers = {"visual": read_frame_scores, "audio": partial(read_window_scores, window_s=audio_window_s),
+               "sync": read_sync_table}
+    scores, labels, sources = {}, {}, {}
+    for modality, name in OOF_FILES.items():
+        path = oof_dir / name
+        if not path.is_file():
+            continue
+        record = readers[modality](path)
+        mapping = match_paths(record.video.tolist(), known, [path.parent, *bases])
+        scores[modality], dropped = remap(record, mapping)
+        if dropped:
+            logger.warning("%s: %d row(s) of videos not in the folds file were left out", path, dropped)
+        found = per_video_labels(path, any_fake=modality == "audio")
+        labels[modality] = {mapping[v]: label for v, label in found.items() if v in mapping}
+        sources[modality] = str(path)
+    if not scores:
+        raise InputError(f"no score file under {oof_dir}: expected one of "
+                         f"{', '.join(str(name) for name in OOF_FILES.values())}")
+    if not any(len(s.video) for s in scores.values()):
+        raise TableError(f"no scored video of {oof_dir} is in the folds file; do the paths match?")
+    return scores, labels, sources
+
+
+def remap(record: Any, mapping: dict[str, str]) -> tuple[Any, int]:
+    """``record`` with its rows of unmapped videos dropped and ids replaced; also the drop count."""
+    keep = np.array([v in mapping for v in record.video.tolist()], dtype=bool)
+    fields = {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}
+    fields = {k: v[keep] if isinstance(v, np.ndarray) else v for k, v in fields.items()}
+    fields["video"] = np.array([mapping[v] for v in fields["video"].tolist()], dtype=str)
+    return type(record)(**fields), int((~keep).sum())
+
+
+def modality_labels(videos: list[str], rows: list[ManifestRow | None],
+                    oof_labels: dict[str, dict[str, int]]) -> dict[str, np.ndarray]:
+    """"visual"/"audio" -> int64 (V,) 1, 0 or -1 unknown: the manifest's video_label/audio_label,
+    else the label the branch's rows carry."""
+    out = {}
+    for modality, attr in (("visual", "video_label"), ("audio", "audio_label")):
+        from_rows = oof_labels.get(modality, {})
+        out[modality] = np.array([
+            MODALITY_LABEL_VALUES[getattr(row, attr)] if row is not None and getattr(row, attr)
+            else from_rows.get(video, -1) for video, row in zip(videos, rows)], dtype=np.int64)
+    return out
+
+
+def video_labels(videos: list[str], rows: list[ManifestRow | None],
+                 per_modality: dict[str, np.ndarray]) -> np.ndarray:
+    """int64 (V,) labels: the manifest's when given, else FAKE when any modality's label is.
+
+    Raises:
+        TableError: a video without a manifest row has no label in any score file.
+    """
+    if all(row is not None for row in rows):
+        return np.array([int(row.label == FAKE) for row in rows], dtype=np.int64)
+    stacked = np.stack(list(per_modality.values()))
+    missing = [v for v, known in zip(videos, (stacked >= 0).any(axis=0)) if not known]
+    if missing:
+        raise TableError(f"{len(missing)} video(s) have no label in the score files, e.g. "
+                         f"{missing[:3]}; pass --manifest")
+    logger.warning("labels from the score files: a video counts as FAKE when its face or any audio "
+                   "window is; pass --manifest for the dataset's own labels")
+    return stacked.max(axis=0).astype(np.int64)
+
+
+def modality_group(video_label: str | None, audio_label: str | None) -> str:
+    """The breakdown key of a file's modality labels, e.g. ``video=FAKE audio=REAL`` (? if unknown)."""
+    return f"video={video_label or '?'} audio={audio_label or '?'}"
+
+
+def report_groups(rows: list[ManifestRow | None]) -> dict[str, np.ndarray]:
+    """Breakdowns for the report: by dataset and by modality labels (empty without a manifest)."""
+    if not rows or any(r is None for r in rows):
+        return {}
+    return {"dataset": np.array([r.dataset or "?" for r in rows], dtype=str),
+            "modality": np.array([modality_group(r.video_label, r.audio_label) for r in rows], dtype=str)}
+
+
+def write_outputs(directory: Path, stacker: LGBMStacker, data: TrainingData) -> CvReport:
+    """Writes the bundle, ``report.json``, charts and ``oof.csv`` (per-video out-of-fold scores)."""
+    baseline = data.table.column(BASELINE)
+    report = cv_report(stacker, data.y, baseline=baseline, modality_labels=data.modality_labels,
+                       groups=data.groups)
+    extra = {"sources": data.sources, "n_videos": len(data.y), "n_fake": int(data.y.sum()),
+             "cv": {k: m.to_dict() for k, m in report.metrics.items()}}
+    save_bundle(directory, stacker, aggregate=AggregateConfig(), extra=extra)
+    write_report(directory, report, data.y, p=stacker.oof_proba_, baseline=baseline, extra=extra)
+    columns = {"fold": data.folds, "label": data.y, "p_fake": stacker.oof_proba_,
+               **{f"p_{m}": stacker.oof_verdicts_[m] for m in ("visual", "audio", "sync")},
+               "frame_mean": baseline}
+    write_scores(directory / "oof.csv", data.table.videos.tolist(), columns)
+    return report
+
+
