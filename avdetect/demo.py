@@ -111,10 +111,11 @@ def print_table(scores: Path) -> None:
 
     with scores.open(newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
-    print(f"\n{'input':<24} {'p_fake':>7} {'p_visual':>8} {'p_audio':>7} {'p_sync':>7}  status")
+    print(f"\n{'input':<24} {'p_fake':>7} {'verdict':>12} {'p_visual':>8} {'p_audio':>7} {'p_sync':>7}  status")
     for row in rows:
         cells = [_cell(row[k]) for k in ("p_fake", "p_visual", "p_audio", "p_sync")]
-        print(f"{Path(row['path']).name:<24} {cells[0]:>7} {cells[1]:>8} {cells[2]:>7} {cells[3]:>7}  {row['status']}")
+        print(f"{Path(row['path']).name:<24} {cells[0]:>7} {row['verdict'] or '-':>12} {cells[1]:>8} {cells[2]:>7} "
+              f"{cells[3]:>7}  {row['status']}")
 
 
 def _cell(value: str) -> str:

@@ -85,3 +85,61 @@ class RayEngineError(AvdetectError):
     """Ray itself failed (cluster unreachable, actors lost, ...); the rows written so far are kept."""
 
     code = "ray_error"
+
+
+# `avdetect serve`: each becomes {"error": {"code", "message"}} with its HTTP status.
+
+
+class UploadError(InputError):
+    """The upload is not one usable file: no file part, a malformed form, more than one file."""
+
+    code = "bad_upload"
+    http_status = 400
+
+
+class EmptyUploadError(UploadError):
+    """The uploaded file has zero bytes."""
+
+    code = "empty_upload"
+
+
+class UploadTooLargeError(UploadError):
+    """The upload is larger than the server's limit (``avdetect serve --max-upload-mb``)."""
+
+    code = "upload_too_large"
+    http_status = 413
+
+
+class QueueFullError(AvdetectError):
+    """Too many jobs are waiting; try again when some have finished."""
+
+    code = "queue_full"
+    http_status = 503
+
+
+class NotFoundError(AvdetectError):
+    """Nothing is served at that address (e.g. a report page the job does not have)."""
+
+    code = "not_found"
+    http_status = 404
+
+
+class NoSuchJobError(NotFoundError):
+    """No job has that id: it never existed, or it finished long enough ago to be deleted."""
+
+    code = "no_such_job"
+
+
+# `avdetect synth-speech` (training-data tools)
+
+
+class EngineMissingError(AvdetectError):
+    """A speech engine's package or program is not installed; the message says how to install it."""
+
+    code = "engine_missing"
+
+
+class SynthesisError(AvdetectError):
+    """A speech engine ran but failed on one input (the message carries the engine's own words)."""
+
+    code = "synthesis_error"

@@ -119,6 +119,22 @@ class MouthTrack:
 
 
 @dataclass(frozen=True)
+class DenseFaceTrack:
+    """The face region of one face track on every dense (luma) frame it covers: head motion, flicker, blinks.
+
+    Like `MouthTrack`, the box is interpolated in time from the sparse track; what moves inside the crop is
+    the face's own motion between detections (issue 12: temporal cues need every frame, not samples).
+    """
+
+    track_id: int  # the FaceTrack it follows
+    times_s: np.ndarray  # float64 (F,) presentation times of the dense frames
+    boxes: np.ndarray  # float32 (F, 4) square crop x1, y1, x2, y2 in luma pixels (face box plus margin)
+    landmarks: np.ndarray  # float32 (F, 5, 2) MTCNN's five points in crop pixels (0..S), interpolated
+    crops: np.ndarray  # uint8 (F, S, S) luma of the crop box, resized; outside the frame repeats the edge
+    luma_hw: tuple[int, int] = (0, 0)  # (h, w) of the luma frames, to tell which crop pixels lie outside
+
+
+@dataclass(frozen=True)
 class MelWindows:
     """Log-mel spectrogram cut into fixed-length windows, each with its place in the source audio."""
 
@@ -182,4 +198,5 @@ class Perception:
     faces: Faces
     audio: AudioFeatures | None  # None when the input has no audio track
     mouths: tuple[MouthTrack, ...] = ()  # one per face track that the dense frames cover
+    dense_faces: tuple[DenseFaceTrack, ...] = ()  # one per face track the dense frames cover; () in old caches
     times: StageTimes = field(default_factory=StageTimes)

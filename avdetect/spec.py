@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from avdetect.errors import ModelFileError
+from avdetect.features.registry import VIDEO_EXTRACTORS, get_extractor
 from avdetect.perception.lipsync import SYNC_COLUMNS
 from avdetect.perception.perceiver import PerceptionConfig
 from stacking import records as stack
@@ -33,6 +34,17 @@ EXTRACTORS: dict[str, Callable[[AggregateConfig], list[str]]] = {
                                                       SYNC_COLUMNS)),  # hand-made lip-sync features
 }
 DEFAULT_EXTRACTORS = tuple(EXTRACTORS)
+
+
+def extractor_columns(name: str, aggregate: AggregateConfig) -> list[str]:
+    """The columns extractor `name` makes: a score-statistics block above or a `VIDEO_EXTRACTORS` block."""
+    if name in EXTRACTORS:
+        return EXTRACTORS[name](aggregate)
+    return list(get_extractor(name).names)
+
+
+def known_extractors() -> tuple[str, ...]:
+    return (*EXTRACTORS, *VIDEO_EXTRACTORS)
 
 
 @dataclass(frozen=True)
@@ -103,11 +115,11 @@ def spec_mismatches(spec: ScoringSpec, *, visual: dict[str, Any] | None, audio: 
         problems += _branch_mismatches(spec, name, config)
     if tuple(spec.features) != tuple(stacker_features):
         problems.append("spec.features: differ from the stacker's own feature names (a stacker from another fit?)")
-    unknown = [e for e in spec.extractors if e not in EXTRACTORS]
+    unknown = [e for e in spec.extractors if e not in known_extractors()]
     if unknown:
         problems.append(f"spec.extractors: {', '.join(unknown)} unknown to this avdetect "
-                        f"(valid: {', '.join(EXTRACTORS)})")
-    made = {column for name in spec.extractors if name in EXTRACTORS for column in EXTRACTORS[name](aggregate)}
+                        f"(valid: {', '.join(known_extractors())})")
+    made = {column for name in spec.extractors if name not in unknown for column in extractor_columns(name, aggregate)}
     missing = [f for f in spec.features if f not in made]
     if missing:
         problems.append(f"spec.features: the stacker expects {', '.join(missing[:5])}"

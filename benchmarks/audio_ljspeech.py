@@ -65,19 +65,18 @@ def read_oof(path: Path) -> dict[str, np.ndarray]:
 
 def scores(oof: dict[str, np.ndarray], mask: np.ndarray) -> dict[str, dict]:
     """Window-level and file-level (mean probability) metrics of the OOF rows in `mask`."""
-    from avdetect.training.report import binary_metrics, video_means
+    from avdetect.training.report import video_means
+    from stacking.metrics import summarize
 
     paths, labels, probs = oof["path"][mask], oof["label"][mask], oof["probability"][mask]
-    return {"window": binary_metrics(labels, probs), "file": binary_metrics(*video_means(paths, labels, probs))}
+    return {"window": summarize(labels, probs), "file": summarize(*video_means(paths, labels, probs))}
 
 
 def print_table(results: dict[str, dict[str, dict]]) -> None:
     print(f"{'scope':<34}{'level':<8}{'n':>6}{'fake':>6}{'AUC':>8}{'EER':>8}")
     for scope, levels in results.items():
         for level, m in levels.items():
-            auc = f"{m['auc']:.3f}" if m["auc"] is not None else "-"
-            eer = f"{m['eer']:.3f}" if m["eer"] is not None else "-"
-            print(f"{scope:<34}{level:<8}{m['n']:>6}{m['n_fake']:>6}{auc:>8}{eer:>8}")
+            print(f"{scope:<34}{level:<8}{m.n:>6}{m.n_fake:>6}{m.auc:>8.3f}{m.eer:>8.3f}")
 
 
 def build_trainer(rows: list, args: argparse.Namespace):
@@ -128,7 +127,7 @@ def heldout_bank_scores(trainer, folds: np.ndarray, out_dir: Path) -> dict[str, 
     """Metrics of each fold's model on the training views (channel copies, pseudo-fakes) of its held-out
     videos: does the branch learn its own task on voices it has not heard?"""
     from avdetect.branches.audio import AudioClassifier
-    from avdetect.training.report import binary_metrics
+    from stacking.metrics import summarize
 
     fold_of_source = dict(zip(trainer.clean.source.tolist(), folds.tolist()))
     source_fold = np.array([fold_of_source.get(i, -1) for i in trainer.bank.source.tolist()])
@@ -139,7 +138,7 @@ def heldout_bank_scores(trainer, folds: np.ndarray, out_dir: Path) -> dict[str, 
         model = AudioClassifier.load(out_dir / f"fold{k}" / "model.json")
         probs[rows] = model.predict_windows(trainer.bank.mels[rows].astype(np.float32))
     keep = ~np.isnan(probs)
-    return {"window": binary_metrics(trainer.bank.labels[keep].astype(np.int64), probs[keep])}
+    return {"window": summarize(trainer.bank.labels[keep].astype(np.int64), probs[keep])}
 
 
 def train(args: argparse.Namespace) -> dict[str, float]:

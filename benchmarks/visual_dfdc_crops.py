@@ -149,20 +149,21 @@ def evaluate(model: Path, work: Path, *, n_train_utk: int) -> dict[str, dict]:
     """Frame metrics of `model` per dfdc-crops split and overall, video metrics overall, and (the sanity
     check that training worked) frame metrics on self-blends of UTKFace chips it never saw."""
     from avdetect.branches.visual import VisualClassifier
-    from avdetect.training.report import binary_metrics, video_means
+    from avdetect.training.report import video_means
     from avdetect.training.visual_data import CropDataset
+    from stacking.metrics import summarize
 
     classifier = VisualClassifier.load(model)
     images, labels, splits, videos = dfdc_crops()
     probs = classifier.predict_crops(images, batch_size=32)
-    table = {split: binary_metrics(labels[splits == split], probs[splits == split]) for split in sorted(set(splits))}
-    table["all frames"] = binary_metrics(labels, probs)
-    table["all videos"] = binary_metrics(*video_means(videos, labels, probs))
+    table = {split: summarize(labels[splits == split], probs[splits == split]) for split in sorted(set(splits))}
+    table["all frames"] = summarize(labels, probs)
+    table["all videos"] = summarize(*video_means(videos, labels, probs))
     names = utk_names(HELD_OUT, excluding=n_train_utk)
     held_out = utk_crops(names, work / f"utk_heldout{HELD_OUT}_of{n_train_utk}.npz")
     pairs = CropDataset(held_out, p_pseudo=1.0, paired=True, augment=None, seed=12345)
     images = np.concatenate([pairs[i][0] for i in range(len(pairs))])  # real, self-blend, real, ...
-    table["UTK blends*"] = binary_metrics(np.tile([0, 1], len(pairs)), classifier.predict_crops(images))
+    table["UTK blends*"] = summarize(np.tile([0, 1], len(pairs)), classifier.predict_crops(images))
     return table
 
 
@@ -204,7 +205,7 @@ def main() -> int:
           f"score {t3 - t2:.0f} s")
     print(f"{'dfdc-crops':<12} {'real':>5} {'fake':>5} {'AUC':>6} {'EER':>6} {'logloss':>8}")
     for name, m in table.items():
-        print(f"{name:<12} {m['n'] - m['n_fake']:>5} {m['n_fake']:>5} {m['auc']:>6.3f} {m['eer']:>6.3f} {m['log_loss']:>8.3f}")
+        print(f"{name:<12} {m.n - m.n_fake:>5} {m.n_fake:>5} {m.auc:>6.3f} {m.eer:>6.3f} {m.log_loss:>8.3f}")
     print("* held-out sanity check: UTKFace chips never trained on, each with its own self-blend")
     (args.output / "results.json").write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()},
                                                           "dfdc_crops": table}, indent=2))

@@ -21,6 +21,7 @@ from functools import partial
 
 import numpy as np
 
+from stacking.errors import TableError
 from stacking.records import FeatureTable, FrameScores, SyncTable, WindowScores
 
 VISUAL, AUDIO, SYNC = "vis_", "aud_", "sync_"  # feature-name prefixes of the three modalities
@@ -185,7 +186,8 @@ def rows_by_video(video: np.ndarray) -> dict[str, np.ndarray]:
 
 def build_feature_table(visual: FrameScores | None, audio: WindowScores | None,
                         sync: SyncTable | None, *, videos: Sequence[str] | None = None,
-                        config: AggregateConfig = AggregateConfig()) -> FeatureTable:
+                        config: AggregateConfig = AggregateConfig(),
+                        extra: Sequence[SyncTable] = ()) -> FeatureTable:
     """One feature row per video from the three modalities' scores.
 
     Args:
@@ -195,6 +197,8 @@ def build_feature_table(visual: FrameScores | None, audio: WindowScores | None,
         videos: the rows to produce, in this order (e.g. every manifest file, so that a video no branch
             scored still gets a row of NaNs); default: every video any table names, sorted.
         config: the statistics to compute.
+        extra: further per-video feature tables (e.g. pitch or face-motion blocks), their columns appended
+            under their own names; NaN for a video a table lacks.
 
     Returns:
         ``(videos, X, names)``: str (V,), float64 (V, F) and the F feature names.
@@ -206,8 +210,11 @@ def build_feature_table(visual: FrameScores | None, audio: WindowScores | None,
         videos = sorted(set(visual.video.tolist()) | set(audio.video.tolist()) | set(sync.video.tolist()))
     videos = np.asarray(list(videos), dtype=str)
     blocks = [_visual_block(visual, videos, config), _audio_block(audio, videos, config),
-              _sync_block(sync, videos)]
-    names = tuple(visual_names(config) + audio_names(config) + sync_names(sync))
+              _sync_block(sync, videos)] + [_sync_block(table, videos)[:, :-1] for table in extra]
+    names = tuple(visual_names(config) + audio_names(config) + sync_names(sync)
+                  + [name for table in extra for name in table.names])
+    if len(set(names)) < len(names):
+        raise TableError(f"feature names collide: {sorted(n for n in set(names) if names.count(n) > 1)}")
     return FeatureTable(videos, np.concatenate(blocks, axis=1), names)
 
 

@@ -21,6 +21,7 @@ from lightgbm.basic import LightGBMError
 
 from stacking.aggregate import AggregateConfig
 from stacking.calibration import calibrator_from_json, calibrator_to_json
+from stacking.decision import THRESHOLD_ONLY, DecisionBand
 from stacking.errors import BundleError
 from stacking.stacker import LGBMStacker
 from stacking.verdicts import LinearVerdict
@@ -40,6 +41,7 @@ class StackerBundle:
     aggregate: AggregateConfig  # how per-frame and per-window scores became features
     feature_names: tuple[str, ...]  # (F,) column order of the stacker's input
     extra: dict[str, Any]  # free-form facts saved with it (e.g. CV metrics, data sources)
+    band: DecisionBand = THRESHOLD_ONLY  # real / inconclusive / fake thresholds, fitted on held-out rows
 
 
 def sha256(data: bytes) -> str:
@@ -64,13 +66,15 @@ def _dump(obj: Any) -> bytes:
 
 
 def save_bundle(directory: Path | str, stacker: LGBMStacker, *, aggregate: AggregateConfig,
-                extra: dict[str, Any] | None = None) -> Path:
-    """Writes a fitted ``stacker`` into ``directory`` (created if needed); returns the manifest path."""
+                extra: dict[str, Any] | None = None, band: DecisionBand | None = None) -> Path:
+    """Writes a fitted ``stacker`` (and its decision band) into ``directory``; returns the manifest path."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     config = {"format": FORMAT, "version": VERSION, "params": stacker.get_params(),
               "classes": stacker.classes_.tolist(), "feature_names": list(stacker.feature_names_),
               "aggregate": aggregate.to_dict(), "extra": extra or {}}
+    if band is not None:
+        config["decision"] = band.to_json()
     contents = {
         BOOSTER: stacker.booster_.model_to_string().encode("utf-8"),
         CALIBRATOR: _dump(None if stacker.calibrator_ is None else calibrator_to_json(stacker.calibrator_)),
@@ -132,8 +136,9 @@ def load_bundle(directory: Path | str) -> StackerBundle:
         raise BundleError(f"{directory / CONFIG}: not a version-{VERSION} {FORMAT} bundle")
     try:
         stacker = _rebuild(config, contents, directory)
+        band = DecisionBand.from_json(config["decision"]) if "decision" in config else THRESHOLD_ONLY
         return StackerBundle(stacker, AggregateConfig.from_dict(config["aggregate"]),
-                             tuple(config["feature_names"]), dict(config["extra"]))
+                             tuple(config["feature_names"]), dict(config["extra"]), band)
     except (KeyError, TypeError, ValueError) as err:
         raise BundleError(f"{directory}: malformed stacker bundle ({type(err).__name__}: {err})") from None
 

@@ -7,6 +7,7 @@ DFDC was scored by log loss, which punishes one confident mistake without bound;
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
@@ -93,6 +94,10 @@ class Metrics:
 
     def to_dict(self) -> dict[str, float | int]:
         return asdict(self)
+
+    def to_json(self) -> dict[str, float | int | None]:
+        """`to_dict` with NaN (one class, no rows) as None, so the file is strict JSON."""
+        return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in asdict(self).items()}
 
 
 def summarize(y: np.ndarray, p: np.ndarray) -> Metrics:

@@ -21,11 +21,7 @@ import numpy as np
 from lightgbm import Booster, LGBMClassifier
 from scipy.special import expit, logit
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.validation import (
-    _check_sample_weight,
-    check_is_fitted,
-    validate_data,
-)
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from stacking.calibration import ScoreCalibrator, encode_binary_labels
 from stacking.crossfit import can_cross_fit, cross_fit, fold_ids

@@ -5,13 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from avdetect.perception.audio import (
-    MelConfig,
-    MelExtractor,
-    SpeechConfig,
-    analyze_audio,
-    detect_speech,
-)
+from avdetect.perception.audio import MelConfig, MelExtractor, SpeechConfig, analyze_audio, detect_speech
 from avdetect.perception.video import load_audio
 
 SR = 16_000

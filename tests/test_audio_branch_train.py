@@ -17,12 +17,7 @@ from avdetect.corpus.manifest import ManifestRow
 from avdetect.errors import AvdetectError, CacheError, NoAudioError
 from avdetect.perception.audio import MelConfig, MelExtractor
 from avdetect.records import Clip, Faces, MediaInfo, Perception
-from avdetect.training.audio import (
-    AudioTrainConfig,
-    AudioTrainer,
-    load_sources,
-    perception_audio,
-)
+from avdetect.training.audio import AudioTrainConfig, AudioTrainer, load_sources, perception_audio
 from avdetect.training.audio_data import ChannelConfig, ViewConfig, make_source
 from avdetect.training.epochs import TrainConfig
 from avdetect.training.folds_loop import run_folds
@@ -124,7 +119,7 @@ def test_tiny_run_beats_chance_with_oof_once_per_window_and_disjoint_groups(tmp_
     keys = Counter((r["path"], r["position"]) for r in oof)
     assert max(keys.values()) == 1 and {r["path"] for r in oof} == {s.path for s in sources}
     assert all(len({r["fold"] for r in oof if r["path"] == p}) == 1 for p in {r["path"] for r in oof})
-    assert metrics["oof"]["auc"] > 0.8, metrics["oof"]
+    assert metrics.oof.auc > 0.8, metrics["oof"]
     assert json.loads((tmp_path / "metrics.json").read_text())["oof_video"]["auc"] > 0.8
     model = AudioClassifier.load(tmp_path / "fold0" / "model.json")
     held = np.flatnonzero(folds == 0)

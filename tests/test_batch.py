@@ -24,14 +24,7 @@ from PIL import Image
 from avdetect.errors import WorkerLoadError
 from avdetect.perception.video import DecodeConfig, read_clip
 from avdetect.records import SyncFeatures
-from avdetect.scoring.batch import (
-    MEDIA_EXTENSIONS,
-    LocalEngine,
-    ScorerSpec,
-    list_inputs,
-    precheck,
-    score_one,
-)
+from avdetect.scoring.batch import MEDIA_EXTENSIONS, LocalEngine, ScorerSpec, list_inputs, precheck, score_one
 from avdetect.scoring.scores import TrackScores, VideoScore, WindowScores
 from avdetect.workers import torch_threads
 
@@ -243,7 +236,8 @@ def test_score_command_usage_errors_exit_2(tmp_path: Path, capsys: pytest.Captur
     for args in ([str(tmp_path), "-o", str(tmp_path / "out.txt")], ["-o", str(tmp_path / "a.csv")],
                  [str(tmp_path), "-o", str(tmp_path / "user.csv")], [str(tmp_path), "-o", "x.csv", "--workers", "0"]):
         assert main(["score", *args]) == 2
-        assert capsys.readouterr().err.startswith("avdetect score: error:")
+        err = capsys.readouterr().err
+        assert err.startswith("avdetect score: ") and len(err.strip().splitlines()) == 1  # one line, no traceback
     assert (tmp_path / "user.csv").read_text() == "name,age\nann,3\n"  # a user's file is never touched
 
 

@@ -11,14 +11,7 @@ import numpy as np
 import pytest
 
 from avdetect.corpus import cache
-from avdetect.corpus.cache import (
-    cache_key,
-    is_complete,
-    load_perception,
-    open_cache,
-    read_cache_meta,
-    save_perception,
-)
+from avdetect.corpus.cache import cache_key, is_complete, load_perception, open_cache, read_cache_meta, save_perception
 from avdetect.errors import CacheError
 from avdetect.records import (
     AudioFeatures,

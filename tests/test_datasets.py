@@ -10,20 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from avdetect.corpus.datasets import (
-    ADAPTERS,
-    avdeepfake1m,
-    dfdc,
-    fakeavceleb,
-    ffpp,
-    folder,
-    get_adapter,
-)
-from avdetect.corpus.datasets.common import (
-    connected_components,
-    infer_groups,
-    name_keys,
-)
+from avdetect.corpus.datasets import ADAPTERS, avdeepfake1m, dfdc, fakeavceleb, ffpp, folder, get_adapter
+from avdetect.corpus.datasets.common import connected_components, infer_groups, name_keys
 from avdetect.errors import DatasetLayoutError, InputError, ManifestError
 
 SHARED = Path(os.environ.get("AVDETECT_SHARED_DATA", Path(__file__).parents[1].parent / "shared" / "data"))

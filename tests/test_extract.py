@@ -24,14 +24,7 @@ from avdetect.corpus.cache import (
     open_cache,
     read_index,
 )
-from avdetect.corpus.extract import (
-    Job,
-    VideoResult,
-    cache_config,
-    extract,
-    make_task,
-    run_pool,
-)
+from avdetect.corpus.extract import Job, VideoResult, cache_config, extract, make_task, run_pool
 from avdetect.corpus.manifest import ManifestRow, write_manifest
 from avdetect.perception.perceiver import PerceptionConfig
 from avdetect.perception.video import DecodeConfig

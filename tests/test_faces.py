@@ -5,14 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from avdetect.perception.faces import (
-    FaceConfig,
-    FaceDetector,
-    crop,
-    detect_scale,
-    expand_box,
-    sparse_frames,
-)
+from avdetect.perception.faces import FaceConfig, FaceDetector, crop, detect_scale, expand_box, sparse_frames
 from avdetect.perception.video import DecodeConfig, read_clip
 
 

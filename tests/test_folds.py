@@ -14,12 +14,14 @@ from avdetect.corpus.folds import (
     align_folds,
     assign_folds,
     components,
+    fold_holdouts,
     fold_summary,
+    merged_holdouts,
     read_folds,
     spread_fakes,
     write_folds,
 )
-from avdetect.corpus.manifest import ManifestRow, read_manifest
+from avdetect.corpus.manifest import ManifestRow, read_manifest, write_manifest
 from avdetect.errors import InputError, ManifestError
 
 
@@ -195,3 +197,80 @@ def test_fakeavceleb_keeps_both_identities_of_a_fake_in_one_fold(tmp_path):
     folds = {r.path.parent.name: int(f) for r, f in zip(rows, assign_folds(rows, n_splits=3))}
     assert folds["id00076"] == folds["id00200"]
 
+
+
+# --- holding out generators (issue 11) -----------------------------------------------------------
+
+def generator_manifest(rng: np.random.Generator) -> list[ManifestRow]:
+    """Real sources of random speakers with vocoder copies (same group and speaker, one generator each,
+    sometimes two generators per source), and TTS fakes in their own groups with the voice as actor."""
+    n_speakers = int(rng.integers(3, 30))
+    vocoders = [f"voc{i}" for i in range(int(rng.integers(1, 5)))]
+    tts = [f"tts{i}" for i in range(int(rng.integers(1, 6)))]
+    rows = []
+    for g in range(int(rng.integers(5, 60))):
+        speaker = f"s{rng.integers(n_speakers)}"
+        rows.append(ManifestRow(Path(f"/r/{g}.flac"), "REAL", f"g{g}", actor=speaker))
+        for j, gen in enumerate(rng.choice(vocoders, size=int(rng.integers(0, min(3, len(vocoders) + 1))), replace=False)):
+            rows.append(ManifestRow(Path(f"/v/{g}_{j}.flac"), "FAKE", f"g{g}", actor=speaker,
+                                    generator=str(gen), family="vocoder"))
+    for i in range(int(rng.integers(0, 40))):
+        gen = str(rng.choice(tts))
+        rows.append(ManifestRow(Path(f"/t/{i}.flac"), "FAKE", f"t{i}", actor=f"voice-{gen}", generator=gen,
+                                family="tts"))
+    return rows
+
+
+def test_hold_out_keeps_generators_groups_and_speakers_whole_and_both_classes_in_every_fold():
+    checked = 0
+    for seed in range(300):
+        rng = np.random.default_rng(seed)
+        rows = generator_manifest(rng)
+        k = int(rng.integers(2, 5))
+        comps = np.array(components(rows, "generator"), dtype=object)
+        fakes = np.array([r.label == "FAKE" for r in rows])
+        if len(set(comps[fakes])) < k or len(set(comps)) < k:
+            with pytest.raises(ManifestError, match="only"):
+                assign_folds(rows, k, seed, hold_out="generator")
+            continue
+        folds = assign_folds(rows, k, seed, hold_out="generator")
+        checked += 1
+        assert set(folds) == set(range(k)), seed
+        for key in ("group", "actor", "generator"):
+            assert values_in_one_fold([getattr(r, key) or None for r in rows], folds), (seed, key)
+        assert set(folds[fakes]) == set(range(k)), seed  # every fold holds fakes
+        if len(set(comps[~fakes]) - set(comps[fakes])) >= k:  # enough real-only components
+            assert set(folds[~fakes]) == set(range(k)), seed
+    assert checked > 100
+
+
+def test_hold_out_merges_generators_that_share_a_source_and_says_so(tmp_path):
+    rows = [ManifestRow(Path(f"/r/{g}.flac"), "REAL", f"g{g}") for g in range(6)]
+    rows += [ManifestRow(Path("/v/0a.flac"), "FAKE", "g0", generator="hifigan", family="vocoder"),
+             ManifestRow(Path("/v/0b.flac"), "FAKE", "g0", generator="world", family="vocoder")]
+    rows += [ManifestRow(Path(f"/t/{i}.flac"), "FAKE", f"t{i}", generator=f"tts{i % 2}", family="tts")
+             for i in range(4)]
+    assert merged_holdouts(rows, "generator") == [("hifigan", "world")]
+    assert merged_holdouts(rows, "family") == []
+    folds = assign_folds(rows, 3, hold_out="generator")
+    held = fold_holdouts(rows, folds, "generator")
+    assert sorted(map(tuple, held)) == [("hifigan", "world"), ("tts0",), ("tts1",)]
+    with pytest.raises(ManifestError, match="only 2 component.*family.*-k 2"):
+        assign_folds(rows, 3, hold_out="family")
+    with pytest.raises(ValueError, match="valid: generator, family"):
+        assign_folds(rows, 3, hold_out="actor")
+    write_folds(rows, folds, tmp_path / "f.csv", hold_out="generator")
+    assert {f.group for f in read_folds(tmp_path / "f.csv") if f.path.name == "0a.flac"} == {"generator:hifigan"}
+
+
+def test_cli_folds_hold_out_prints_generators_and_merges(tmp_path, main, capsys):
+    rows = [ManifestRow(tmp_path / f"r{g}.flac", "REAL", f"g{g}") for g in range(4)]
+    rows += [ManifestRow(tmp_path / "a.flac", "FAKE", "g0", generator="A"),
+             ManifestRow(tmp_path / "b.flac", "FAKE", "g0", generator="B"),
+             ManifestRow(tmp_path / "c.flac", "FAKE", "c", generator="C")]
+    write_manifest(rows, tmp_path / "m.csv")
+    assert main(["folds", str(tmp_path / "m.csv"), "-k", "2", "--hold-out", "generator",
+                 "-o", str(tmp_path / "f.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "held out (generator)" in out and "A, B" in out
+    assert "held out together (they share sources, speakers or actors): A + B" in out

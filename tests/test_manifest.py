@@ -6,14 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from avdetect.corpus.manifest import (
-    COLUMNS,
-    ManifestRow,
-    label_counts,
-    parse_segments,
-    read_manifest,
-    write_manifest,
-)
+from avdetect.corpus.manifest import COLUMNS, ManifestRow, label_counts, parse_segments, read_manifest, write_manifest
 from avdetect.errors import InputError, ManifestError
 
 REPO = Path(__file__).parents[1]
@@ -31,7 +24,8 @@ def test_round_trip_keeps_every_field_and_writes_paths_relative_under_the_manife
     outside = Path("/elsewhere/b.mp4")
     rows = [
         ManifestRow(inside, "FAKE", "a", video_label="FAKE", audio_label="REAL", actor="id00001",
-                    dataset="lavdf", split="train", fake_segments=((1.2, 1.8), (3.0, 3.5))),
+                    dataset="lavdf", split="train", fake_segments=((1.2, 1.8), (3.0, 3.5)),
+                    generator="wav2lip-gan", family="wav2lip"),
         ManifestRow(outside, "REAL", "b"),
     ]
     manifest = tmp_path / "manifest.csv"
@@ -57,10 +51,20 @@ def test_labels_are_case_insensitive_and_empty_fields_are_unknown(tmp_path):
     assert row.fake_segments == ()
 
 
-def test_fake_segments_column_is_optional(tmp_path):
-    header = ",".join(COLUMNS[:-1])
+def test_fake_segments_generator_and_family_columns_are_optional(tmp_path):
+    header = ",".join(COLUMNS[:8])
     manifest = write_text(tmp_path / "m.csv", header, "x.mp4,REAL,,,g,,,")
-    assert read_manifest(manifest)[0].group == "g"
+    (row,) = read_manifest(manifest)
+    assert (row.group, row.generator, row.family) == ("g", "", "")
+
+
+def test_generator_and_family_are_read_in_any_column_order_and_extra_columns_ignored(tmp_path):
+    header = "family,path,label,video_label,audio_label,group,actor,dataset,split,codec,generator"
+    manifest = write_text(tmp_path / "m.csv", header, "vocoder, a.flac,FAKE,,FAKE,g,,,,mp3, hifigan ")
+    (row,) = read_manifest(manifest)
+    assert (row.generator, row.family, row.audio_label) == ("hifigan", "vocoder", "FAKE")
+    write_manifest([row], tmp_path / "out.csv")
+    assert (tmp_path / "out.csv").read_text().splitlines()[0].endswith(",fake_segments,generator,family")
 
 
 def test_missing_column_is_named(tmp_path):
@@ -143,3 +147,15 @@ def test_example_manifests_in_data_are_valid(name):
     rows = read_manifest(REPO / "data" / name / "example_manifest.csv")
     assert len(rows) >= 3
     assert {row.label for row in rows} == {"REAL", "FAKE"}
+
+
+def test_folder_adapter_carries_generator_and_family_from_its_csv(tmp_path):
+    from avdetect.corpus.datasets import folder
+
+    for name in ("a.flac", "b.flac"):
+        (tmp_path / name).touch()
+    listing = write_text(tmp_path / "list.csv", "path,label,generator,family",
+                         "a.flac,REAL,,", "b.flac,FAKE,MelGAN,melgan")
+    rows = {row.path.name: row for row in folder.prepare(tmp_path, csv=listing)}
+    assert (rows["b.flac"].generator, rows["b.flac"].family) == ("MelGAN", "melgan")
+    assert (rows["a.flac"].generator, rows["a.flac"].family) == ("", "")

@@ -12,16 +12,7 @@ import pytest
 from PIL import Image
 
 from avdetect.records import SyncFeatures
-from avdetect.scoring.report import (
-    MARGIN,
-    WIDTH,
-    Report,
-    page_html,
-    page_name,
-    sync_svg,
-    timeline_svg,
-    verdict,
-)
+from avdetect.scoring.report import MARGIN, WIDTH, Report, page_html, page_name, sync_svg, timeline_svg, verdict
 from avdetect.scoring.scores import TrackScores, VideoScore, WindowScores, failed
 
 

@@ -18,10 +18,10 @@ import httpx
 import pytest
 from media import load_face_images, make_video
 
+from avdetect.errors import NoSuchJobError
 from avdetect.perception.video import probe
 from avdetect.scoring.scores import VideoScore
 from avdetect.serve.config import ServeConfig
-from avdetect.serve.errors import NoSuchJobError
 from avdetect.serve.jobs import Job, JobStore
 from avdetect.serve.server import BackgroundServer
 from avdetect.serve.uploads import display_name, media_suffix

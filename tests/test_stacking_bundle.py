@@ -11,15 +11,7 @@ import numpy as np
 import pytest
 
 from stacking.aggregate import AggregateConfig
-from stacking.bundle import (
-    BOOSTER,
-    CALIBRATOR,
-    CONFIG,
-    MANIFEST,
-    VERDICTS,
-    load_bundle,
-    save_bundle,
-)
+from stacking.bundle import BOOSTER, CALIBRATOR, CONFIG, MANIFEST, VERDICTS, load_bundle, save_bundle
 from stacking.errors import BundleError, StackingError
 from stacking.stacker import LGBMStacker
 

@@ -8,12 +8,7 @@ import numpy as np
 import pytest
 from scipy.special import expit, logit
 
-from stacking.calibration import (
-    ISOTONIC_CLIP,
-    ScoreCalibrator,
-    calibrator_from_json,
-    calibrator_to_json,
-)
+from stacking.calibration import ISOTONIC_CLIP, ScoreCalibrator, calibrator_from_json, calibrator_to_json
 from stacking.metrics import log_loss
 
 

@@ -6,17 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from stacking.metrics import (
-    accuracy,
-    auc,
-    by_group,
-    ece,
-    eer,
-    format_table,
-    log_loss,
-    reliability_curve,
-    summarize,
-)
+from stacking.metrics import accuracy, auc, by_group, ece, eer, format_table, log_loss, reliability_curve, summarize
 from stacking.plots import bars_png
 from stacking.report import score_plots
 

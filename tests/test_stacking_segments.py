@@ -5,14 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stacking.segments import (
-    SegmentConfig,
-    fake_segments,
-    frame_segments,
-    frame_spans,
-    hysteresis,
-    merge_intervals,
-)
+from stacking.segments import SegmentConfig, fake_segments, frame_segments, frame_spans, hysteresis, merge_intervals
 
 
 def test_hysteresis_needs_one_high_score_and_extends_over_low_ones():

@@ -4,14 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from avdetect.perception.tracks import (
-    Detections,
-    box_iou,
-    interpolate,
-    link,
-    smooth_boxes,
-    unstable_gaps,
-)
+from avdetect.perception.tracks import Detections, box_iou, interpolate, link, smooth_boxes, unstable_gaps
 
 
 def _det(frame: int, *boxes: tuple[float, float, float, float]) -> Detections:

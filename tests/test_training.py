@@ -90,8 +90,8 @@ def read_oof(path: Path) -> list[dict[str, str]]:
 
 def test_a_tiny_model_learns_the_blend_patch_out_of_fold(trained) -> None:
     _, metrics, _, _ = trained
-    assert metrics["oof"]["auc"] > 0.8
-    assert metrics["oof_video"]["n"] == N_VIDEOS
+    assert metrics.oof.auc > 0.8
+    assert metrics.oof_video.n == N_VIDEOS
 
 
 def test_oof_covers_every_video_exactly_once(trained) -> None:
@@ -123,7 +123,7 @@ def test_run_writes_models_metrics_and_curves(trained) -> None:
         assert not (out / f"fold{k}" / "state.json").exists()
         curves = json.loads((out / f"fold{k}" / "curves.json").read_text())
         assert [c["epoch"] for c in curves] == list(range(1, 11)) and "heldout_auc" in curves[-1]
-    assert json.loads((out / "metrics.json").read_text()) == metrics
+    assert json.loads((out / "metrics.json").read_text()) == metrics.to_json()
     assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 from pathlib import Path
@@ -10,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from avdetect.commands import train
+from avdetect.cli import main
 from avdetect.corpus.cache import INDEX_NAME, cache_key, save_perception
 from avdetect.corpus.folds import assign_folds, write_folds
 from avdetect.corpus.manifest import ManifestRow, write_manifest
@@ -57,10 +56,7 @@ def make_inputs(root: Path) -> tuple[Path, Path, Path]:
 
 
 def run_cli(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser()
-    train.register(parser.add_subparsers())
-    args = parser.parse_args(argv)
-    return args.func(args)
+    return main(argv)  # the CLI's one error edge turns typed errors into exit status 2
 
 
 def test_train_visual_writes_fold_models_oof_and_refit(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

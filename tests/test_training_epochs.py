@@ -10,13 +10,7 @@ import torch
 from torch import nn
 
 from avdetect.errors import ModelFileError
-from avdetect.training.epochs import (
-    QUICK_STEPS,
-    TrainConfig,
-    fit_epochs,
-    lr_at,
-    remove_epoch_state,
-)
+from avdetect.training.epochs import QUICK_STEPS, TrainConfig, fit_epochs, lr_at, remove_epoch_state
 
 CONFIG = TrainConfig(epochs=4, lr=0.05, warmup=0.25)
 

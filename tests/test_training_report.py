@@ -14,30 +14,25 @@ from avdetect.corpus.manifest import ManifestRow
 from avdetect.errors import NoFaceError
 from avdetect.perception.tracks import even_picks
 from avdetect.records import Faces, FaceTrack
-from avdetect.training.report import (
-    binary_metrics,
-    equal_error_rate,
-    plot_curves,
-    video_means,
-    write_oof,
-)
+from avdetect.training.report import plot_curves, video_means, write_oof
 from avdetect.training.visual import crops_from_perception, load_crops, visual_label
+from stacking.metrics import eer, summarize
 
 
 def test_metrics_of_perfect_random_and_one_class_scores() -> None:
     labels = np.array([0, 0, 1, 1])
-    perfect = binary_metrics(labels, np.array([0.1, 0.2, 0.8, 0.9]))
-    assert perfect["auc"] == 1.0 and perfect["eer"] == 0.0 and perfect["n_fake"] == 2
-    inverted = binary_metrics(labels, np.array([0.9, 0.8, 0.2, 0.1]))
-    assert inverted["auc"] == 0.0 and inverted["eer"] == 1.0
-    one_class = binary_metrics(np.zeros(3), np.array([0.1, 0.5, 0.9]))
+    perfect = summarize(labels, np.array([0.1, 0.2, 0.8, 0.9]))
+    assert perfect.auc == 1.0 and perfect.eer == 0.0 and perfect.n_fake == 2
+    inverted = summarize(labels, np.array([0.9, 0.8, 0.2, 0.1]))
+    assert inverted.auc == 0.0 and inverted.eer == 1.0
+    one_class = summarize(np.zeros(3), np.array([0.1, 0.5, 0.9])).to_json()
     assert one_class["auc"] is None and one_class["eer"] is None and one_class["log_loss"] > 0
 
 
 def test_eer_is_where_both_error_rates_meet() -> None:
     labels = np.array([0] * 4 + [1] * 4)
     probs = np.array([0.1, 0.2, 0.3, 0.7, 0.4, 0.8, 0.85, 0.9])  # one real above, one fake below threshold
-    assert equal_error_rate(labels, probs) == pytest.approx(0.25)
+    assert eer(labels, probs) == pytest.approx(0.25)
 
 
 def test_video_means_average_the_frames_of_each_video() -> None:

@@ -22,12 +22,7 @@ from torch import nn
 
 from avdetect.branches.checkpoint import load_checkpoint, save_checkpoint
 from avdetect.errors import ModelFileError
-from avdetect.perception.audio import (
-    MelConfig,
-    MelExtractor,
-    SpeechConfig,
-    analyze_audio,
-)
+from avdetect.perception.audio import MelConfig, MelExtractor, SpeechConfig, analyze_audio
 from avdetect.records import AudioFeatures
 
 CONFIG_VERSION = 1  # bump when the meaning of a checkpoint config field changes

@@ -11,16 +11,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import sys
 from pathlib import Path
 
 import numpy as np
 
 from avdetect.corpus.manifest import FAKE, ManifestRow, read_manifest
-from avdetect.errors import AvdetectError
 from avdetect.training.stacker import MODALITY_LABEL_VALUES, modality_group
 from stacking.bundle import json_ready
-from stacking.errors import StackingError, TableError
+from stacking.errors import TableError
 from stacking.metrics import Metrics, by_group, format_table, summarize
 from stacking.report import score_plots
 from stacking.tables import floats, match_paths, read_columns
@@ -48,14 +46,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Prints the metrics and writes the report; 2 on an input error."""
-    try:
-        rows, scores = load_scores(args.scores, args.manifest)
-        results = evaluate(rows, scores)
-        if args.output:
-            write_outputs(args.output, rows, scores, results)
-    except (AvdetectError, StackingError) as err:
-        print(f"avdetect evaluate: {err}", file=sys.stderr)
-        return 2
+    rows, scores = load_scores(args.scores, args.manifest)
+    results = evaluate(rows, scores)
+    if args.output:
+        write_outputs(args.output, rows, scores, results)
     print(f"{args.scores}: {len(rows)} scored files of {args.manifest}")
     for title, table in results.items():
         print(title)

@@ -8,7 +8,6 @@ manifest is unreadable or CACHE was made with other options.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,7 +24,6 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from avdetect.errors import AvdetectError
 from avdetect.workers import DEFAULT_TIMEOUT_S
 
 if TYPE_CHECKING:  # avdetect.corpus.extract imports torch; `avdetect --help` should not
@@ -61,24 +59,14 @@ def run(args: argparse.Namespace) -> int:
     from avdetect.perception.video import DecodeConfig
 
     config = PerceptionConfig(decode=DecodeConfig(n_frames=args.frames))
-    problem = _device_problem(args.device)
-    if problem:
-        print(f"avdetect extract: {problem}", file=sys.stderr)
-        return 2
+    _check_device(args.device)
     start = time.perf_counter()
-    try:
-        rows = read_manifest(args.manifest)
-        open_cache(args.output, cache_config(config))  # refuse before drawing anything
-        with _progress_bar() as bar:
-            summary = extract(rows, args.output, config=config, workers=args.workers, device=args.device,
-                              timeout_s=args.timeout,
-                              progress=_on_result(bar, bar.add_task("extract", total=len(rows)), len(rows)))
-    except AvdetectError as err:
-        print(f"avdetect extract: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("avdetect extract: interrupted; run the same command again to resume", file=sys.stderr)
-        return 130
+    rows = read_manifest(args.manifest)
+    open_cache(args.output, cache_config(config))  # refuse before drawing anything
+    with _progress_bar() as bar:
+        summary = extract(rows, args.output, config=config, workers=args.workers, device=args.device,
+                          timeout_s=args.timeout,
+                          progress=_on_result(bar, bar.add_task("extract", total=len(rows)), len(rows)))
     done, cached, failed = (summary.count(s) for s in ("ok", "cached", "error"))
     elapsed = time.perf_counter() - start
     per_video = f", {elapsed / (done + failed):.2f} s/video" if done + failed else ""
@@ -87,17 +75,16 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _device_problem(name: str) -> str | None:
-    """Why torch device ``name`` cannot be used here, or None; checked once, not in every worker."""
+def _check_device(name: str) -> None:
+    """ValueError when torch device ``name`` cannot be used here; checked once, not in every worker."""
     import torch
 
     try:
         device = torch.device(name)
     except RuntimeError as err:
-        return f"--device {name!r}: {str(err).splitlines()[0]}"
+        raise ValueError(f"--device {name!r}: {str(err).splitlines()[0]}") from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        return f"--device {name!r}: no CUDA GPU is available here; use --device cpu"
-    return None
+        raise ValueError(f"--device {name!r}: no CUDA GPU is available here; use --device cpu")
 
 
 def _progress_bar() -> Progress:

@@ -9,21 +9,19 @@ writes the bundle and its cross-validation report into ``MODEL_DIR/stacker/``.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 
 from avdetect.defaults import AUDIO_WINDOW_S
-from avdetect.errors import AvdetectError
 from avdetect.training.stacker import (
+    DEFAULT_MAX_ERROR,
     TrainingData,
     fit_stacker,
     load_training_data,
     write_model_bundle,
     write_outputs,
 )
-from stacking.errors import StackingError
 from stacking.metrics import format_table
 from stacking.report import CvReport
 from stacking.stacker import CALIBRATIONS
@@ -48,6 +46,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--audio-window-s", type=float, default=AUDIO_WINDOW_S,
                         help=f"audio window length when audio/oof.csv has no end_s column (default {AUDIO_WINDOW_S:g})")
     parser.add_argument("--seed", type=int, default=0, help="LightGBM bagging seed (default 0)")
+    parser.add_argument("--max-error", type=float, default=DEFAULT_MAX_ERROR,
+                        help="error rate each decided verdict (real, fake) is held to on the out-of-fold videos; "
+                        f"the rest is inconclusive (default {DEFAULT_MAX_ERROR})")
     parser.add_argument("--balance", type=float, default=0.5,
                         help="weigh each video 1 / n(its source group, its class) ** BALANCE, classes equal in "
                         "total, so pseudo-fakes that outnumber their real source do not set the prior "
@@ -62,18 +63,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Fits, saves and reports; 2 on an input error."""
-    try:
-        data = load_training_data(args.oof, args.folds, args.manifest, audio_window_s=args.audio_window_s)
-        stacker = fit_stacker(data, calibration=args.calibration, seed=args.seed,
-                              balance=None if args.no_balance else args.balance)
-        report = write_outputs(args.output / "stacker", stacker, data)
-        if args.cache:
-            bundle = write_model_bundle(args.output, data, runs=args.oof, cache=args.cache,
-                                        visual_model=args.visual_model, audio_model=args.audio_model)
-    except (AvdetectError, StackingError) as err:
-        print(f"avdetect fit-stacker: {err}", file=sys.stderr)
-        return 2
+    data = load_training_data(args.oof, args.folds, args.manifest, audio_window_s=args.audio_window_s)
+    stacker = fit_stacker(data, calibration=args.calibration, seed=args.seed,
+                          balance=None if args.no_balance else args.balance)
+    report, band = write_outputs(args.output / "stacker", stacker, data, max_error=args.max_error)
+    if args.cache:
+        bundle = write_model_bundle(args.output, data, runs=args.oof, cache=args.cache,
+                                    visual_model=args.visual_model, audio_model=args.audio_model)
     print_summary(args.output / "stacker", data, report)
+    print(f"verdicts: real below {band.low:.3f}, fake from {band.high:.3f}, inconclusive between: out of fold "
+          f"{band.real_error:.1%} of 'real' calls fake, {band.fake_error:.1%} of 'fake' calls real, "
+          f"{band.inconclusive_rate:.1%} inconclusive (held to {band.max_error:.0%})")
     if args.cache:
         print(f"model bundle: {bundle}")
     return 0

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from avdetect.corpus.datasets import ADAPTERS, prepare
 from avdetect.corpus.manifest import label_counts, write_manifest
-from avdetect.errors import AvdetectError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,12 +32,8 @@ def run(args: argparse.Namespace) -> int:
         print("avdetect prepare: --csv applies to the folder dataset only", file=sys.stderr)
         return 2
     options = {"csv": args.csv} if args.csv is not None else {}
-    try:
-        rows = prepare(args.dataset, args.root, **options)
-        write_manifest(rows, args.output)
-    except AvdetectError as err:
-        print(f"avdetect prepare: {err}", file=sys.stderr)
-        return 2
+    rows = prepare(args.dataset, args.root, **options)
+    write_manifest(rows, args.output)
     n_real, n_fake = label_counts(rows)
     n_groups = len({row.group for row in rows})
     print(f"{args.output}: {len(rows)} rows ({n_real} REAL, {n_fake} FAKE), {n_groups} groups")

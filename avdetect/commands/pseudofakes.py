@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
+
+from avdetect.errors import InputError
 
 DATA_ENV = "AVDETECT_SHARED_DATA"  # overrides the default location of the shared sample data
 DEFAULT_DATA = Path("..") / "shared" / "data"
@@ -23,24 +24,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from avdetect.pseudofakes.preview import (  # torch only when run
-        face_preview,
-        voice_preview,
-    )
+    from avdetect.pseudofakes.preview import face_preview, voice_preview  # torch only when run
 
     if args.preview is None and args.voice_preview is None:
-        print("nothing to do: give --preview OUT.png and/or --voice-preview OUT.png", file=sys.stderr)
-        return 2
+        raise ValueError("nothing to do: give --preview OUT.png and/or --voice-preview OUT.png")
     data = args.data or Path(os.environ.get(DATA_ENV, DEFAULT_DATA))
     if not data.is_dir():
-        print(f"shared data folder {data} not found: pass --data or set {DATA_ENV}", file=sys.stderr)
-        return 2
-    try:
-        if args.preview is not None:
-            print(face_preview(data, args.preview, n=args.n, seed=args.seed, tile=args.tile))
-        if args.voice_preview is not None:
-            print(voice_preview(data, args.voice_preview, seed=args.seed))
-    except (OSError, ValueError) as error:  # missing or unreadable sample data, too few faces found
-        print(f"pseudofakes: {error}", file=sys.stderr)
-        return 1
+        raise InputError(f"shared data folder {data} not found: pass --data or set {DATA_ENV}")
+    if args.preview is not None:  # missing sample data, too few faces: OSError / ValueError, one line
+        print(face_preview(data, args.preview, n=args.n, seed=args.seed, tile=args.tile))
+    if args.voice_preview is not None:
+        print(voice_preview(data, args.voice_preview, seed=args.seed))
     return 0

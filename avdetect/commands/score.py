@@ -26,7 +26,6 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from avdetect.errors import AvdetectError
 from avdetect.scoring.batch import LocalEngine, ScorerSpec, list_inputs, precheck
 from avdetect.scoring.report import Report
 from avdetect.scoring.scores import VideoScore
@@ -78,30 +77,12 @@ class Run:
 def run(args: argparse.Namespace) -> int:
     """Scores, with a progress bar on stderr; prints a one-line summary on stdout."""
     start = time.perf_counter()
+    state = _prepare(args)
     try:
-        state = _prepare(args)
-    except (AvdetectError, ValueError, OSError) as err:
-        return _fail(f"error: {err}")
-    code = _score_safely(args, state)
-    try:
-        _close(state)  # parquet is written here, and the report index
-    except (AvdetectError, OSError) as err:
-        return _fail(f"error: cannot finish {args.output}: {err}")
-    return code if code is not None else _summary(args, state, time.perf_counter() - start)
-
-
-def _score_safely(args: argparse.Namespace, state: Run) -> int | None:
-    """Scores; an exit status if the run must stop early, else None. Never lets a traceback out."""
-    try:
-        _score(args, state)
-    except KeyboardInterrupt:
-        return _fail("interrupted; run the same command again to resume", 130)
-    except (AvdetectError, OSError) as err:  # the model did not load, OUT cannot be written, Ray failed
-        return _fail(f"error: {err}")
-    except Exception as err:  # a bug of ours: say so in one line, the traceback only with -v
-        log.info("internal error", exc_info=True)
-        return _fail(f"internal error: {type(err).__name__}: {err} (rerun with -v for the traceback)")
-    return None
+        _score(args, state)  # a typed error (the model did not load, Ray failed) ends it in `cli.main`
+    finally:
+        _close(state)  # parquet is written here, and the report index, also when the run stopped early
+    return _summary(args, state, time.perf_counter() - start)
 
 
 def _prepare(args: argparse.Namespace) -> Run:
@@ -204,7 +185,3 @@ def _progress_bar() -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                     TextColumn("ETA"), TimeRemainingColumn(), console=Console(stderr=True))
 
-
-def _fail(message: str, code: int = 2) -> int:
-    print(f"avdetect score: {message}", file=sys.stderr)
-    return code

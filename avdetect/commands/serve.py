@@ -44,11 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Serves until interrupted."""
-    from avdetect.serve.server import (  # starlette and uvicorn only when serving
-        bind,
-        run_server,
-        url,
-    )
+    from avdetect.serve.server import bind, run_server, url  # starlette and uvicorn only when serving
 
     try:
         config = _config(args)

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import argparse
 import csv
-import sys
 from pathlib import Path
-
-from avdetect.errors import AvdetectError
 
 
 def register(subparsers) -> None:
@@ -28,12 +25,8 @@ def run(args: argparse.Namespace) -> int:
     from avdetect.corpus.variant_cache import cached_paths
     from avdetect.perception.lipsync import SYNC_COLUMNS, sync_features, sync_vector
 
-    try:
-        rows = read_manifest(args.manifest)
-        keys = cached_paths(args.cache)
-    except (AvdetectError, OSError) as e:
-        print(f"avdetect sync-features: {e}", file=sys.stderr)
-        return 2
+    rows = read_manifest(args.manifest)
+    keys = cached_paths(args.cache)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     written = 0
     with args.output.open("w", newline="", encoding="utf-8") as f:

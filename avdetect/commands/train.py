@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from avdetect.defaults import CROP_SIZE
-from avdetect.errors import AvdetectError
 
 if TYPE_CHECKING:
     from avdetect.corpus.manifest import ManifestRow
     from avdetect.training.epochs import TrainConfig
     from avdetect.training.folds_loop import Trainer
+    from avdetect.training.report import TrainingMetrics
 
 
 @dataclass(frozen=True)
@@ -86,12 +86,7 @@ def _audio_arguments(parser: argparse.ArgumentParser) -> None:
 def _audio_trainer(args: argparse.Namespace, rows: list[ManifestRow], train: TrainConfig) -> Trainer:
     from avdetect.branches.audio import AudioModelConfig
     from avdetect.corpus.cache import cache_loader
-    from avdetect.training.audio import (
-        AudioTrainConfig,
-        AudioTrainer,
-        load_sources,
-        perception_audio,
-    )
+    from avdetect.training.audio import AudioTrainConfig, AudioTrainer, load_sources, perception_audio
     from avdetect.training.audio_data import ChannelConfig, ViewConfig
 
     views = ViewConfig(fakers=tuple(args.fakers.split(",")), full_fakes=args.full_fakes, spliced=args.spliced,
@@ -166,17 +161,13 @@ def run(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    try:
-        rows = read_manifest(args.manifest)
-        trainer = BRANCHES[args.branch].make_trainer(args, rows, _train_config(args))
-        folds = sample_folds(trainer.index.videos, read_folds(args.folds))
-        _save_options(args)
-        with rich_progress() as progress:
-            metrics = None if args.no_folds else run_folds(trainer, folds, out_dir=args.output, progress=progress)
-            model = refit(trainer, out_dir=args.output / "refit", progress=progress) if args.refit else None
-    except AvdetectError as err:
-        print(f"avdetect train {args.branch}: {err}", file=sys.stderr)
-        return 2
+    rows = read_manifest(args.manifest)
+    trainer = BRANCHES[args.branch].make_trainer(args, rows, _train_config(args))
+    folds = sample_folds(trainer.index.videos, read_folds(args.folds))
+    _save_options(args)
+    with rich_progress() as progress:
+        metrics = None if args.no_folds else run_folds(trainer, folds, out_dir=args.output, progress=progress)
+        model = refit(trainer, out_dir=args.output / "refit", progress=progress) if args.refit else None
     _print_summary(args, metrics, model)
     return 0
 
@@ -187,15 +178,11 @@ def _save_options(args: argparse.Namespace) -> None:
     (args.output / "train_config.json").write_text(json.dumps(options, indent=2, sort_keys=True))
 
 
-def _print_summary(args: argparse.Namespace, metrics: dict | None, model: Path | None) -> None:
+def _print_summary(args: argparse.Namespace, metrics: TrainingMetrics | None, model: Path | None) -> None:
+    from stacking.metrics import format_table
+
     if metrics is not None:
         print(f"{args.output}: oof.csv, metrics.json, curves.png")
-        print("scope          n   fake     AUC     EER  logloss")
-        for name, m in [*metrics["folds"].items(), ("oof", metrics["oof"]), ("oof video", metrics["oof_video"])]:
-            print(f"{name:<10} {m['n']:>5} {m['n_fake']:>6} {_num(m['auc'])} {_num(m['eer'])} {_num(m['log_loss'])}")
+        print(format_table(metrics.table()))
     if model is not None:
         print(f"refit model: {model}")
-
-
-def _num(value: float | None) -> str:
-    return f"{value:>7.3f}" if value is not None else "      -"

@@ -7,10 +7,7 @@ manifest's rows plus one row per variant (same group as its source, so folds kee
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
-
-from avdetect.errors import AvdetectError
 
 
 def register(subparsers) -> None:
@@ -27,14 +24,10 @@ def run(args: argparse.Namespace) -> int:
     from avdetect.corpus.manifest import read_manifest, write_manifest
     from avdetect.corpus.variant_cache import add_variants
 
-    try:
-        rows = read_manifest(args.manifest)
-        kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
-        added = add_variants(rows, args.cache, kinds=kinds, seed=args.seed)
-        write_manifest([*rows, *added], args.output)
-    except (AvdetectError, ValueError, OSError) as e:
-        print(f"avdetect variants: {e}", file=sys.stderr)
-        return 2
+    rows = read_manifest(args.manifest)
+    kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
+    added = add_variants(rows, args.cache, kinds=kinds, seed=args.seed)
+    write_manifest([*rows, *added], args.output)
     counts = {}
     for row in added:
         counts[row.dataset.split("+")[-1]] = counts.get(row.dataset.split("+")[-1], 0) + 1

@@ -38,13 +38,7 @@ from avdetect.corpus.manifest import ManifestRow
 from avdetect.errors import AvdetectError
 from avdetect.perception.perceiver import Perceiver, PerceptionConfig
 from avdetect.records import Perception
-from avdetect.workers import (
-    DEFAULT_TIMEOUT_S,
-    INTERNAL_ERROR,
-    TaskSpec,
-    WorkerPool,
-    available_cpus,
-)
+from avdetect.workers import DEFAULT_TIMEOUT_S, INTERNAL_ERROR, TaskSpec, WorkerPool, available_cpus
 
 log = logging.getLogger(__name__)
 

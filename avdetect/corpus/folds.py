@@ -6,9 +6,16 @@ out-of-fold scores (the gap between DFDC's public and private leaderboards). So 
 into connected components over their ``group`` and ``actor`` (union-find), and scikit-learn's
 `StratifiedGroupKFold` then deals whole components to folds, balancing REAL/FAKE counts.
 
-The folds file is a CSV ``path,group,fold``: ``group`` is the component (the smallest group or
-actor key in it, prefixed ``group:`` or ``actor:``); paths follow the manifest convention (relative
-to the file's folder when under it, else absolute).
+Holding out generators (``hold_out="generator"`` or ``"family"``) measures transfer: every fake of one
+generator lands in one fold, so each fold's model never saw the generators it is scored on. The
+generator of each fake joins the same union-find, so a vocoder copy that shares its source's group with
+another generator's copy holds both generators out together (`merged_holdouts` names such merges).
+Components are then dealt greedily, largest first: fake-holding ones to the fold with the fewest fakes,
+the real-only ones to the fold with the fewest reals, so every fold has both classes when it can.
+
+The folds file is a CSV ``path,group,fold``: ``group`` is the component (the smallest group, actor or
+generator key in it, prefixed ``group:``, ``actor:``, ``generator:`` or ``family:``); paths follow the
+manifest convention (relative to the file's folder when under it, else absolute).
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from avdetect.errors import InputError, ManifestError
 logger = logging.getLogger(__name__)
 
 FOLD_COLUMNS = ("path", "group", "fold")
+HOLD_OUT = ("generator", "family")  # manifest columns whose values `assign_folds` can hold out whole
 
 
 @dataclass(frozen=True)
@@ -41,30 +49,53 @@ class FoldRow:
     fold: int  # 0 .. n_splits - 1; the row is validation data in this fold
 
 
-def components(rows: Sequence[ManifestRow]) -> list[str]:
-    """The connected component of each row when rows sharing a group or an actor are united."""
-    links = [[f"group:{row.group}"] + ([f"actor:{row.actor}"] if row.actor else []) for row in rows]
+def components(rows: Sequence[ManifestRow], hold_out: str | None = None) -> list[str]:
+    """The connected component of each row when rows sharing a group, an actor or (for fakes, with
+    ``hold_out``) a generator or family are united."""
+    links = [_link(row, hold_out) for row in rows]
     names = connected_components(links)
     return [names[link[0]] for link in links]
 
 
-def assign_folds(rows: Sequence[ManifestRow], n_splits: int = 5, seed: int = 0) -> np.ndarray:
-    """Deals rows to folds so that no group and no actor straddles two folds.
+def _link(row: ManifestRow, hold_out: str | None) -> list[str]:
+    keys = [f"group:{row.group}"] + ([f"actor:{row.actor}"] if row.actor else [])
+    value = getattr(row, hold_out) if hold_out and row.label == FAKE else ""
+    return keys + ([f"{hold_out}:{value}"] if value else [])
+
+
+def merged_holdouts(rows: Sequence[ManifestRow], hold_out: str) -> list[tuple[str, ...]]:
+    """The generators (or families) that share a component and so are held out together, sorted."""
+    held: dict[str, set[str]] = {}
+    for row, comp in zip(rows, components(rows, hold_out)):
+        if row.label == FAKE and getattr(row, hold_out):
+            held.setdefault(comp, set()).add(getattr(row, hold_out))
+    return sorted(tuple(sorted(names)) for names in held.values() if len(names) > 1)
+
+
+def assign_folds(rows: Sequence[ManifestRow], n_splits: int = 5, seed: int = 0, *,
+                 hold_out: str | None = None) -> np.ndarray:
+    """Deals rows to folds so that no group and no actor (and, with ``hold_out``, no generator) straddles
+    two folds.
 
     Args:
         rows: the manifest rows.
         n_splits: number of folds, at least 2.
         seed: shuffles the order in which components are dealt.
+        hold_out: None for label-stratified folds, or a column of `HOLD_OUT` whose values (of fakes)
+            each stay in one fold (see the module docstring).
 
     Returns:
         int64 (len(rows),) the fold id of each row, in 0 .. n_splits - 1.
 
     Raises:
-        ManifestError: fewer components (groups merged through shared actors) than folds.
-        ValueError: ``n_splits`` below 2.
+        ManifestError: fewer components (groups merged through shared actors) than folds, or with
+            ``hold_out`` fewer fake-holding components than folds.
+        ValueError: ``n_splits`` below 2, or an unknown ``hold_out``.
     """
     if n_splits < 2:
         raise ValueError(f"n_splits must be at least 2, got {n_splits}")
+    if hold_out is not None:
+        return hold_out_folds(rows, n_splits, seed, hold_out)
     comps = components(rows)
     _check_enough(rows, comps, n_splits)
     labels = np.array([row.label == FAKE for row in rows], dtype=np.int64)
@@ -99,6 +130,48 @@ def spread_fakes(folds: np.ndarray, comps: Sequence[str], fakes: np.ndarray, n_s
     return folds
 
 
+def hold_out_folds(rows: Sequence[ManifestRow], n_splits: int, seed: int, hold_out: str) -> np.ndarray:
+    """Folds in which every generator (or family) of `HOLD_OUT` sits whole in one fold; see `assign_folds`."""
+    if hold_out not in HOLD_OUT:
+        raise ValueError(f"unknown hold_out {hold_out!r}; valid: {', '.join(HOLD_OUT)}")
+    comps = components(rows, hold_out)
+    _check_enough(rows, comps, n_splits)
+    names, inverse = np.unique(np.asarray(comps, dtype=object), return_inverse=True)
+    fakes = np.array([row.label == FAKE for row in rows], dtype=bool)
+    n_fake = np.bincount(inverse, weights=fakes, minlength=len(names))
+    n_real = np.bincount(inverse, weights=~fakes, minlength=len(names))
+    _check_fake_components(int(np.sum(n_fake > 0)), n_splits, hold_out)
+    tie = np.random.default_rng(seed).permutation(len(names))  # equal sizes are dealt in a seeded order
+    comp_fold = np.full(len(names), -1, dtype=np.int64)
+    counts = np.zeros((n_splits, 2))  # per fold: fakes, reals
+    for c in sorted(np.flatnonzero(n_fake > 0), key=lambda c: (-n_fake[c], tie[c])):
+        comp_fold[c] = int(np.lexsort((counts[:, 1], counts[:, 0]))[0])  # fewest fakes, then fewest reals
+        counts[comp_fold[c]] += (n_fake[c], n_real[c])
+    for c in sorted(np.flatnonzero(n_fake == 0), key=lambda c: (-n_real[c], tie[c])):
+        comp_fold[c] = int(np.lexsort((counts[:, 0], counts[:, 1]))[0])  # fewest reals
+        counts[comp_fold[c], 1] += n_real[c]
+    if np.any(counts[:, 1] == 0):
+        logger.warning("some folds have no real rows: the reals share sources or actors with the fakes")
+    return comp_fold[inverse]
+
+
+def _check_fake_components(n_fake_components: int, n_splits: int, hold_out: str) -> None:
+    if n_fake_components < n_splits:
+        raise ManifestError(
+            f"only {n_fake_components} component(s) hold fakes once each {hold_out} is kept whole (with the "
+            f"sources and actors it shares) for {n_splits} folds; use -k {max(n_fake_components, 2)} or fewer"
+        )
+
+
+def fold_holdouts(rows: Sequence[ManifestRow], folds: np.ndarray, hold_out: str) -> list[list[str]]:
+    """Per fold, the sorted generators (or families) of the fakes it holds."""
+    held: list[set[str]] = [set() for _ in range(int(folds.max()) + 1 if len(folds) else 0)]
+    for row, fold in zip(rows, folds):
+        if row.label == FAKE:
+            held[int(fold)].add(getattr(row, hold_out) or "(none)")
+    return [sorted(names) for names in held]
+
+
 def _check_enough(rows: Sequence[ManifestRow], comps: Sequence[str], n_splits: int) -> None:
     n_components = len(set(comps))
     if n_components < n_splits:
@@ -112,9 +185,10 @@ def _check_enough(rows: Sequence[ManifestRow], comps: Sequence[str], n_splits: i
                        len(fake_components), n_splits)
 
 
-def fold_summary(rows: Sequence[ManifestRow], folds: np.ndarray) -> list[tuple[int, int, int, int]]:
+def fold_summary(rows: Sequence[ManifestRow], folds: np.ndarray,
+                 hold_out: str | None = None) -> list[tuple[int, int, int, int]]:
     """Per fold: (fold, n_real, n_fake, n_components)."""
-    comps = np.array(components(rows), dtype=object)
+    comps = np.array(components(rows, hold_out), dtype=object)
     fakes = np.array([row.label == FAKE for row in rows], dtype=bool)
     summary = []
     for fold in range(int(folds.max()) + 1 if len(folds) else 0):
@@ -124,8 +198,10 @@ def fold_summary(rows: Sequence[ManifestRow], folds: np.ndarray) -> list[tuple[i
     return summary
 
 
-def write_folds(rows: Sequence[ManifestRow], folds: np.ndarray, path: Path | str) -> None:
-    """Writes the folds file ``path,group,fold`` for ``rows`` and their ``folds``."""
+def write_folds(rows: Sequence[ManifestRow], folds: np.ndarray, path: Path | str, *,
+                hold_out: str | None = None) -> None:
+    """Writes the folds file ``path,group,fold`` for ``rows`` and their ``folds`` (``group``: the component,
+    with ``hold_out`` as given to `assign_folds`)."""
     path = Path(path)
     if len(folds) != len(rows):
         raise ValueError(f"{len(rows)} rows but {len(folds)} fold ids")
@@ -133,7 +209,7 @@ def write_folds(rows: Sequence[ManifestRow], folds: np.ndarray, path: Path | str
     with path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(FOLD_COLUMNS)
-        for row, comp, fold in zip(rows, components(rows), folds):
+        for row, comp, fold in zip(rows, components(rows, hold_out), folds):
             writer.writerow([portable_path(row.path, path.parent), comp, int(fold)])
 
 

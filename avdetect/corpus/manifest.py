@@ -2,7 +2,7 @@
 
 Columns, in this order (``fake_segments`` is optional when reading)::
 
-    path, label, video_label, audio_label, group, actor, dataset, split, fake_segments
+    path, label, video_label, audio_label, group, actor, dataset, split, fake_segments, generator, family
 
 * ``path``: absolute, or relative to the folder that holds the manifest. `read_manifest` resolves
   relative paths against that folder, so a manifest written next to (or above) its dataset can be moved
@@ -16,6 +16,8 @@ Columns, in this order (``fake_segments`` is optional when reading)::
 * ``dataset``, ``split``: free text, e.g. ``dfdc`` and ``train``; empty when unknown.
 * ``fake_segments``: JSON list of ``[start_s, end_s]`` manipulated intervals, seconds from the start
   (AV-Deepfake1M, LAV-DF); empty or ``[]`` when unknown or none.
+* ``generator``, ``family`` (optional): the exact system that made a fake (``hifigan``) and its kind
+  (``vocoder``); empty for reals and when unknown. `avdetect folds --hold-out` keeps each in one fold.
 """
 
 from __future__ import annotations
@@ -33,8 +35,8 @@ REAL = "REAL"
 FAKE = "FAKE"
 LABELS = (REAL, FAKE)
 COLUMNS = ("path", "label", "video_label", "audio_label", "group", "actor", "dataset", "split",
-           "fake_segments")
-REQUIRED_COLUMNS = COLUMNS[:-1]
+           "fake_segments", "generator", "family")
+REQUIRED_COLUMNS = COLUMNS[:8]  # fake_segments, generator and family may be absent
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,8 @@ class ManifestRow:
     dataset: str = ""
     split: str = ""  # the dataset's own split when it has one ("train", "val", "test")
     fake_segments: tuple[tuple[float, float], ...] = ()  # (start_s, end_s) seconds from the start
+    generator: str = ""  # the system that made a fake, e.g. "hifigan"; "" for reals and when unknown
+    family: str = ""  # the generator's kind, e.g. "vocoder"; "" for reals and when unknown
 
     def __post_init__(self) -> None:
         _check_label(self.label, "label", optional=False)
@@ -174,6 +178,8 @@ def _parse_row(record: dict[str, str], source: Path, line: int) -> ManifestRow:
             dataset=(record["dataset"] or "").strip(),
             split=(record["split"] or "").strip(),
             fake_segments=parse_segments(record.get("fake_segments")),
+            generator=(record.get("generator") or "").strip(),
+            family=(record.get("family") or "").strip(),
         )
     except ManifestError as err:
         raise ManifestError(f"{source}, line {line}: {err}") from None
@@ -198,7 +204,7 @@ def write_manifest(rows: Iterable[ManifestRow], path: Path | str) -> None:
 def _format_row(row: ManifestRow, base: Path) -> list[str]:
     segments = json.dumps([list(s) for s in row.fake_segments]) if row.fake_segments else ""
     return [portable_path(row.path, base), row.label, row.video_label or "", row.audio_label or "",
-            row.group, row.actor or "", row.dataset, row.split, segments]
+            row.group, row.actor or "", row.dataset, row.split, segments, row.generator, row.family]
 
 
 def check_unique_paths(rows: Sequence[ManifestRow], *, source: str) -> None:

@@ -10,13 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from avdetect.corpus.cache import (
-    CONFIG_NAME,
-    cache_key,
-    is_complete,
-    load_perception,
-    save_perception,
-)
+from avdetect.corpus.cache import CONFIG_NAME, cache_key, is_complete, load_perception, save_perception
 from avdetect.corpus.extract import VideoResult, log_result, read_index
 from avdetect.corpus.manifest import ManifestRow
 from avdetect.corpus.variants import FAKE, Variant, VariantInputs, make_variants

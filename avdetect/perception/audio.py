@@ -2,9 +2,11 @@
 
 Public audio-visual deepfake sets (FakeAVCeleb, AV-Deepfake1M) leak the label through a silent
 lead-in, so the audio branch only ever sees the span from the first to the last detected speech.
-Speech detection is an energy detector relative to the loudest part of the file, as librosa's
-`effects.split(top_db=...)` does; it is written here in numpy because librosa's first call compiles
-with numba for ~15 s, which would land on the scoring path.
+Speech detection is either silero-vad (`avdetect.perception.vad`, ``SpeechConfig(method="silero")``)
+or an energy detector relative to the loudest part of the file, as librosa's `effects.split(top_db=...)`
+does; the latter is written here in numpy because librosa's first call compiles with numba for ~15 s,
+which would land on the scoring path. The energy detector stays the default: the shipped model was
+trained on its spans.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from avdetect.records import AudioFeatures, MelWindows
 from stacking.segments import merge_intervals, runs
 
 SILENCE_DBFS = -60.0  # a track whose loudest frames are quieter than this holds no speech
+SPEECH_METHODS = ("energy", "silero")
 
 
 @dataclass(frozen=True)
@@ -56,9 +59,11 @@ class MelConfig:
 
 @dataclass(frozen=True)
 class SpeechConfig:
-    """Energy speech detector.
+    """Speech detector: silero-vad or the energy detector.
 
     Attributes:
+        method: "energy" (the numpy detector below) or "silero" (`avdetect.perception.vad`); silero
+            uses only min_silence_s, min_speech_s and pad_s.
         frame_s: energy frame length, seconds (hop is a third of it).
         top_db: frames quieter than the file's loudest frame minus this are silence.
         floor_fraction: frames below noise floor (10th percentile) + this fraction of the range from
@@ -74,6 +79,11 @@ class SpeechConfig:
     min_silence_s: float = 0.3
     min_speech_s: float = 0.1
     pad_s: float = 0.05
+    method: str = "energy"
+
+    def __post_init__(self) -> None:
+        if self.method not in SPEECH_METHODS:
+            raise ValueError(f"unknown speech method {self.method!r}; valid: {', '.join(SPEECH_METHODS)}")
 
 
 def frame_energy_db(audio: np.ndarray, sample_rate: int, frame_s: float) -> tuple[np.ndarray, float]:
@@ -90,6 +100,16 @@ def frame_energy_db(audio: np.ndarray, sample_rate: int, frame_s: float) -> tupl
 
 def detect_speech(audio: np.ndarray, sample_rate: int, config: SpeechConfig = SpeechConfig()) -> np.ndarray:
     """float64 (K, 2) start, end seconds of speech in `audio` float32 (N,); (0, 2) when silent."""
+    if config.method == "silero":
+        from avdetect.perception.vad import silero_speech
+
+        return silero_speech(audio, sample_rate, min_silence_s=config.min_silence_s,
+                             min_speech_s=config.min_speech_s, pad_s=config.pad_s)
+    return energy_speech(audio, sample_rate, config)
+
+
+def energy_speech(audio: np.ndarray, sample_rate: int, config: SpeechConfig = SpeechConfig()) -> np.ndarray:
+    """The energy detector's float64 (K, 2) speech spans (see the module docstring); (0, 2) when silent."""
     if len(audio) == 0:
         return np.zeros((0, 2))
     energy, hop_s = frame_energy_db(audio, sample_rate, config.frame_s)

@@ -16,13 +16,7 @@ import numpy as np
 
 from avdetect.defaults import SAMPLE_RATE
 from avdetect.errors import DecodeError, EmptyMediaError
-from avdetect.perception.video_info import (
-    display_size,
-    duration,
-    rotation,
-    scan_duration,
-    start_time,
-)
+from avdetect.perception.video_info import display_size, duration, rotation, scan_duration, start_time
 from avdetect.records import Clip, MediaInfo
 
 log = logging.getLogger(__name__)

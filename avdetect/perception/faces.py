@@ -16,17 +16,13 @@ import torch
 from PIL import Image
 
 from avdetect.defaults import CROP_SIZE, FACE_MARGIN
-from avdetect.perception.tracks import (
-    Detections,
-    RawTrack,
-    interpolate,
-    link,
-    smooth_boxes,
-    unstable_gaps,
-)
-from avdetect.records import Faces, FaceTrack
+from avdetect.perception.tracks import Detections, RawTrack, interpolate, link, smooth_boxes, unstable_gaps
+from avdetect.records import Clip, DenseFaceTrack, Faces, FaceTrack
 
 log = logging.getLogger(__name__)
+
+DENSE_FACE_SIZE = 64  # pixels of a dense luma face crop: the face is ~40 px, enough for motion, flicker, eyes
+DENSE_FACE_MARGIN = 0.25  # of the face side on each side: the ring outside the face that flicker is compared to
 
 
 @dataclass(frozen=True)
@@ -72,9 +68,7 @@ class FaceDetector:
     """
 
     def __init__(self, config: FaceConfig = FaceConfig(), *, device: str | torch.device = "cpu"):
-        from facenet_pytorch import (
-            MTCNN,  # heavy import, and the weights load here, not at import
-        )
+        from facenet_pytorch import MTCNN  # heavy import, and the weights load here, not at import
 
         self.config = config
         self.device = torch.device(device)
@@ -201,3 +195,46 @@ def crop(frame: np.ndarray, box: np.ndarray, size: int) -> np.ndarray:
     if sx2 > sx1 and sy2 > sy1:
         canvas[sy1 - y1 : sy2 - y1, sx1 - x1 : sx2 - x1] = frame[sy1:sy2, sx1:sx2]
     return np.asarray(Image.fromarray(canvas).resize((size, size), Image.BILINEAR))
+
+
+def dense_face_tracks(faces: Faces, clip: Clip, *, size: int = DENSE_FACE_SIZE,
+                      margin: float = DENSE_FACE_MARGIN) -> tuple[DenseFaceTrack, ...]:
+    """One `DenseFaceTrack` per face track spanning at least two dense frames; () without dense luma.
+
+    The crop box and landmarks are interpolated along the sparse track to every dense frame and cut with
+    sub-pixel accuracy, so a still face stays still in the crops (no rounding steps).
+    """
+    if clip.luma.size == 0:
+        return ()
+    tracks = (_dense_face_track(t, clip, size, margin) for t in faces.tracks)
+    return tuple(t for t in tracks if len(t.times_s) >= 2)
+
+
+def _dense_face_track(track: FaceTrack, clip: Clip, size: int, margin: float) -> DenseFaceTrack:
+    half_gap = float(np.median(np.diff(clip.times_s))) / 2 if len(clip.times_s) > 1 else 0.0
+    t = clip.luma_times_s
+    times = t[(t >= track.times_s[0] - half_gap) & (t <= track.times_s[-1] + half_gap)]
+    to_luma = np.tile(np.asarray(clip.luma_scale, np.float32), 2)
+    boxes = square_boxes(_interp_rows(times, track.times_s, track.boxes), margin) * to_luma
+    marks = _interp_rows(times, track.times_s, track.landmarks.reshape(len(track), 10)).reshape(-1, 5, 2)
+    marks = (marks * to_luma[:2] - boxes[:, None, :2]) * size / (boxes[:, None, 2:] - boxes[:, None, :2])
+    index = np.searchsorted(t, times)
+    crops = [cut_luma(clip.luma[i], b, size) for i, b in zip(index, boxes)]
+    crops = np.stack(crops) if crops else np.zeros((0, size, size), np.uint8)
+    return DenseFaceTrack(track_id=track.track_id, times_s=times, boxes=boxes.astype(np.float32),
+                          landmarks=marks.astype(np.float32), crops=crops, luma_hw=clip.luma.shape[1:3])
+
+
+def _interp_rows(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
+    """float32 (len(x), C): each column of fp (len(xp), C) interpolated at x (held at the ends)."""
+    return np.stack([np.interp(x, xp, fp[:, c]) for c in range(fp.shape[1])], axis=1).astype(np.float32)
+
+
+def cut_luma(luma: np.ndarray, box: np.ndarray, size: int) -> np.ndarray:
+    """uint8 (size, size) of a luma frame inside a fractional box; outside the frame repeats the edge."""
+    h, w = luma.shape
+    pad = int(np.ceil(max(0.0, -box[0], -box[1], box[2] - w, box[3] - h))) + 1
+    image = Image.fromarray(np.pad(luma, pad, mode="edge") if pad > 1 else luma)
+    shift = pad if pad > 1 else 0
+    region = tuple(float(v) + shift for v in box)
+    return np.asarray(image.resize((size, size), Image.BILINEAR, box=region))

@@ -10,13 +10,8 @@ from typing import Any
 
 import torch
 
-from avdetect.perception.audio import (
-    MelConfig,
-    MelExtractor,
-    SpeechConfig,
-    analyze_audio,
-)
-from avdetect.perception.faces import FaceConfig, FaceDetector
+from avdetect.perception.audio import MelConfig, MelExtractor, SpeechConfig, analyze_audio
+from avdetect.perception.faces import FaceConfig, FaceDetector, dense_face_tracks
 from avdetect.perception.mouth import MouthConfig, mouth_tracks
 from avdetect.perception.video import DecodeConfig, read_clip
 from avdetect.records import Perception, StageTimes
@@ -57,6 +52,7 @@ class Perceiver:
         t1 = time.perf_counter()
         faces = self.detector(clip.frames, clip.times_s)
         mouths = mouth_tracks(faces, clip, self.config.mouth)
+        dense_faces = dense_face_tracks(faces, clip)  # temporal face cues (issue 12)
         hook("faces", faces)
         t2 = time.perf_counter()
         audio = None
@@ -65,7 +61,7 @@ class Perceiver:
         hook("audio", audio)
         t3 = time.perf_counter()
         times = StageTimes(decode_s=t1 - t0, faces_s=t2 - t1, audio_s=t3 - t2)
-        return Perception(clip=clip, faces=faces, audio=audio, mouths=mouths, times=times)
+        return Perception(clip=clip, faces=faces, audio=audio, mouths=mouths, dense_faces=dense_faces, times=times)
 
 
 def _no_hook(stage: str, artefact: Any) -> None:

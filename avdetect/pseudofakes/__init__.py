@@ -6,27 +6,10 @@ channels, `sync` shifts or swaps a video's audio. `preview` draws grids of them 
 """
 
 from avdetect.pseudofakes.codecs import CODECS, codec_roundtrip
-from avdetect.pseudofakes.faces import (
-    BlendConfig,
-    BlendParams,
-    BlendResult,
-    cross_blend,
-    self_blend,
-)
-from avdetect.pseudofakes.sync import (
-    partly_replace,
-    random_shift,
-    replace_audio,
-    shift_audio,
-)
+from avdetect.pseudofakes.faces import BlendConfig, BlendParams, BlendResult, cross_blend, self_blend
+from avdetect.pseudofakes.sync import partly_replace, random_shift, replace_audio, shift_audio
 from avdetect.pseudofakes.video import TRACK_MODES, TrackBlend, blend_track
-from avdetect.pseudofakes.voice import (
-    VOICE_FAKERS,
-    griffin_lim,
-    splice,
-    voice_fake,
-    world_resynth,
-)
+from avdetect.pseudofakes.voice import VOICE_FAKERS, griffin_lim, splice, voice_fake, world_resynth
 
 __all__ = [
     "BlendConfig",

@@ -12,20 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from avdetect.pseudofakes.jitter import (
-    JitterConfig,
-    JitterParams,
-    draw_jitter_params,
-    jitter_face,
-    retouch,
-    warp_face,
-)
-from avdetect.pseudofakes.masks import (
-    MaskConfig,
-    MaskParams,
-    draw_mask_params,
-    face_mask,
-)
+from avdetect.pseudofakes.jitter import JitterConfig, JitterParams, draw_jitter_params, jitter_face, retouch, warp_face
+from avdetect.pseudofakes.masks import MaskConfig, MaskParams, draw_mask_params, face_mask
 
 # Reinhard et al., "Color Transfer between Images" (2001): RGB -> LMS, log10, then decorrelated l-alpha-beta.
 RGB_TO_LMS = np.array([[0.3811, 0.5783, 0.0402], [0.1967, 0.7244, 0.0782], [0.0241, 0.1288, 0.8444]])

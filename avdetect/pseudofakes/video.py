@@ -13,13 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-from avdetect.pseudofakes.faces import (
-    BlendConfig,
-    BlendParams,
-    apply_cross_blend,
-    apply_self_blend,
-    draw_blend_params,
-)
+from avdetect.pseudofakes.faces import BlendConfig, BlendParams, apply_cross_blend, apply_self_blend, draw_blend_params
 
 MIN_PARTIAL = 0.2  # shortest faked stretch of a partial fake, fraction of the track
 

@@ -18,13 +18,7 @@ from typing import Protocol
 
 from avdetect.errors import AvdetectError, InputError
 from avdetect.scoring.scores import VideoScore, failed
-from avdetect.workers import (
-    DEFAULT_TIMEOUT_S,
-    INTERNAL_ERROR,
-    TaskSpec,
-    WorkerPool,
-    one_line,
-)
+from avdetect.workers import DEFAULT_TIMEOUT_S, INTERNAL_ERROR, TaskSpec, WorkerPool, one_line
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +38,7 @@ class Scorer(Protocol):
 
 def make_scorer(model_dir: str | None, device: str) -> Scorer:
     """The default scorer: the Detector of `model_dir`, or the shipped model when it is None."""
-    from avdetect.scoring.pipeline import (
-        Detector,  # torch and the model load in the worker, not at import
-    )
+    from avdetect.scoring.pipeline import Detector  # torch and the model load in the worker, not at import
 
     return Detector.load(model_dir, device=device)
 

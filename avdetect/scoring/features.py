@@ -10,17 +10,21 @@ from __future__ import annotations
 import numpy as np
 
 from avdetect.errors import ModelFileError
+from avdetect.features.registry import VIDEO_EXTRACTORS, get_extractor
 from avdetect.perception.lipsync import SYNC_COLUMNS, sync_vector
 from avdetect.perception.tracks import even_picks
-from avdetect.records import SyncFeatures
+from avdetect.records import Perception, SyncFeatures
 from avdetect.scoring.scores import TrackScores, WindowScores
 from stacking import records as stack
 from stacking.aggregate import AggregateConfig, build_feature_table
 
 
 def feature_row(video: str, tracks: tuple[TrackScores, ...], windows: WindowScores, sync: SyncFeatures | None,
-                *, names: tuple[str, ...], config: AggregateConfig, frames_per_track: int | None) -> np.ndarray:
+                *, names: tuple[str, ...], config: AggregateConfig, frames_per_track: int | None,
+                blocks: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """float64 (1, F) the stacker's row, in its column order `names` (NaN where a modality is absent).
+
+    `blocks` holds the video's `avdetect.features` blocks by extractor name (`video_blocks`).
 
     Raises:
         ModelFileError: a column of `names` is not made here (`Detector.load` checks this first).
@@ -32,11 +36,18 @@ def feature_row(video: str, tracks: tuple[TrackScores, ...], windows: WindowScor
         sync_table(video, sync),
         videos=[video],
         config=config,
+        extra=[stack.SyncTable(np.array([video]), values[None, :], get_extractor(name).names)
+               for name, values in (blocks or {}).items()],
     )
     missing = [name for name in names if name not in table.names]
     if missing:
         raise ModelFileError(f"the stacker expects {', '.join(missing)}, which the scorer does not make")
     return np.array([[table.column(name)[0] for name in names]])
+
+
+def video_blocks(perception: Perception, extractors: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The `avdetect.features` blocks among `extractors` (score statistics are made elsewhere), by name."""
+    return {name: get_extractor(name)(perception) for name in extractors if name in VIDEO_EXTRACTORS}
 
 
 def frame_table(video: str, tracks: tuple[TrackScores, ...], per_track: int | None) -> stack.FrameScores:

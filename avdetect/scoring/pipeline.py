@@ -18,10 +18,11 @@ from avdetect.bundle import ModelBundle, check_bundle, load_bundle
 from avdetect.perception.lipsync import sync_features
 from avdetect.perception.perceiver import Hook, Perceiver
 from avdetect.records import AudioFeatures, Faces, SyncFeatures
-from avdetect.scoring.features import feature_row
+from avdetect.scoring.features import feature_row, video_blocks
 from avdetect.scoring.scores import TrackScores, VideoScore, WindowScores, empty_windows
 from stacking.bundle import StackerBundle
 from stacking.bundle import load_bundle as load_stacker
+from stacking.decision import why
 from stacking.segments import fake_segments, frame_segments, merge_intervals
 
 
@@ -56,7 +57,8 @@ class Detector:
         tracks = self.score_faces(seen.faces)
         windows = self.score_voice(seen.audio)
         sync = sync_features(seen.mouths, seen.clip.audio, seen.clip.sample_rate)
-        verdicts = self.fuse(str(path), tracks, windows, sync)
+        blocks = video_blocks(seen, self.spec.extractors)
+        verdicts = self.fuse(str(path), tracks, windows, sync, blocks)
         segments = self.segments(tracks, windows)
         return VideoScore(
             path=str(path),
@@ -91,12 +93,15 @@ class Detector:
         return WindowScores(w.start_s, w.end_s, self.audio.predict_windows(w.mels))
 
     def fuse(self, video: str, tracks: tuple[TrackScores, ...], windows: WindowScores,
-             sync: SyncFeatures | None) -> dict[str, float]:
-        """Calibrated p_fake, p_visual, p_audio, p_sync from the stacker (NaN verdicts where missing)."""
+             sync: SyncFeatures | None, blocks: dict[str, np.ndarray] | None = None) -> dict[str, float | str]:
+        """Calibrated p_fake, p_visual, p_audio, p_sync from the stacker (NaN where a modality is missing),
+        the verdict of the bundle's decision band and why."""
         X = feature_row(video, tracks, windows, sync, names=self.spec.features, config=self.stacker.aggregate,
-                        frames_per_track=self.spec.frames_per_track)
-        verdicts = self.stacker.stacker.predict_verdicts(X).as_dict()
-        return {name: float(values[0]) for name, values in verdicts.items()}
+                        frames_per_track=self.spec.frames_per_track, blocks=blocks)
+        p = {name: float(values[0]) for name, values in self.stacker.stacker.predict_verdicts(X).as_dict().items()}
+        modalities = {"face": p["p_visual"], "voice": p["p_audio"], "lip-sync": p["p_sync"]}
+        band = self.stacker.band
+        return {**p, "verdict": str(band.verdicts(np.array([p["p_fake"]]))[0]), "why": why(p["p_fake"], modalities, band)}
 
     def segments(self, tracks: tuple[TrackScores, ...], windows: WindowScores) -> np.ndarray:
         """float64 (K, 2) intervals where the frame or window scores say fake."""

@@ -17,12 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from avdetect.errors import (
-    AvdetectError,
-    RayEngineError,
-    RayMissingError,
-    WorkerLoadError,
-)
+from avdetect.errors import AvdetectError, RayEngineError, RayMissingError, WorkerLoadError
 from avdetect.scoring.batch import LocalEngine, OnResult, ScorerSpec
 from avdetect.scoring.scores import VideoScore
 from avdetect.workers import DEFAULT_TIMEOUT_S, one_line

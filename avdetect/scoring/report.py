@@ -23,7 +23,7 @@ from avdetect.records import SyncFeatures
 from avdetect.scoring.scores import VideoScore
 from avdetect.scoring.writers import JsonlWriter
 
-THRESHOLD = 0.5  # P(fake) at or above which a verdict says "fake"
+THRESHOLD = 0.5  # P(fake) at or above which a per-modality verdict says "fake"
 COLOURS = ("#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
 AUDIO_COLOUR, FAKE_SHADE = "#111", "#d62728"
 WIDTH, HEIGHT, MARGIN = 760, 230, (44, 12, 24, 34)  # left, right, top, bottom, pixels
@@ -31,7 +31,7 @@ TICK_STEPS = (0.05, 0.1, 0.2, 0.25, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600,
 STYLE = """body{font:14px system-ui,sans-serif;margin:24px;color:#222;max-width:980px}
 table{border-collapse:collapse}td,th{padding:3px 10px;border-bottom:1px solid #ddd;text-align:left}
 th{cursor:pointer;background:#f4f4f4}th:after{content:" \\2195";color:#aaa}.fake{color:#c00;font-weight:600}
-.real{color:#070}.failed{color:#a60;font-weight:600}figure{display:inline-block;margin:6px;text-align:center}
+.real{color:#070}.inconclusive{color:#a60}.failed{color:#a60;font-weight:600}figure{display:inline-block;margin:6px;text-align:center}
 svg{background:#fff;border:1px solid #ccc}.small{color:#666;font-size:12px}"""
 SORT_SCRIPT = """document.querySelectorAll("th").forEach((th,i)=>th.onclick=()=>{const b=th.closest("table").tBodies[0];
 const d=th.dataset.dir=th.dataset.dir==="a"?"d":"a";const v=r=>{const t=r.cells[i].dataset.v??r.cells[i].textContent;
@@ -100,7 +100,8 @@ def index_html(rows: Sequence[dict], linked: set[str]) -> str:
     heads = "".join(f"<th>{h}</th>" for h in ("path", "p_fake", "verdict", "visual", "audio", "sync", "status", "page"))
     lines = "".join(_index_row(row, row["path"] in linked) for row in rows)
     failed = sum(row["status"] != "ok" for row in rows)
-    summary = f"<p>{len(rows)} inputs, {failed} not scored; verdict threshold {THRESHOLD}.</p>"
+    summary = (f"<p>{len(rows)} inputs, {failed} not scored. The verdict comes from the model's decision band "
+               f"(real, inconclusive, fake); the modality columns say fake from {THRESHOLD}.</p>")
     return _document("avdetect report", f"<h1>avdetect report</h1>{summary}<table><thead><tr>{heads}</tr></thead>"
                      f"<tbody>{lines}</tbody></table><script>{SORT_SCRIPT}</script>")
 
@@ -108,7 +109,7 @@ def index_html(rows: Sequence[dict], linked: set[str]) -> str:
 def _index_row(row: dict, linked: bool) -> str:
     link = f'<a href="{html.escape(page_name(row["path"]))}">page</a>' if linked else "<span class=small>none</span>"
     p = row.get("p_fake")
-    cells = [html.escape(row["path"]), f"{p:.3f}" if p is not None else "", _verdict_span(p)]
+    cells = [html.escape(row["path"]), f"{p:.3f}" if p is not None else "", _word_span(row.get("verdict") or "")]
     cells += [verdict(row.get(name)) for name in ("p_visual", "p_audio", "p_sync")]
     status = html.escape(row["status"])
     if row["status"] != "ok":  # the reason shows on hover, and in full on the page
@@ -117,22 +118,23 @@ def _index_row(row: dict, linked: bool) -> str:
     return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
 
 
-def _verdict_span(p: float | None) -> str:
-    word = verdict(p)
-    return f"<span class={word}>{word}</span>" if word != "n/a" else word
+def _word_span(word: str) -> str:
+    return f"<span class={word}>{word}</span>" if word in ("real", "fake", "inconclusive") else (word or "n/a")
 
 
 def _headline(score: VideoScore) -> str:
     parts = [f"{name} {verdict(p)} ({p:.3f})" for name, p in
              (("visual", score.p_visual), ("audio", score.p_audio), ("sync", score.p_sync)) if not math.isnan(p)]
-    return (f"<p style='font-size:18px'>P(fake) = <b>{score.p_fake:.3f}</b>: {_verdict_span(score.p_fake)}</p>"
+    return (f"<p style='font-size:18px'>P(fake) = <b>{score.p_fake:.3f}</b>: {_word_span(score.verdict)}</p>"
+            f"<p>Why: {html.escape(score.why or 'not given')}</p>"
             f"<p>{'; '.join(parts) or 'no branch scores'}</p>")
 
 
 def _facts(score: VideoScore) -> str:
     row = score.row()
-    facts = {name: row[name] for name in ("path", "status", "p_fake", "p_visual", "p_audio", "p_sync", "duration_s",
-                                          "n_frames", "n_tracks", "seconds")}
+    names = ("path", "status", "p_fake", "verdict", "p_visual", "p_audio", "p_sync", "duration_s", "n_frames",
+             "n_tracks", "seconds")
+    facts = {name: row[name] for name in names}
     facts["fake segments (s)"] = ", ".join(f"{a:.2f}-{b:.2f}" for a, b in row["fake_segments"]) or "none"
     if os.path.isfile(score.path):
         facts["file size (bytes)"] = os.path.getsize(score.path)

@@ -48,6 +48,8 @@ class VideoScore:
     p_visual: float = NAN  # ... judged from the faces alone
     p_audio: float = NAN  # ... from the voice alone
     p_sync: float = NAN  # ... from audio-visual sync alone
+    verdict: str = ""  # "real", "fake" or "inconclusive" (the bundle's decision band); "" when not scored
+    why: str = ""  # one line: which modality pushed the verdict
     fake_segments: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))  # float64 (K, 2) seconds
     n_tracks: int = 0
     n_frames: int = 0  # sampled frames
@@ -62,11 +64,11 @@ class VideoScore:
         return self.status == "ok"
 
     def row(self) -> dict:
-        """The flat output row: path, p_fake, p_visual, p_audio, p_sync, fake_segments, n_tracks, n_frames,
-        duration_s, seconds, status, error (NaN probabilities become None)."""
+        """The flat output row, `ROW_FIELDS` (NaN probabilities become None)."""
         return {
             "path": self.path,
             "p_fake": _num(self.p_fake),
+            "verdict": self.verdict,
             "p_visual": _num(self.p_visual),
             "p_audio": _num(self.p_audio),
             "p_sync": _num(self.p_sync),
@@ -77,11 +79,12 @@ class VideoScore:
             "seconds": round(self.seconds, 3),
             "status": self.status,
             "error": self.error,
+            "why": self.why,
         }
 
 
-ROW_FIELDS = ("path", "p_fake", "p_visual", "p_audio", "p_sync", "fake_segments", "n_tracks", "n_frames",
-              "duration_s", "seconds", "status", "error")
+ROW_FIELDS = ("path", "p_fake", "verdict", "p_visual", "p_audio", "p_sync", "fake_segments", "n_tracks",
+              "n_frames", "duration_s", "seconds", "status", "error", "why")
 
 
 def _num(value: float) -> float | None:

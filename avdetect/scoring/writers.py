@@ -264,7 +264,8 @@ def _arrow():
 
 def _schema(pa):
     types = {"path": pa.string(), "fake_segments": pa.list_(pa.list_(pa.float64())), "status": pa.string(),
-             "error": pa.string(), **{f: pa.float64() for f in FLOAT_FIELDS}, **{f: pa.int64() for f in INT_FIELDS}}
+             "error": pa.string(), "verdict": pa.string(), "why": pa.string(),
+             **{f: pa.float64() for f in FLOAT_FIELDS}, **{f: pa.int64() for f in INT_FIELDS}}
     return pa.schema([(name, types[name]) for name in ROW_FIELDS])
 
 

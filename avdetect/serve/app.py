@@ -30,10 +30,9 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from avdetect.errors import AvdetectError
+from avdetect.errors import AvdetectError, NotFoundError
 from avdetect.serve.config import LOCAL_NAMES, ServeConfig, is_local
 from avdetect.serve.engine import ScoringQueue
-from avdetect.serve.errors import NotFoundError, http_status
 from avdetect.serve.jobs import Job, JobStore
 from avdetect.serve.uploads import save_upload
 
@@ -154,3 +153,8 @@ async def typed_error(request: Request, err: Exception) -> Response:
 
 def _json(service: Service, job: Job, status_code: int = 200) -> JSONResponse:
     return JSONResponse(job.to_json(time.time(), service.config.keep_s), status_code=status_code, headers=HEADERS)
+
+
+def http_status(err: AvdetectError) -> int:
+    """The HTTP status of a typed error: its ``http_status``, else 400 (the input was at fault)."""
+    return getattr(err, "http_status", 400)

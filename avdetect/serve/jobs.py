@@ -15,9 +15,9 @@ import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from avdetect.errors import NoSuchJobError, QueueFullError
 from avdetect.scoring.report import Report, page_name, verdict
 from avdetect.scoring.scores import VideoScore
-from avdetect.serve.errors import NoSuchJobError, QueueFullError
 
 QUEUED, SCORING, DONE, FAILED = "queued", "scoring", "done", "failed"
 PROBABILITIES = ("p_fake", "p_visual", "p_audio", "p_sync")

@@ -19,8 +19,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import Message, Receive
 
+from avdetect.errors import EmptyUploadError, UploadError, UploadTooLargeError
 from avdetect.scoring.batch import MEDIA_EXTENSIONS
-from avdetect.serve.errors import EmptyUploadError, UploadError, UploadTooLargeError
 
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries and headers around the file, bytes
 FIELD = "file"  # the form field that carries the file

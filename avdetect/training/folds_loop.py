@@ -22,7 +22,8 @@ import numpy as np
 from avdetect.corpus.folds import FoldRow
 from avdetect.errors import ManifestError
 from avdetect.training.epochs import Progress, remove_epoch_state
-from avdetect.training.report import binary_metrics, plot_curves, video_means, write_oof
+from avdetect.training.report import TrainingMetrics, plot_curves, video_means, write_oof
+from stacking.metrics import summarize
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ def check_folds(index: SampleIndex, folds: np.ndarray) -> None:
 
 
 def run_folds(trainer: Trainer, folds: np.ndarray, *, out_dir: Path, progress: Progress | None = None
-              ) -> dict[str, Any]:
+              ) -> TrainingMetrics:
     """Trains one model per fold, predicts each held-out fold, writes the OOF table and the report.
 
     Writes `out_dir/fold{k}/model.{json,safetensors}` (+ predictions.npz, curves.json), `oof.csv`,
@@ -107,15 +108,15 @@ def run_folds(trainer: Trainer, folds: np.ndarray, *, out_dir: Path, progress: P
         held = np.flatnonzero(folds == k)
         probs[held], curves[f"fold{k}"] = _run_fold(trainer, np.flatnonzero(folds != k), held, out_dir / f"fold{k}",
                                                     task=f"fold {n}/{len(fold_ids)}", progress=progress)
-        per_fold[f"fold{k}"] = binary_metrics(index.labels[held], probs[held])
+        per_fold[f"fold{k}"] = summarize(index.labels[held], probs[held])
     columns = {"path": index.videos, "track": index.tracks, "position": index.positions,
                "time_s": index.times_s, "label": index.labels, "fold": folds, "probability": probs}
     if index.end_times_s is not None:
         columns["end_s"] = index.end_times_s
     write_oof(out_dir / "oof.csv", columns)
-    metrics = {"folds": per_fold, "oof": binary_metrics(index.labels, probs),
-               "oof_video": binary_metrics(*video_means(index.videos, index.labels, probs))}
-    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    metrics = TrainingMetrics(per_fold, summarize(index.labels, probs),
+                              summarize(*video_means(index.videos, index.labels, probs)))
+    (out_dir / "metrics.json").write_text(json.dumps(metrics.to_json(), indent=2))
     plot_curves(curves, out_dir / "curves.png")
     return metrics
 
@@ -127,8 +128,8 @@ def _run_fold(trainer: Trainer, train: np.ndarray, held: np.ndarray, fold_dir: P
         return done
 
     def evaluate(model: Any) -> dict[str, Any]:
-        scores = binary_metrics(trainer.index.labels[held], trainer.predict(model, held))
-        return {"heldout_auc": scores["auc"], "heldout_log_loss": scores["log_loss"]}
+        scores = summarize(trainer.index.labels[held], trainer.predict(model, held))
+        return {"heldout_auc": scores.to_json()["auc"], "heldout_log_loss": scores.to_json()["log_loss"]}
 
     model, curves = trainer.fit(train, state_dir=fold_dir, task=task, progress=progress, evaluate=evaluate)
     probs = trainer.predict(model, held)

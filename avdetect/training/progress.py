@@ -12,12 +12,7 @@ from avdetect.training.epochs import Progress
 @contextmanager
 def rich_progress() -> Iterator[Progress]:
     """A `Progress` callback rendering one bar per task (fold, refit) with loss and time left."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        TextColumn,
-        TimeRemainingColumn,
-    )
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
     from rich.progress import Progress as Bars
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),

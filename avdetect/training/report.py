@@ -1,7 +1,7 @@
 """What a training run reports: detection metrics, the out-of-fold table and a PNG of the curves.
 
-Metrics follow the DFDC and ASVspoof habits: ROC AUC, equal error rate and log loss, on frames (or
-windows) and on videos (mean probability of a video's samples). The curves are drawn with PIL, so no
+Metrics follow the DFDC and ASVspoof habits (`stacking.metrics.summarize`: ROC AUC, equal error rate, log
+loss, ...), on frames (or windows) and on videos (mean probability of a video's samples). The curves are drawn with PIL, so no
 plotting library is needed.
 """
 
@@ -10,37 +10,34 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw
-from sklearn.metrics import log_loss, roc_auc_score, roc_curve
+
+from stacking.metrics import Metrics
 
 OOF_COLUMNS = ("path", "track", "position", "time_s", "end_s", "label", "fold", "probability")
 COLOURS = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
            (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207))
 
 
-def equal_error_rate(labels: np.ndarray, probs: np.ndarray) -> float:
-    """The error rate where the false-positive and false-negative rates meet (ASVspoof's EER)."""
-    fpr, tpr, _ = roc_curve(labels, probs)
-    fnr = 1.0 - tpr
-    i = int(np.nanargmin(np.abs(fnr - fpr)))
-    return float((fpr[i] + fnr[i]) / 2)
+@dataclass(frozen=True)
+class TrainingMetrics:
+    """What `run_folds` measured: each held-out fold, and the whole OOF table by sample and by video."""
 
+    folds: dict[str, Metrics]  # "fold{k}" -> metrics of that fold's held-out samples
+    oof: Metrics  # every sample, scored by the model of its held-out fold
+    oof_video: Metrics  # one row per video: the mean of its samples
 
-def binary_metrics(labels: np.ndarray, probs: np.ndarray) -> dict[str, Any]:
-    """n, n_fake, AUC, EER and log loss of probabilities of "fake"; AUC and EER None with one class."""
-    labels, probs = np.asarray(labels, np.int64), np.asarray(probs, np.float64)
-    both = len(np.unique(labels)) == 2
-    return {
-        "n": int(len(labels)),
-        "n_fake": int(labels.sum()),
-        "auc": float(roc_auc_score(labels, probs)) if both else None,
-        "eer": equal_error_rate(labels, probs) if both else None,
-        "log_loss": float(log_loss(labels, np.clip(probs, 1e-6, 1 - 1e-6), labels=[0, 1])) if len(labels) else None,
-    }
+    def to_json(self) -> dict[str, Any]:
+        return {"folds": {k: m.to_json() for k, m in self.folds.items()}, "oof": self.oof.to_json(),
+                "oof_video": self.oof_video.to_json()}
+
+    def table(self) -> dict[str, Metrics]:
+        return {**self.folds, "oof": self.oof, "oof video": self.oof_video}
 
 
 def video_means(videos: np.ndarray, labels: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

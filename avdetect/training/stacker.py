@@ -22,22 +22,21 @@ from avdetect.corpus.folds import read_folds
 from avdetect.corpus.manifest import FAKE, REAL, ManifestRow, read_manifest
 from avdetect.defaults import AUDIO_WINDOW_S
 from avdetect.errors import InputError
+from avdetect.features.registry import get_extractor
 from avdetect.spec import DEFAULT_EXTRACTORS, ScoringSpec, perception_config
+from avdetect.training.video_features import FEATURES_DIR
 from stacking.aggregate import AggregateConfig, build_feature_table
 from stacking.bundle import save_bundle
+from stacking.decision import DecisionBand, fit_band
 from stacking.errors import TableError
 from stacking.records import FeatureTable
 from stacking.report import BASELINE, CvReport, cv_report, write_report, write_scores
 from stacking.stacker import LGBMStacker, balanced_weights
-from stacking.tables import (
-    match_paths,
-    per_video_labels,
-    read_frame_scores,
-    read_sync_table,
-    read_window_scores,
-)
+from stacking.tables import match_paths, per_video_labels, read_frame_scores, read_sync_table, read_window_scores
 
 logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_ERROR = 0.05  # each decided verdict's error rate on held-out videos
 
 # Modality -> its file under --oof.
 OOF_FILES = {"visual": Path("visual/oof.csv"), "audio": Path("audio/oof.csv"),
@@ -56,6 +55,7 @@ class TrainingData:
     groups: dict[str, np.ndarray]  # "dataset"/"modality" -> str (V,), for the report's breakdowns
     sources_of_rows: np.ndarray  # str (V,) source group of each video (the manifest's group; else itself)
     sources: dict[str, str]  # modality -> the file its scores came from
+    extractors: tuple[str, ...] = ()  # `avdetect.features` blocks among the columns (RUNS/features/*.csv)
 
 
 def fit_stacker(data: TrainingData, *, calibration: str = "auto", seed: int = 0,
@@ -85,7 +85,7 @@ def write_model_bundle(output: Path, data: TrainingData, *, runs: Path, cache: P
     per_track = (json.loads(visual_run.read_text(encoding="utf-8")).get("frames_per_track")
                  if visual_run.is_file() else None)
     spec = ScoringSpec(perception=perception_config(config["perception"]), features=tuple(data.table.names),
-                       extractors=DEFAULT_EXTRACTORS, frames_per_track=per_track)
+                       extractors=DEFAULT_EXTRACTORS + data.extractors, frames_per_track=per_track)
     card = {"videos": int(len(data.y)), "fakes": int(data.y.sum()), "folds": int(len(set(data.folds.tolist()))),
             "sources": data.sources}
     return assemble_bundle(output, stacker=output / "stacker", spec=spec, visual=visual_model,
@@ -104,15 +104,16 @@ def load_training_data(oof_dir: Path, folds_path: Path, manifest_path: Path | No
     manifest = {str(r.path): r for r in read_manifest(manifest_path)} if manifest_path else {}
     bases = [oof_dir, folds_path.parent] + ([manifest_path.parent] if manifest_path else []) + [Path()]
     scores, oof_labels, sources = read_scores(oof_dir, list(fold_of), bases, audio_window_s=audio_window_s)
+    blocks = read_feature_blocks(oof_dir / FEATURES_DIR, list(fold_of), bases)
     videos = sorted(set().union(*(set(s.video.tolist()) for s in scores.values())))
     table = build_feature_table(scores.get("visual"), scores.get("audio"), scores.get("sync"),
-                                videos=videos, config=AggregateConfig())
+                                videos=videos, config=AggregateConfig(), extra=list(blocks.values()))
     rows = [manifest.get(v) for v in videos]
     if manifest and None in rows:
         missing = [v for v, row in zip(videos, rows) if row is None]
         raise TableError(f"{len(missing)} scored video(s) are not in the manifest, e.g. {missing[:3]}")
     per_modality = modality_labels(videos, rows, oof_labels)
-    return TrainingData(table=table, y=video_labels(videos, rows, per_modality),
+    return TrainingData(table=table, y=video_labels(videos, rows, per_modality), extractors=tuple(blocks),
                         folds=np.array([fold_of[v] for v in videos], dtype=np.int64),
                         modality_labels=per_modality, groups=report_groups(rows), sources=sources,
                         sources_of_rows=np.array([r.group if r else v for v, r in zip(videos, rows)], dtype=str))
@@ -143,6 +144,22 @@ def read_scores(oof_dir: Path, known: list[str], bases: list[Path], *, audio_win
     if not any(len(s.video) for s in scores.values()):
         raise TableError(f"no scored video of {oof_dir} is in the folds file; do the paths match?")
     return scores, labels, sources
+
+
+def read_feature_blocks(folder: Path, known: list[str], bases: list[Path]) -> dict[str, Any]:
+    """Extractor name -> its per-video table (``FOLDER/<name>.csv``, `avdetect video-features`), keyed by
+    folds-file paths; {} without the folder. Raises ValueError on a file of an unknown extractor."""
+    blocks = {}
+    for path in sorted(folder.glob("*.csv")) if folder.is_dir() else []:
+        names = get_extractor(path.stem).names  # an unknown block could never be computed at scoring
+        table = read_sync_table(path)
+        if tuple(table.names) != names:
+            raise TableError(f"{path}: columns {table.names} are not the {path.stem} extractor's {names}; "
+                             "write it again with `avdetect video-features`")
+        blocks[path.stem], dropped = remap(table, match_paths(table.video.tolist(), known, [folder, *bases]))
+        if dropped:
+            logger.warning("%s: %d row(s) of videos not in the folds file were left out", path, dropped)
+    return blocks
 
 
 def remap(record: Any, mapping: dict[str, str]) -> tuple[Any, int]:
@@ -199,19 +216,26 @@ def report_groups(rows: list[ManifestRow | None]) -> dict[str, np.ndarray]:
             "modality": np.array([modality_group(r.video_label, r.audio_label) for r in rows], dtype=str)}
 
 
-def write_outputs(directory: Path, stacker: LGBMStacker, data: TrainingData) -> CvReport:
-    """Writes the bundle, ``report.json``, charts and ``oof.csv`` (per-video out-of-fold scores)."""
+def write_outputs(directory: Path, stacker: LGBMStacker, data: TrainingData, *,
+                  max_error: float = DEFAULT_MAX_ERROR) -> tuple[CvReport, DecisionBand]:
+    """Writes the bundle, ``report.json``, charts and ``oof.csv`` (per-video out-of-fold scores).
+
+    The decision band (real / inconclusive / fake) is fitted on the stacker's out-of-fold probabilities,
+    each decided verdict held to ``max_error``.
+    """
     baseline = data.table.column(BASELINE)
     report = cv_report(stacker, data.y, baseline=baseline, modality_labels=data.modality_labels,
                        groups=data.groups)
     extra = {"sources": data.sources, "n_videos": len(data.y), "n_fake": int(data.y.sum()),
              "cv": {k: m.to_dict() for k, m in report.metrics.items()}}
-    save_bundle(directory, stacker, aggregate=AggregateConfig(), extra=extra)
+    band = fit_band(data.y, stacker.oof_proba_, max_error=max_error)
+    extra["decision"] = band.to_json()
+    save_bundle(directory, stacker, aggregate=AggregateConfig(), extra=extra, band=band)
     write_report(directory, report, data.y, p=stacker.oof_proba_, baseline=baseline, extra=extra)
     columns = {"fold": data.folds, "label": data.y, "p_fake": stacker.oof_proba_,
                **{f"p_{m}": stacker.oof_verdicts_[m] for m in ("visual", "audio", "sync")},
                "frame_mean": baseline}
     write_scores(directory / "oof.csv", data.table.videos.tolist(), columns)
-    return report
+    return report, band
 
 

@@ -16,13 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
 
-from avdetect.corpus.datasets.common import (
-    actor_from_parts,
-    label_of,
-    load_json,
-    require_dir,
-    require_files,
-)
+from avdetect.corpus.datasets.common import actor_from_parts, label_of, load_json, require_dir, require_files
 from avdetect.corpus.manifest import ManifestRow, segments_from
 from avdetect.errors import DatasetLayoutError, ManifestError
 

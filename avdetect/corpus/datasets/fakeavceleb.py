@@ -12,12 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from avdetect.corpus.datasets.common import (
-    actor_from_parts,
-    label_of,
-    require_dir,
-    require_files,
-)
+from avdetect.corpus.datasets.common import actor_from_parts, label_of, require_dir, require_files
 from avdetect.corpus.manifest import ManifestRow
 from avdetect.errors import DatasetLayoutError
 

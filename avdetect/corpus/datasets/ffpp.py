@@ -17,12 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from avdetect.corpus.datasets.common import (
-    connected_components,
-    label_of,
-    require_dir,
-    require_files,
-)
+from avdetect.corpus.datasets.common import connected_components, label_of, require_dir, require_files
 from avdetect.corpus.manifest import ManifestRow
 from avdetect.errors import DatasetLayoutError
 

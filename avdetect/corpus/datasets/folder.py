@@ -5,7 +5,8 @@ Folder mode: every video or audio file under ROOT (recursively) that lies inside
 such folders is skipped and counted in the log.
 
 CSV mode (``csv=``): a CSV with at least ``path,label``; ``video_label``, ``audio_label``, ``group``,
-``actor``, ``dataset``, ``split`` and ``fake_segments`` are kept when present. Relative paths are read
+``actor``, ``dataset``, ``split``, ``fake_segments``, ``generator`` and ``family`` are kept when present
+(the shared data's MANIFEST.csv has the last two). Relative paths are read
 against ROOT. Rows labelled ``UNKNOWN`` are skipped (their count is logged): a manifest is for
 training and evaluation, which need a label, and unlabelled files can be scored directly. Files that
 are neither video nor audio (images, archives) are skipped and counted too. A per-modality label
@@ -168,6 +169,8 @@ def _csv_row(record: dict, path: Path, group: str, dataset: str, source: Path, l
             dataset=text.get("dataset") or dataset,
             split=text.get("split", ""),
             fake_segments=parse_segments(text.get("fake_segments")),
+            generator=text.get("generator", ""),
+            family=text.get("family", ""),
         )
     except ManifestError as err:
         raise ManifestError(f"{source}, line {line}: {err}") from None

@@ -1,0 +1,208 @@
+"""Transfer to unseen generators: one row per held-out generator from out-of-fold scores.
+
+    .venv/bin/python benchmarks/generalization.py --modality audio --oof RUNS/audio/oof.csv \\
+        --manifest M.csv --folds F.csv [--hold-out generator|family] [--reals fold|all] [--column p_audio]
+
+The folds must come from ``avdetect folds --hold-out generator`` (or ``family``): then every score of a
+generator's fakes comes from a model that never saw that generator. Each row gives the generator's fakes
+(n), the ROC AUC and EER of those fakes against the reals (by default the reals of the same folds, scored
+by the same models: ``--reals fold``; ``--reals all`` uses every real), their mean P(fake) and the
+fraction caught at 0.5; then the reals' false-alarm rate at 0.5 and the means over generators.
+
+Reads any OOF table with a ``path`` column: a branch's ``oof.csv`` (a row per window or crop; the
+``probability`` column is averaged per file), the stacker's ``oof.csv`` (``p_fake``, ``p_visual``,
+``p_audio``, ...: the modality picks the column) or a per-file table with ``probability``. Rows whose
+path is not in the manifest (pseudo-fake variants ``path#...``) are counted and left out.
+
+``--fit FEATURES_DIR`` first makes such a table: it reads every ``FEATURES_DIR/*.csv`` feature block
+(``avdetect video-features`` or ``benchmarks/voice_features.py --manifest``), fits a LightGBM classifier
+per fold on the other folds' files, and writes the held-out predictions to ``--oof`` (``path, fold,
+label, probability``) before printing the table; ``--blocks`` picks some of the blocks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+MODALITY_COLUMNS = {"audio": ("p_audio", "p_fake"), "video": ("p_visual", "p_fake"), "av": ("p_fake",)}
+THRESHOLD = 0.5
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the table."""
+
+    name: str  # the generator, or "reals", "mean over generators"
+    n: int
+    auc: float
+    eer: float
+    mean_p: float
+    rate: float  # fakes: fraction with p >= 0.5 (caught); reals: false alarms at 0.5
+
+
+def read_scores(path: Path, column: str | None, modality: str) -> dict[str, float]:
+    """path -> P(fake) from an OOF table; several rows of one path (windows, crops) are averaged."""
+    with path.open(newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        fields = reader.fieldnames or []
+        column = column or next((c for c in ("probability", *MODALITY_COLUMNS[modality]) if c in fields), None)
+        if column is None or column not in fields:
+            raise SystemExit(f"{path}: no score column (looked for {column or 'probability/p_*'}); use --column")
+        values: dict[str, list[float]] = defaultdict(list)
+        for record in reader:
+            if (record.get(column) or "").strip():
+                values[record["path"]].append(float(record[column]))
+    return {key: float(np.mean(v)) for key, v in values.items()}
+
+
+def modality_label(row, modality: str) -> str | None:
+    """The label a modality is judged on: audio_label, video_label, or the whole file's label."""
+    return {"audio": row.audio_label, "video": row.video_label, "av": row.label}[modality]
+
+
+def metric_row(name: str, fakes: np.ndarray, reals: np.ndarray) -> Row:
+    """A generator's row: its fakes against the given reals."""
+    from stacking.metrics import auc, eer
+
+    y = np.r_[np.ones(len(fakes)), np.zeros(len(reals))]
+    p = np.r_[fakes, reals]
+    both = len(fakes) and len(reals)
+    return Row(name, len(fakes), auc(y, p) if both else np.nan, eer(y, p) if both else np.nan,
+               float(np.mean(fakes)), float(np.mean(fakes >= THRESHOLD)))
+
+
+def generalization_table(rows: Sequence, folds: np.ndarray, scores: dict[str, float], *, modality: str,
+                         hold_out: str = "generator", reals: str = "fold") -> list[Row]:
+    """Rows per held-out generator (sorted by name), then the reals, then the mean over generators.
+
+    Args:
+        rows: manifest rows (`avdetect.corpus.manifest.ManifestRow`).
+        folds: int (len(rows),) the fold of each row.
+        scores: path (as a string) -> out-of-fold P(fake); rows without a score are left out.
+        modality: "audio", "video" or "av": which label a row is judged on.
+        hold_out: the manifest column that names a fake's generator ("generator" or "family").
+        reals: "fold" (the reals of the folds holding the generator's fakes) or "all".
+    """
+    scored = [(r, int(f), scores[str(r.path)]) for r, f in zip(rows, folds)
+              if str(r.path) in scores and modality_label(r, modality)]
+    real = [(f, p) for r, f, p in scored if modality_label(r, modality) == "REAL"]
+    by_gen: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    for r, f, p in scored:
+        if modality_label(r, modality) == "FAKE":
+            by_gen[getattr(r, hold_out) or "(none)"].append((f, p))
+    table = []
+    for name in sorted(by_gen):
+        fold_set = {f for f, _ in by_gen[name]}
+        pool = [p for f, p in real if reals == "all" or f in fold_set]
+        table.append(metric_row(name, np.array([p for _, p in by_gen[name]]), np.array(pool)))
+    real_p = np.array([p for _, p in real])
+    table.append(Row("reals", len(real_p), np.nan, np.nan, float(real_p.mean()) if len(real_p) else np.nan,
+                     float(np.mean(real_p >= THRESHOLD)) if len(real_p) else np.nan))
+    gens = table[:-1]
+    if gens:
+        table.append(Row(f"mean over {len(gens)} generators", sum(g.n for g in gens),
+                         *(float(np.nanmean([getattr(g, k) for g in gens])) for k in ("auc", "eer", "mean_p", "rate"))))
+    return table
+
+
+def format_table(table: Sequence[Row], hold_out: str = "generator") -> str:
+    """The table as aligned text: generator, n, AUC, EER, mean p, caught@0.5 (false alarms for reals)."""
+    width = max([len(hold_out)] + [len(r.name) for r in table])
+    lines = [f"{hold_out:<{width}} {'n':>5} {'AUC':>6} {'EER':>6} {'mean p':>7} {'>=0.5':>6}"]
+    for r in table:
+        lines.append(f"{r.name:<{width}} {r.n:>5} {_num(r.auc)} {_num(r.eer)} {r.mean_p:>7.3f} {r.rate:>6.3f}")
+    return "\n".join(lines)
+
+
+def _num(value: float) -> str:
+    return f"{value:>6.3f}" if np.isfinite(value) else f"{'-':>6}"
+
+
+def read_blocks(features_dir: Path, blocks: Sequence[str] | None = None) -> tuple[list[str], dict[str, np.ndarray]]:
+    """Column names and path -> float64 row of the feature blocks in ``features_dir``, joined by path
+    (a block a file lacks is NaN)."""
+    files = sorted(features_dir.glob("*.csv"))
+    files = [f for f in files if blocks is None or f.stem in blocks]
+    names: list[str] = []
+    values: dict[str, dict[str, float]] = defaultdict(dict)
+    for path in files:
+        with path.open(newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            columns = [c for c in reader.fieldnames or [] if c != "path"]
+            names += columns
+            for record in reader:
+                values[record["path"]].update({c: float(record[c] or "nan") for c in columns})
+    return names, {key: np.array([v.get(c, np.nan) for c in names]) for key, v in values.items()}
+
+
+def fit_oof(rows: Sequence, folds: np.ndarray, features: dict[str, np.ndarray], *, modality: str,
+            seed: int = 0) -> dict[str, tuple[int, int, float]]:
+    """path -> (fold, label, out-of-fold P(fake)) from one LightGBM per fold, classes weighted evenly."""
+    from lightgbm import LGBMClassifier
+
+    kept = [(str(r.path), int(f), int(modality_label(r, modality) == "FAKE")) for r, f in zip(rows, folds)
+            if modality_label(r, modality) and str(r.path) in features]
+    paths, fold, y = (np.array(v) for v in zip(*kept))
+    x = np.stack([features[p] for p in paths])
+    oof = np.full(len(y), np.nan)
+    for k in np.unique(fold):
+        train = fold != k
+        model = LGBMClassifier(n_estimators=300, learning_rate=0.05, num_leaves=15, min_child_samples=10,
+                               subsample=0.8, subsample_freq=1, colsample_bytree=0.8, class_weight="balanced",
+                               random_state=seed, n_jobs=1, verbose=-1)
+        model.fit(x[train], y[train])
+        oof[~train] = model.predict_proba(x[~train])[:, 1]
+    return {p: (int(f), int(label), float(q)) for p, f, label, q in zip(paths, fold, y, oof)}
+
+
+def write_oof_table(path: Path, oof: dict[str, tuple[int, int, float]]) -> None:
+    """Writes ``path, fold, label, probability`` (label 1 = fake)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["path", "fold", "label", "probability"])
+        writer.writerows([key, fold, label, f"{p:.6g}"] for key, (fold, label, p) in oof.items())
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--modality", choices=tuple(MODALITY_COLUMNS), required=True)
+    parser.add_argument("--oof", type=Path, required=True, help="OOF table (branch, stacker or per file)")
+    parser.add_argument("--manifest", type=Path, required=True, help="manifest with generator/family columns")
+    parser.add_argument("--folds", type=Path, required=True, help="folds from `avdetect folds --hold-out ...`")
+    parser.add_argument("--hold-out", choices=("generator", "family"), default="generator")
+    parser.add_argument("--reals", choices=("fold", "all"), default="fold",
+                        help="reals each generator is compared with (default: those of its folds)")
+    parser.add_argument("--column", help="score column (default: probability, else by modality)")
+    parser.add_argument("--fit", type=Path, metavar="FEATURES_DIR",
+                        help="fit LightGBM per fold on these feature blocks and write --oof first")
+    parser.add_argument("--blocks", help="with --fit: comma-separated block names (default all)")
+    args = parser.parse_args(argv)
+    from avdetect.corpus.folds import align_folds, read_folds
+    from avdetect.corpus.manifest import read_manifest
+
+    rows = read_manifest(args.manifest)
+    folds = align_folds(rows, read_folds(args.folds))
+    if args.fit:
+        names, features = read_blocks(args.fit, args.blocks.split(",") if args.blocks else None)
+        write_oof_table(args.oof, fit_oof(rows, folds, features, modality=args.modality))
+        print(f"{args.oof}: LightGBM out-of-fold scores from {len(names)} features of {args.fit}")
+    scores = read_scores(args.oof, args.column, args.modality)
+    known = {str(r.path) for r in rows}
+    left_out = sum(key not in known for key in scores)
+    table = generalization_table(rows, folds, scores, modality=args.modality, hold_out=args.hold_out,
+                                 reals=args.reals)
+    print(f"{args.oof}: {len(scores)} scored files ({left_out} not in the manifest, left out); "
+          f"{args.modality} labels; AUC/EER against {'the reals of the same folds' if args.reals == 'fold' else 'all reals'}")
+    print(format_table(table, args.hold_out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""The verdict: real, fake or inconclusive, from a calibrated P(fake) and a band fitted on held-out data.
+
+A single 0.5 threshold forces a call on every video, and log loss and users both punish a confident
+wrong one. `fit_band` picks, on out-of-fold probabilities, the widest region of confident calls whose
+measured error stays within ``max_error`` for each decided verdict: among videos called real, at most
+that share is fake; among videos called fake, at most that share is real. Between the two thresholds
+the verdict is "inconclusive" and the report says which modality pushed it where.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+REAL, FAKE, INCONCLUSIVE = "real", "fake", "inconclusive"
+VERDICTS = (REAL, FAKE, INCONCLUSIVE)
+
+
+@dataclass(frozen=True)
+class DecisionBand:
+    """Thresholds on P(fake) and what they achieved on the held-out data they were chosen on."""
+
+    low: float  # P(fake) below this: "real"
+    high: float  # P(fake) at or above this: "fake"; low <= 0.5 <= high
+    max_error: float  # the error rate each decided verdict was held to
+    real_error: float = float("nan")  # share of fakes among the held-out videos called real
+    fake_error: float = float("nan")  # share of reals among those called fake
+    inconclusive_rate: float = float("nan")  # share of held-out videos left inconclusive
+    n: int = 0  # held-out videos it was fitted on
+
+    def verdicts(self, p: np.ndarray) -> np.ndarray:
+        """str (n,) "real", "fake" or "inconclusive" (also for NaN, a video nothing could be said of)."""
+        p = np.asarray(p, dtype=np.float64)
+        out = np.full(p.shape, INCONCLUSIVE, dtype=object)
+        out[p < self.low] = REAL
+        out[p >= self.high] = FAKE
+        return out.astype(str)
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> DecisionBand:
+        return cls(**{k: float("nan") if v is None else v for k, v in raw.items()})
+
+
+# A bundle fitted before bands existed decides at 0.5, with no inconclusive region (stated, not silent:
+# its `max_error` is NaN and the report says so).
+THRESHOLD_ONLY = DecisionBand(low=0.5, high=0.5, max_error=float("nan"))
+
+
+def fit_band(y: np.ndarray, p: np.ndarray, *, max_error: float = 0.05) -> DecisionBand:
+    """The band of held-out labels ``y`` (0/1) and calibrated probabilities ``p``; NaN rows left out.
+
+    ``high`` is the lowest threshold at or above 0.5 whose "fake" calls are at most ``max_error`` real,
+    ``low`` the highest at or below 0.5 whose "real" calls are at most ``max_error`` fake; with no such
+    threshold the side never decides (1.0 / 0.0 + inconclusive).
+    """
+    y, p = np.asarray(y, dtype=np.int64), np.asarray(p, dtype=np.float64)
+    ok = ~np.isnan(p)
+    y, p = y[ok], p[ok]
+    high = _lowest_safe_high(y, p, max_error)
+    low = _highest_safe_low(y, p, max_error)
+    band = DecisionBand(low=low, high=high, max_error=max_error)
+    called = band.verdicts(p)
+    return DecisionBand(low=low, high=high, max_error=max_error, real_error=_share(y[called == REAL], 1),
+                        fake_error=_share(y[called == FAKE], 0),
+                        inconclusive_rate=float(np.mean(called == INCONCLUSIVE)) if len(p) else float("nan"),
+                        n=int(len(p)))
+
+
+def _lowest_safe_high(y: np.ndarray, p: np.ndarray, max_error: float) -> float:
+    candidates = np.unique(np.concatenate([[0.5], p[p >= 0.5]]))
+    for t in candidates:
+        called = p >= t
+        if called.any() and np.mean(y[called] == 0) <= max_error:
+            return float(t)
+    return 1.0 + 1e-9  # nothing is ever called fake
+
+
+def _highest_safe_low(y: np.ndarray, p: np.ndarray, max_error: float) -> float:
+    candidates = np.unique(np.concatenate([[0.5], np.nextafter(p[p < 0.5], 1.0)]))[::-1]
+    for t in candidates:
+        called = p < t
+        if called.any() and np.mean(y[called] == 1) <= max_error:
+            return float(t)
+    return 0.0  # nothing is ever called real
+
+
+def _share(y: np.ndarray, value: int) -> float:
+    return float(np.mean(y == value)) if len(y) else float("nan")
+
+
+def why(p_fake: float, modalities: dict[str, float], band: DecisionBand) -> str:
+    """One line saying which modality pushed the verdict, e.g. "voice 0.91, lip-sync 0.64 say fake"."""
+    present = {name: p for name, p in modalities.items() if p is not None and not np.isnan(p)}
+    if p_fake is None or np.isnan(p_fake):
+        return "no score"
+    ranked = sorted(present.items(), key=lambda kv: -kv[1])
+    pushing = [f"{name} {p:.2f}" for name, p in ranked if p >= 0.5]
+    verdict = band.verdicts(np.array([p_fake]))[0]
+    if verdict == FAKE:
+        return f"{', '.join(pushing)} say fake" if pushing else "only the modalities together say fake"
+    if verdict == REAL:
+        return "no modality says fake" if not pushing else f"{', '.join(pushing)} lean fake, outweighed"
+    top = ", ".join(f"{name} {p:.2f}" for name, p in ranked[:2]) or "nothing"
+    return f"P(fake) {p_fake:.2f} lies between {band.low:.2f} and {band.high:.2f}; highest: {top}"

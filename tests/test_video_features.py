@@ -1,0 +1,93 @@
+"""Feature blocks travel from training to scoring: `video-features` files -> fit-stacker -> spec -> Detector."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from avdetect.bundle import assemble_bundle, load_bundle
+from avdetect.errors import ModelFileError
+from avdetect.features import registry
+from avdetect.features.registry import VideoExtractor
+from avdetect.perception.perceiver import PerceptionConfig
+from avdetect.records import Perception
+from avdetect.scoring.pipeline import Detector
+from avdetect.spec import DEFAULT_EXTRACTORS, ScoringSpec
+from avdetect.training.stacker import fit_stacker, load_training_data, write_outputs
+from media import make_audio
+from stacking.errors import TableError
+from test_fit_stacker import make_runs
+
+CALLS: list[str] = []
+
+
+def _loudness(perception: Perception) -> np.ndarray:
+    CALLS.append(perception.clip.info.path)
+    audio = perception.clip.audio
+    return np.array([float(np.sqrt(np.mean(audio ** 2))) if len(audio) else np.nan, float(len(audio) > 0)])
+
+
+@pytest.fixture
+def toy(monkeypatch: pytest.MonkeyPatch) -> VideoExtractor:
+    extractor = VideoExtractor(("toy_rms", "toy_has_audio"), _loudness)
+    monkeypatch.setitem(registry.VIDEO_EXTRACTORS, "toy", extractor)
+    return extractor
+
+
+def _write_block(runs: dict, name: str, columns: tuple[str, ...]) -> None:
+    """RUNS/features/NAME.csv: a column that follows each video's label, as `video-features` writes it."""
+    with open(runs["manifest"], newline="") as f:
+        rows = list(csv.DictReader(f))
+    path = runs["runs"] / "features" / f"{name}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(1)
+    with path.open("w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["path", *columns])
+        for row in rows:
+            signal = rng.normal(1.0 if row["label"] == "FAKE" else 0.0, 0.3)
+            out.writerow([str(runs["root"] / row["path"]), f"{signal:.4f}", "1"])
+
+
+def test_a_block_reaches_the_stacker_the_spec_and_the_detector(tmp_path: Path, toy: VideoExtractor) -> None:
+    runs = make_runs(tmp_path)
+    _write_block(runs, "toy", toy.names)
+    data = load_training_data(runs["runs"], runs["folds"], runs["manifest"])
+    assert data.extractors == ("toy",) and {"toy_rms", "toy_has_audio"} <= set(data.table.names)
+    stacker = fit_stacker(data)
+    write_outputs(tmp_path / "model" / "stacker", stacker, data)
+    spec = ScoringSpec(PerceptionConfig(), features=tuple(data.table.names),
+                       extractors=DEFAULT_EXTRACTORS + data.extractors)
+    assemble_bundle(tmp_path / "model", stacker=tmp_path / "model" / "stacker", spec=spec)
+    assert load_bundle(tmp_path / "model").spec.extractors[-1] == "toy"
+
+    CALLS.clear()
+    clip = make_audio(tmp_path / "voice.wav", speech=True, duration_s=1.0)
+    score = Detector.load(tmp_path / "model").score(clip)
+    assert score.ok and 0 <= score.p_fake <= 1 and CALLS == [str(clip)]
+
+
+def test_a_bundle_whose_block_this_code_lacks_is_refused(tmp_path: Path, toy: VideoExtractor,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    runs = make_runs(tmp_path)
+    _write_block(runs, "toy", toy.names)
+    data = load_training_data(runs["runs"], runs["folds"], runs["manifest"])
+    write_outputs(tmp_path / "model" / "stacker", fit_stacker(data), data)
+    spec = ScoringSpec(PerceptionConfig(), features=tuple(data.table.names), extractors=DEFAULT_EXTRACTORS + ("toy",))
+    assemble_bundle(tmp_path / "model", stacker=tmp_path / "model" / "stacker", spec=spec)
+    monkeypatch.delitem(registry.VIDEO_EXTRACTORS, "toy")
+    with pytest.raises(ModelFileError, match="spec.extractors: toy"):
+        Detector.load(tmp_path / "model")
+
+
+def test_a_block_file_of_another_shape_or_name_is_refused(tmp_path: Path, toy: VideoExtractor) -> None:
+    runs = make_runs(tmp_path)
+    _write_block(runs, "toy", ("toy_rms", "toy_other"))
+    with pytest.raises(TableError, match="write it again"):
+        load_training_data(runs["runs"], runs["folds"], runs["manifest"])
+    (runs["runs"] / "features" / "toy.csv").rename(runs["runs"] / "features" / "nosuch.csv")
+    with pytest.raises(ValueError, match="unknown video feature extractor 'nosuch'"):
+        load_training_data(runs["runs"], runs["folds"], runs["manifest"])
