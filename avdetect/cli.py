@@ -17,6 +17,7 @@ EXIT_ERROR, EXIT_BUG, EXIT_INTERRUPTED = 2, 70, 130
 COMMANDS = {
     "inspect": "inspect",
     "prepare": "prepare",
+    "merge": "merge",
     "folds": "folds",
     "extract": "extract",
     "pseudofakes": "pseudofakes",
@@ -27,6 +28,7 @@ COMMANDS = {
     "fit-stacker": "fit_stacker",
     "evaluate": "evaluate",
     "train": "train",
+    "train-sync": "train_sync",
     "serve": "serve",
     "synth-speech": "synth_speech",
 }

@@ -134,7 +134,8 @@ class NoSuchJobError(NotFoundError):
 
 
 class EngineMissingError(AvdetectError):
-    """A speech engine's package or program is not installed; the message says how to install it."""
+    """A training-data generator's package or program (speech engine, GAN faces) is not installed; the
+    message says how to install it."""
 
     code = "engine_missing"
 

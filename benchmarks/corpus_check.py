@@ -25,9 +25,9 @@ FLAG = 0.7  # an AUC beyond this (or below 1 - FLAG) separates a corpus
 def corpus_table(rows: Sequence, scores: dict[str, float], *, modality: str, min_n: int = 5
                  ) -> list[tuple[str, int, float, float]]:
     """(corpus, n, AUC against the other reals, mean P(fake)) per real corpus, highest AUC first."""
-    from stacking.metrics import auc
-
     from generalization import modality_label
+
+    from stacking.metrics import auc
 
     by_corpus: dict[str, list[float]] = defaultdict(list)
     for row in rows:

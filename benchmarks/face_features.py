@@ -6,7 +6,7 @@
 1. Table: the `face_motion` and `face_spectrum` blocks of every cached video of the manifest, written to
    OUT/face_features.csv as they finish (a rerun resumes). Caches made before `Perception.dense_faces`
    existed have no dense crops; the video is then decoded again (its dense luma) to cut them, exactly as
-   the perceiver does now.
+   the perceiver does now. The blocks also go to OUT/features/<block>.csv for `fit-stacker --oof OUT`.
 2. Family-held-out evaluation: for each family of fakes (the shared MANIFEST's `family`, joined on path),
    LightGBM is trained on the other families' fakes and on the reals of four fifths of the groups, then
    scores that family's fakes and the remaining reals; nothing of a test item's group or actor (a source,
@@ -122,6 +122,18 @@ def build_visual_table(manifest: Path, cache: Path, out: Path) -> Path:
     return table
 
 
+def write_stacker_blocks(table: Path, out: Path) -> None:
+    """OUT/features/<block>.csv as `avdetect video-features` writes them, for `fit-stacker --oof OUT`
+    (caches extracted before `Perception.dense_faces` existed give NaN dense columns there)."""
+    rows = read_rows(table)
+    (out / "features").mkdir(exist_ok=True)
+    for block, names in (("face_motion", MOTION_NAMES), ("face_spectrum", SPECTRUM_NAMES)):
+        with (out / "features" / f"{block}.csv").open("w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["path", *names])
+            writer.writerows([p, *(f"{v[n]:.6g}" for n in names)] for p, v in rows.items())
+
+
 def read_rows(table: Path) -> dict[str, dict[str, float]]:
     """path -> column -> value of the feature table."""
     with table.open(newline="") as f:
@@ -212,11 +224,10 @@ def evaluate(data: Dataset) -> None:
             summary[name].append((auc, false_alarms))
             line += f" {auc:13.3f} {false_alarms:5.2f}"
         print(line)
-    line = f"{'mean':20s} {'':3s}"
-    for name in data.X:
-        auc, fa = np.mean(summary[name], axis=0)
-        line += f" {auc:13.3f} {fa:5.2f}"
-    print(line)
+    big = np.array([(data.family == f).sum() >= 3 for f in families])
+    for label, keep in (("mean", np.ones_like(big)), ("mean (n >= 3)", big)):
+        means = {name: np.mean(np.array(summary[name])[keep], axis=0) for name in data.X}
+        print(f"{label:20s} {'':3s}" + "".join(f" {auc:13.3f} {fa:5.2f}" for auc, fa in means.values()))
 
 
 def importances(data: Dataset, top: int = 20) -> None:
@@ -263,6 +274,7 @@ def main() -> int:
     args = parser.parse_args()
     args.output.mkdir(parents=True, exist_ok=True)
     table = build_table(args.manifest, args.cache, args.output)
+    write_stacker_blocks(table, args.output)
     visual = build_visual_table(args.manifest, args.cache, args.output) if args.visual else None
     data = load_dataset(table, args.manifest, args.families, visual)
     evaluate(data)

@@ -33,6 +33,7 @@ import numpy as np
 
 MODALITY_COLUMNS = {"audio": ("p_audio", "p_fake"), "video": ("p_visual", "p_fake"), "av": ("p_fake",)}
 THRESHOLD = 0.5
+MIN_N = 10  # generators with fewer fakes are too noisy alone; the table's second mean leaves them out
 
 
 @dataclass(frozen=True)
@@ -105,10 +106,11 @@ def generalization_table(rows: Sequence, folds: np.ndarray, scores: dict[str, fl
     real_p = np.array([p for _, p in real])
     table.append(Row("reals", len(real_p), np.nan, np.nan, float(real_p.mean()) if len(real_p) else np.nan,
                      float(np.mean(real_p >= THRESHOLD)) if len(real_p) else np.nan))
-    gens = table[:-1]
-    if gens:
-        table.append(Row(f"mean over {len(gens)} generators", sum(g.n for g in gens),
-                         *(float(np.nanmean([getattr(g, k) for g in gens])) for k in ("auc", "eer", "mean_p", "rate"))))
+    for label, gens in ((f"mean over all {len(table) - 1}", table[:-1]),
+                        (f"mean over those with n >= {MIN_N}", [g for g in table[:-1] if g.n >= MIN_N])):
+        if gens:
+            table.append(Row(label, sum(g.n for g in gens),
+                             *(float(np.nanmean([getattr(g, k) for g in gens])) for k in ("auc", "eer", "mean_p", "rate"))))
     return table
 
 
@@ -142,22 +144,33 @@ def read_blocks(features_dir: Path, blocks: Sequence[str] | None = None) -> tupl
     return names, {key: np.array([v.get(c, np.nan) for c in names]) for key, v in values.items()}
 
 
+def generator_weights(y: np.ndarray, generators: np.ndarray) -> np.ndarray:
+    """Sample weights that give every generator's fakes the same total weight and the reals as much as all
+    fakes together, so that the few large generators do not set the decision on their own."""
+    weights = np.ones(len(y))
+    fake_names = np.unique(generators[y == 1])
+    for name in fake_names:
+        weights[(y == 1) & (generators == name)] = 1.0 / np.sum((y == 1) & (generators == name))
+    weights[y == 0] = len(fake_names) / max(1, np.sum(y == 0))
+    return weights * len(y) / weights.sum()
+
+
 def fit_oof(rows: Sequence, folds: np.ndarray, features: dict[str, np.ndarray], *, modality: str,
-            seed: int = 0) -> dict[str, tuple[int, int, float]]:
-    """path -> (fold, label, out-of-fold P(fake)) from one LightGBM per fold, classes weighted evenly."""
+            hold_out: str = "generator", seed: int = 0) -> dict[str, tuple[int, int, float]]:
+    """path -> (fold, label, out-of-fold P(fake)) from one LightGBM per fold, weighted by `generator_weights`."""
     from lightgbm import LGBMClassifier
 
-    kept = [(str(r.path), int(f), int(modality_label(r, modality) == "FAKE")) for r, f in zip(rows, folds)
-            if modality_label(r, modality) and str(r.path) in features]
-    paths, fold, y = (np.array(v) for v in zip(*kept))
+    kept = [(str(r.path), int(f), int(modality_label(r, modality) == "FAKE"), getattr(r, hold_out))
+            for r, f in zip(rows, folds) if modality_label(r, modality) and str(r.path) in features]
+    paths, fold, y, generators = (np.array(v) for v in zip(*kept))
     x = np.stack([features[p] for p in paths])
     oof = np.full(len(y), np.nan)
     for k in np.unique(fold):
         train = fold != k
-        model = LGBMClassifier(n_estimators=300, learning_rate=0.05, num_leaves=15, min_child_samples=10,
-                               subsample=0.8, subsample_freq=1, colsample_bytree=0.8, class_weight="balanced",
-                               random_state=seed, n_jobs=1, verbose=-1)
-        model.fit(x[train], y[train])
+        model = LGBMClassifier(n_estimators=300, learning_rate=0.03, num_leaves=15, min_child_samples=10,
+                               subsample=0.8, subsample_freq=1, colsample_bytree=0.8, random_state=seed,
+                               n_jobs=1, verbose=-1)
+        model.fit(x[train], y[train], sample_weight=generator_weights(y[train], generators[train]))
         oof[~train] = model.predict_proba(x[~train])[:, 1]
     return {p: (int(f), int(label), float(q)) for p, f, label, q in zip(paths, fold, y, oof)}
 
@@ -189,14 +202,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     from avdetect.corpus.manifest import read_manifest
 
     rows = read_manifest(args.manifest)
-    folds = align_folds(rows, read_folds(args.folds))
     if args.fit:
+        folds = align_folds(rows, read_folds(args.folds))
         names, features = read_blocks(args.fit, args.blocks.split(",") if args.blocks else None)
-        write_oof_table(args.oof, fit_oof(rows, folds, features, modality=args.modality))
+        write_oof_table(args.oof, fit_oof(rows, folds, features, modality=args.modality, hold_out=args.hold_out))
         print(f"{args.oof}: LightGBM out-of-fold scores from {len(names)} features of {args.fit}")
     scores = read_scores(args.oof, args.column, args.modality)
     known = {str(r.path) for r in rows}
     left_out = sum(key not in known for key in scores)
+    rows = [r for r in rows if str(r.path) in scores]  # the folds file need only cover the scored files
+    folds = align_folds(rows, read_folds(args.folds))
     table = generalization_table(rows, folds, scores, modality=args.modality, hold_out=args.hold_out,
                                  reals=args.reals)
     print(f"{args.oof}: {len(scores)} scored files ({left_out} not in the manifest, left out); "

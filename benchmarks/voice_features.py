@@ -127,7 +127,7 @@ def write_blocks(manifest: Path, out_dir: Path, blocks: list[str]) -> int:
     from avdetect.corpus.manifest import read_manifest
     from avdetect.errors import AvdetectError
     from avdetect.features.registry import get_extractor
-    from avdetect.perception.perceiver import PerceptionConfig, Perceiver
+    from avdetect.perception.perceiver import Perceiver, PerceptionConfig
 
     extractors = {name: get_extractor(name) for name in blocks}
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from avdetect.defaults import SAMPLE_RATE
 from avdetect.perception.audio import MelConfig, MelExtractor, SpeechConfig, analyze_audio, detect_speech
 from avdetect.perception.video import load_audio
 
-SR = 16_000
+SR = SAMPLE_RATE
+ENERGY = SpeechConfig(method="energy")  # these tests use noise bursts, which only it takes for speech
 
 
 def _bursts(spans: list[tuple[float, float]], duration: float, *, noise: float = 1e-3) -> np.ndarray:
@@ -22,29 +24,29 @@ def _bursts(spans: list[tuple[float, float]], duration: float, *, noise: float =
 
 
 def test_leading_and_trailing_silence_are_found():
-    segments = detect_speech(_bursts([(1.0, 2.0), (2.1, 3.0)], 4.0), SR)
+    segments = detect_speech(_bursts([(1.0, 2.0), (2.1, 3.0)], 4.0), SR, ENERGY)
     assert len(segments) == 1  # a 0.1 s pause is inside speech
     assert segments[0, 0] == pytest.approx(1.0, abs=0.08) and segments[0, 1] == pytest.approx(3.0, abs=0.08)
 
 
 def test_long_pause_splits_speech():
-    segments = detect_speech(_bursts([(0.5, 1.5), (2.5, 3.5)], 4.0), SR)
+    segments = detect_speech(_bursts([(0.5, 1.5), (2.5, 3.5)], 4.0), SR, ENERGY)
     assert len(segments) == 2 and segments[1, 0] == pytest.approx(2.5, abs=0.08)
 
 
 def test_digital_silence_and_empty_audio_have_no_speech():
-    assert detect_speech(np.zeros(SR * 2, np.float32), SR).shape == (0, 2)
-    assert detect_speech(np.zeros(0, np.float32), SR).shape == (0, 2)
+    assert detect_speech(np.zeros(SR * 2, np.float32), SR, ENERGY).shape == (0, 2)
+    assert detect_speech(np.zeros(0, np.float32), SR, ENERGY).shape == (0, 2)
 
 
 def test_clicks_shorter_than_min_speech_are_dropped():
     audio = _bursts([(1.0, 1.03)], 3.0)
-    assert detect_speech(audio, SR, SpeechConfig(min_speech_s=0.1)).shape == (0, 2)
+    assert detect_speech(audio, SR, SpeechConfig(min_speech_s=0.1, method="energy")).shape == (0, 2)
 
 
 def test_windows_carry_source_times_and_cover_the_speech():
     extractor = MelExtractor()
-    features = analyze_audio(_bursts([(1.0, 4.5)], 6.0), SR, extractor)
+    features = analyze_audio(_bursts([(1.0, 4.5)], 6.0), SR, extractor, ENERGY)
     w = features.windows
     assert w.mels.shape == (len(w.start_s), 80, MelConfig().window_frames) and w.mels.dtype == np.float32
     assert w.start_s[0] == pytest.approx(features.speech_start_s)
@@ -53,7 +55,7 @@ def test_windows_carry_source_times_and_cover_the_speech():
 
 
 def test_short_speech_is_looped_not_zero_padded():
-    features = analyze_audio(_bursts([(0.5, 1.2)], 2.0), SR, MelExtractor())
+    features = analyze_audio(_bursts([(0.5, 1.2)], 2.0), SR, MelExtractor(), ENERGY)
     mels = features.windows.mels
     assert len(mels) == 1 and mels[0].mean(axis=0).min() > -60  # no frame of digital silence
 
@@ -74,6 +76,8 @@ def test_window_frames_match_the_transform():
     assert mel.shape == (cfg.n_mels, cfg.window_frames)
 
 
-def test_grid_clip_speech_starts_after_its_silent_lead(shared_data):
-    features = analyze_audio(load_audio(shared_data / "video/grid/bbaf2n.mpg"), SR, MelExtractor())
-    assert 0.5 < features.speech_start_s < 1.2 and 2.3 < features.speech_end_s < 2.98
+@pytest.mark.parametrize("method, end_after", [("energy", 2.3), ("silero", 2.0)])
+def test_grid_clip_speech_starts_after_its_silent_lead(shared_data, method, end_after):
+    audio = load_audio(shared_data / "video/grid/bbaf2n.mpg")
+    features = analyze_audio(audio, SR, MelExtractor(), SpeechConfig(method=method))
+    assert 0.5 < features.speech_start_s < 1.2 and end_after < features.speech_end_s < 2.98

@@ -15,12 +15,14 @@ from avdetect.branches.audio import AudioClassifier, AudioModelConfig
 from avdetect.corpus.cache import cache_loader, save_perception
 from avdetect.corpus.manifest import ManifestRow
 from avdetect.errors import AvdetectError, CacheError, NoAudioError
-from avdetect.perception.audio import MelConfig, MelExtractor
+from avdetect.perception.audio import MelConfig, MelExtractor, SpeechConfig
 from avdetect.records import Clip, Faces, MediaInfo, Perception
 from avdetect.training.audio import AudioTrainConfig, AudioTrainer, load_sources, perception_audio
 from avdetect.training.audio_data import ChannelConfig, ViewConfig, make_source
 from avdetect.training.epochs import TrainConfig
 from avdetect.training.folds_loop import run_folds
+
+ENERGY = SpeechConfig(method="energy")  # the synthetic voices are tones that silero does not take for speech
 
 NO_CHANNEL = ChannelConfig(codec_p=0.0, noise_p=0.3)
 SMALL_MEL = MelConfig(n_mels=40, window_s=1.0, stride_s=0.5)
@@ -48,7 +50,7 @@ def speakers(n: int, duration_s: float = 3.0) -> tuple[list, np.ndarray]:
 def tiny_config(**train) -> AudioTrainConfig:
     """timm's smallest ConvNeXt on 40 mel bands and 1 s windows: trains in seconds on one core."""
     options = {"epochs": 2, "batch_size": 16, "steps_per_epoch": 8, "lr": 3e-3, **train}
-    return AudioTrainConfig(model=AudioModelConfig(backbone="test_convnext", dropout=0.0), mel=SMALL_MEL,
+    return AudioTrainConfig(model=AudioModelConfig(backbone="test_convnext", dropout=0.0), mel=SMALL_MEL, speech=ENERGY,
                             views=ViewConfig(copies=1, full_fakes=0, spliced=0, channel=NO_CHANNEL),
                             train=TrainConfig(**options))
 
@@ -86,7 +88,7 @@ def test_samples_are_clean_windows_and_untrainable_sources_stay_out_of_training(
     sources, _ = speakers(2)
     sources.append(make_source(ManifestRow(path="/quiet.wav", label="REAL", group="q"), np.zeros(SR, np.float32)))
     config = AudioTrainConfig(views=ViewConfig(copies=1, fakers=("world",), full_fakes=1, spliced=0,
-                                               channel=NO_CHANNEL))
+                                               channel=NO_CHANNEL), speech=ENERGY)
     trainer = AudioTrainer(sources, config=config, trainable=[True, False, True, False, True])
     assert trainer.silent == ["/quiet.wav"] and "/quiet.wav" not in set(trainer.index.videos)
     n_clean = len(MelExtractor().windows(sources[0].audio, 0.0, 3.0).mels)
@@ -176,7 +178,8 @@ def test_train_audio_command_runs_from_the_cache(tmp_path):
                                 audio_label="FAKE" if source.label else "REAL"))
     write_manifest(rows, tmp_path / "manifest.csv")
     write_folds(rows, assign_folds(rows, n_splits=2), tmp_path / "folds.csv")
-    assert main(["extract", str(tmp_path / "manifest.csv"), "-o", str(tmp_path / "cache"), "--workers", "0"]) == 0
+    assert main(["extract", str(tmp_path / "manifest.csv"), "-o", str(tmp_path / "cache"), "--workers", "0",
+                 "--speech", "energy"]) == 0
     out = tmp_path / "run"
     assert main(["train", "audio", "--manifest", str(tmp_path / "manifest.csv"), "--folds", str(tmp_path / "folds.csv"),
                  "--cache", str(tmp_path / "cache"), "-o", str(out), "--quick", "--backbone", "test_convnext",

@@ -10,14 +10,7 @@ from avdetect.corpus.cache import load_perception, save_perception
 from avdetect.features import face_motion, face_spectrum
 from avdetect.features.registry import get_extractor
 from avdetect.perception.faces import cut_luma, dense_face_tracks, square_boxes
-from avdetect.records import (
-    Clip,
-    DenseFaceTrack,
-    Faces,
-    FaceTrack,
-    MediaInfo,
-    Perception,
-)
+from avdetect.records import Clip, DenseFaceTrack, Faces, FaceTrack, MediaInfo, Perception
 
 FPS, SIZE = 25.0, 64
 EYES = ((24.0, 26.0), (40.0, 26.0))  # crop pixels of the synthetic face's eyes

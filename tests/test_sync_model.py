@@ -10,8 +10,14 @@ import numpy as np
 import pytest
 import torch
 
-from avdetect.branches.sync import (SyncNet, SyncNetConfig, clip_log_mel, load_sync_model, resample_mouth,
-                                    save_sync_model)
+from avdetect.branches.sync import (
+    SyncNet,
+    SyncNetConfig,
+    clip_log_mel,
+    load_sync_model,
+    resample_mouth,
+    save_sync_model,
+)
 from avdetect.errors import ModelFileError
 from avdetect.features.registry import get_extractor
 from avdetect.features.sync_learnt import NAMES, ScanConfig, sync_block, sync_learnt_features
@@ -64,6 +70,8 @@ def perception(audio: np.ndarray, mouths: tuple[MouthTrack, ...], speech: np.nda
 @pytest.fixture(scope="module")
 def trained() -> SyncNet:
     """A tiny network trained for a few seconds on synthetic talkers (not the clips the tests score)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny convolutions: a second thread only waits (13x slower on a busy 2-core box)
     torch.manual_seed(0)
     config = replace(SyncTrainConfig(), batch_size=8, net=TINY)
     clips = [make_clip(f"c{s}", f"a{s}", perception(*_one(talking(6.0, seed=s))), TINY, 0.5) for s in range(10, 18)]
@@ -74,6 +82,7 @@ def trained() -> SyncNet:
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
+    torch.set_num_threads(threads)
     return model.eval()
 
 

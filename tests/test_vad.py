@@ -10,8 +10,8 @@ import pytest
 
 from avdetect.defaults import SAMPLE_RATE
 from avdetect.perception.audio import SpeechConfig, detect_speech
-from avdetect.perception.video import load_audio
 from avdetect.perception.vad import silero_speech
+from avdetect.perception.video import load_audio
 
 pytest.importorskip("silero_vad")
 REPO = Path(__file__).resolve().parents[1]
@@ -53,8 +53,8 @@ def test_silero_settings_come_from_the_speech_config():
         silero_speech(audio, 22_050, min_silence_s=0.3, min_speech_s=0.1, pad_s=0.05)
 
 
-def test_method_is_checked_and_energy_stays_the_default():
-    assert SpeechConfig().method == "energy"
+def test_method_is_checked_and_silero_is_the_default():
+    assert SpeechConfig().method == "silero"
     with pytest.raises(ValueError, match="valid: energy, silero"):
         SpeechConfig(method="webrtc")
 

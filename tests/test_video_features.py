@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from media import make_audio
+from test_fit_stacker import make_runs
 
 from avdetect.bundle import assemble_bundle, load_bundle
 from avdetect.errors import ModelFileError
@@ -17,9 +19,7 @@ from avdetect.records import Perception
 from avdetect.scoring.pipeline import Detector
 from avdetect.spec import DEFAULT_EXTRACTORS, ScoringSpec
 from avdetect.training.stacker import fit_stacker, load_training_data, write_outputs
-from media import make_audio
 from stacking.errors import TableError
-from test_fit_stacker import make_runs
 
 CALLS: list[str] = []
 

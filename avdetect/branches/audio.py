@@ -196,7 +196,7 @@ def parse_config(config: dict[str, Any], *, source: str
         raise ModelFileError(f"{source}: audio config version {config['version']} is newer than this avdetect")
     try:
         mel = MelConfig(**config["mel"])
-        speech = SpeechConfig(**config["speech"])
+        speech = SpeechConfig(**{"method": "energy", **config["speech"]})  # checkpoints before methods: energy
         model = AudioModelConfig(**config["model"])
         mean = np.asarray(config["band_mean"], np.float32)
         std = np.asarray(config["band_std"], np.float32)

@@ -24,6 +24,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from avdetect.defaults import SPEECH_METHOD, SPEECH_METHODS
 from avdetect.workers import DEFAULT_TIMEOUT_S
 
 if TYPE_CHECKING:  # avdetect.corpus.extract imports torch; `avdetect --help` should not
@@ -44,6 +45,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--workers", type=int, default=None,
                         help="worker processes (default: one per CPU); 0 runs in this process")
     parser.add_argument("--frames", type=int, default=32, help="frames to sample evenly in time (default 32)")
+    parser.add_argument("--speech", choices=SPEECH_METHODS, default=SPEECH_METHOD,
+                        help=f"speech detector (default {SPEECH_METHOD}; energy is cheaper, silero ignores music "
+                        "and noise)")
     parser.add_argument("--device", default="cpu", help="torch device for the face detector (default cpu)")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="S",
                         help=f"per-video time limit in seconds, 0 for none (default {DEFAULT_TIMEOUT_S:g})")
@@ -55,10 +59,11 @@ def run(args: argparse.Namespace) -> int:
     from avdetect.corpus.cache import FAILURES_NAME, open_cache
     from avdetect.corpus.extract import cache_config, extract
     from avdetect.corpus.manifest import read_manifest
+    from avdetect.perception.audio import SpeechConfig
     from avdetect.perception.perceiver import PerceptionConfig
     from avdetect.perception.video import DecodeConfig
 
-    config = PerceptionConfig(decode=DecodeConfig(n_frames=args.frames))
+    config = PerceptionConfig(decode=DecodeConfig(n_frames=args.frames), speech=SpeechConfig(method=args.speech))
     _check_device(args.device)
     start = time.perf_counter()
     rows = read_manifest(args.manifest)

@@ -86,6 +86,7 @@ def _audio_arguments(parser: argparse.ArgumentParser) -> None:
 def _audio_trainer(args: argparse.Namespace, rows: list[ManifestRow], train: TrainConfig) -> Trainer:
     from avdetect.branches.audio import AudioModelConfig
     from avdetect.corpus.cache import cache_loader
+    from avdetect.corpus.variant_cache import audio_configs
     from avdetect.training.audio import AudioTrainConfig, AudioTrainer, load_sources, perception_audio
     from avdetect.training.audio_data import ChannelConfig, ViewConfig
 
@@ -93,7 +94,9 @@ def _audio_trainer(args: argparse.Namespace, rows: list[ManifestRow], train: Tra
                        channel=ChannelConfig(codec_p=args.codec_p))
     if args.quick:
         views = replace(views, copies=1, full_fakes=min(1, views.full_fakes), spliced=0, max_source_s=4.0)
-    config = AudioTrainConfig(model=AudioModelConfig(backbone=args.backbone), views=views, train=train)
+    mel, speech = audio_configs(args.cache)  # windows cut as the cache (and so the scorer) cuts them
+    config = AudioTrainConfig(model=AudioModelConfig(backbone=args.backbone), mel=mel, speech=speech, views=views,
+                              train=train)
     load = cache_loader(args.cache)
     sources, _ = load_sources(rows, lambda path: perception_audio(load(path), sample_rate=config.mel.sample_rate))
     return AudioTrainer(sources, config=config, bank_path=args.output / "audio_bank.npz")

@@ -23,6 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--save-every", type=int, default=250)
     p.add_argument("--holdout-fraction", type=float, default=0.25, help="share of actors never trained on")
+    p.add_argument("--weight-decay", type=float, default=1e-4)
+    p.add_argument("--mel-noise", type=float, default=0.0, help="noise std on the standardised log-mels")
+    p.add_argument("--mel-mask", type=int, default=0, help="mask up to this many adjacent mel bands")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=run)
@@ -33,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
     from avdetect.training.sync import SyncTrainConfig, is_held_out, load_clips, train_sync, write_split
 
     config = replace(SyncTrainConfig(), steps=args.steps, batch_size=args.batch_size, save_every=args.save_every,
-                     holdout_fraction=args.holdout_fraction, threads=args.threads, seed=args.seed)
+                     holdout_fraction=args.holdout_fraction, threads=args.threads, seed=args.seed,
+                     weight_decay=args.weight_decay, mel_noise=args.mel_noise, mel_mask=args.mel_mask)
     args.output.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(args.output / "train.log")
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))

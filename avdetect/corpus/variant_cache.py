@@ -26,7 +26,7 @@ def cached_paths(cache_dir: Path) -> dict[str, str]:
 def audio_configs(cache_dir: Path) -> tuple[MelConfig, SpeechConfig]:
     """The mel and speech settings the cache was made with (windows of variants must match)."""
     config = json.loads((cache_dir / CONFIG_NAME).read_text(encoding="utf-8"))["perception"]
-    return MelConfig(**config["mel"]), SpeechConfig(**config["speech"])
+    return MelConfig(**config["mel"]), SpeechConfig(**{"method": "energy", **config["speech"]})  # older caches: energy
 
 
 def row_rng(seed: int, path: str) -> np.random.Generator:

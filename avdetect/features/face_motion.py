@@ -121,8 +121,7 @@ def crop_shifts(crops: np.ndarray) -> np.ndarray:
     rows = np.arange(n - 1)
     dx = px + _parabola(corr[rows, py, (px - 1) % size], corr[rows, py, px], corr[rows, py, (px + 1) % size])
     dy = py + _parabola(corr[rows, (py - 1) % size, px], corr[rows, py, px], corr[rows, (py + 1) % size, px])
-    signed = lambda d: (d + size / 2) % size - size / 2  # noqa: E731 - wrap to [-size/2, size/2)
-    return np.stack([signed(dx), signed(dy)], axis=1)
+    return (np.stack([dx, dy], axis=1) + size / 2) % size - size / 2  # wrap to [-size/2, size/2)
 
 
 def _parabola(left: np.ndarray, centre: np.ndarray, right: np.ndarray) -> np.ndarray:

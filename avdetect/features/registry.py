@@ -16,9 +16,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from avdetect.features import face_motion, face_spectrum
-from avdetect.features import pitch, voice_spectrum  # issue 11 (voice)
-from avdetect.features import sync_learnt  # issue 13 (learnt lip-sync)
+from avdetect.features import (  # issue 11 (voice)
+    face_motion,
+    face_spectrum,
+    pitch,
+    sync_learnt,  # issue 13 (learnt lip-sync)
+    voice_spectrum,
+)
 from avdetect.records import Perception
 
 

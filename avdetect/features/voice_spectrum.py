@@ -30,6 +30,7 @@ NAMES = (
     "spec_flatness_low", "spec_flatness_high", "spec_high_var_db", "spec_high_flux_db", "spec_slope_high",
     "spec_peak_max_db", "spec_peak_fraction", "spec_residual_std_high", "spec_residual_periodicity",
     "spec_residual_period_hz", *(f"spec_cepstrum_high_{i}" for i in range(1, N_CEPSTRA + 1)),
+    "spec_band_corr", "spec_flux_ratio",
 )
 
 
@@ -91,6 +92,18 @@ def high_band_cepstrum(log_power: np.ndarray) -> list[float]:
     return [float(c) for c in dct(log_power, norm="ortho")[1 : N_CEPSTRA + 1]]
 
 
+def band_coupling(active: np.ndarray, low: np.ndarray, high: np.ndarray) -> tuple[float, float]:
+    """How the high band follows the low one over (T, F) power frames: the correlation of their log
+    energies, and the high band's mean frame-to-frame change over the low band's. A vocoder draws both
+    bands from the same mel frames; in real speech, fricatives and breath move the high band alone."""
+    if len(active) < 3:
+        return np.nan, np.nan
+    lo = 10 * np.log10(active[:, low].sum(axis=1) + EPS)
+    hi = 10 * np.log10(active[:, high].sum(axis=1) + EPS)
+    corr = float(np.corrcoef(lo, hi)[0, 1]) if lo.std() > 0 and hi.std() > 0 else np.nan
+    return corr, float(np.mean(np.abs(np.diff(hi))) / (np.mean(np.abs(np.diff(lo))) + EPS))
+
+
 def spectrum_row(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """float64 (len(NAMES),) the block's values for speech ``audio`` float32 (N,)."""
     frames, freqs = power_frames(audio, sample_rate)
@@ -101,6 +114,7 @@ def spectrum_row(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     per_frame = 10 * np.log10(active[:, high].sum(axis=1) + EPS) - 10 * np.log10(active[:, low].sum(axis=1) + EPS)
     log_high = 10 * np.log10(active[:, high] + EPS)
     flux = float(np.mean(np.abs(np.diff(log_high, axis=0)))) if len(active) > 1 else np.nan
+    coupling = band_coupling(active, low, high)
     log_mean = 10 * np.log10(mean_power + EPS)
     slope = float(np.polyfit(freqs[high] / 1000, log_mean[high], 1)[0])
     residual = envelope_residual(log_mean, sample_rate)
@@ -111,7 +125,7 @@ def spectrum_row(audio: np.ndarray, sample_rate: int) -> np.ndarray:
         rolloff_hz(mean_power, freqs, 0.95), rolloff_hz(mean_power, freqs, 0.99),
         flatness(active[:, low]), flatness(active[:, high]), float(np.std(per_frame)), flux, slope,
         float(residual[peaks].max()), float(np.mean(residual[peaks] > PEAK_DB)), float(residual[high].std()),
-        *spacing(residual[peaks], sample_rate / N_FFT), *high_band_cepstrum(log_mean[high]),
+        *spacing(residual[peaks], sample_rate / N_FFT), *high_band_cepstrum(log_mean[high]), *coupling,
     ], dtype=np.float64)
 
 

@@ -17,12 +17,11 @@ import numpy as np
 import torch
 import torchaudio
 
-from avdetect.defaults import AUDIO_WINDOW_S, SAMPLE_RATE
+from avdetect.defaults import AUDIO_WINDOW_S, SAMPLE_RATE, SPEECH_METHOD, SPEECH_METHODS
 from avdetect.records import AudioFeatures, MelWindows
 from stacking.segments import merge_intervals, runs
 
 SILENCE_DBFS = -60.0  # a track whose loudest frames are quieter than this holds no speech
-SPEECH_METHODS = ("energy", "silero")
 
 
 @dataclass(frozen=True)
@@ -79,7 +78,7 @@ class SpeechConfig:
     min_silence_s: float = 0.3
     min_speech_s: float = 0.1
     pad_s: float = 0.05
-    method: str = "energy"
+    method: str = SPEECH_METHOD
 
     def __post_init__(self) -> None:
         if self.method not in SPEECH_METHODS:

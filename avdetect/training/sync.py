@@ -26,8 +26,16 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from avdetect.branches.sync import (SyncNet, SyncNetConfig, clip_log_mel, load_sync_model, mel_index,
-                                    resample_mouth, save_sync_model, standardise_crops)
+from avdetect.branches.sync import (
+    SyncNet,
+    SyncNetConfig,
+    clip_log_mel,
+    load_sync_model,
+    mel_index,
+    resample_mouth,
+    save_sync_model,
+    standardise_crops,
+)
 from avdetect.corpus.cache import cache_loader
 from avdetect.corpus.manifest import ManifestRow
 from avdetect.errors import AvdetectError
@@ -68,6 +76,8 @@ class SyncTrainConfig:
     holdout_fraction: float = 0.25
     holdout_actors: tuple[str, ...] = HOLDOUT_ACTORS
     holdout_paths: tuple[str, ...] = ("/grid/",)
+    mel_noise: float = 0.0
+    mel_mask: int = 0
     min_speech: float = 0.5
     save_every: int = 250
     seed: int = 0
@@ -142,7 +152,18 @@ class Sampler:
         video = augment_video(standardise_crops(clip.crops[s:s + net.window_frames]), rng)
         first = int(mel_index(clip.start_s + s / net.fps, net))
         shifted = [clip.mel[f:f + net.mel_frames] for f in self._shifted_firsts(first, len(clip.mel))]
-        return video, clip.mel[first:first + net.mel_frames], np.stack(shifted)
+        own = self._augment_mel(clip.mel[first:first + net.mel_frames])
+        return video, own, np.stack([self._augment_mel(m) for m in shifted])
+
+    def _augment_mel(self, mel: np.ndarray) -> np.ndarray:
+        """(F, n_mels) with noise and a masked band, when the config asks for them."""
+        mel = mel + self.rng.normal(0, self.config.mel_noise, mel.shape).astype(np.float32) \
+            if self.config.mel_noise else mel.copy()
+        if self.config.mel_mask:
+            width = int(self.rng.integers(0, self.config.mel_mask + 1))
+            low = int(self.rng.integers(0, mel.shape[1] - width + 1))
+            mel[:, low:low + width] = 0.0
+        return mel
 
     def _shifted_firsts(self, first: int, n_mel: int) -> list[int]:
         """Mel frames of `shifted` windows moved by 0.2-1 s from `first`, flipping sides where one runs out."""

@@ -1,31 +1,49 @@
 #!/usr/bin/env bash
 # Trains the model that ships inside the package (avdetect/model), end to end with the workflow users
-# follow: prepare -> extract -> variants -> folds -> train visual/audio -> sync features -> fit-stacker.
-# Data: ../shared/data (real faces, voices and talking heads, their pseudo-fakes, its few labelled fakes).
+# follow: prepare -> [synth-speech] -> extract -> variants -> folds (generators held out) -> train
+# visual/audio -> sync features and feature blocks -> fit-stacker.
+# Data: ../shared/data (real talkers, faces and voices, real generator output, labelled fakes), plus the
+# offline speech generators' output when SYNTH=1 (needs `pip install -e '.[synth]'` and the Debian voices
+# of data/synthetic-speech/README.md), plus video-level pseudo-fakes of the real talkers.
 #
 #   data/shipped/train.sh [WORK_DIR]        # default out/shipped; resumable: finished steps are kept
 #
-# Budget knobs (environment): FOLDS (3), VIS_EPOCHS (2), VIS_STEPS (30), AUD_EPOCHS (3), AUD_STEPS (60).
+# Budget knobs (environment): FOLDS (4), VIS_EPOCHS (2), VIS_STEPS (30), AUD_EPOCHS (3), AUD_STEPS (60),
+# SYNTH (0), HOLD_OUT (family: each fold holds out whole generator families, so the stacker learns how
+# the branches behave on fakes they never saw).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SHARED=${AVDETECT_SHARED_DATA:-$(cd .. && pwd)/shared/data}
 W=${1:-out/shipped}
 A=".venv/bin/avdetect"
-FOLDS=${FOLDS:-3}
+FOLDS=${FOLDS:-4}
 mkdir -p "$W"
 
 $A prepare folder "$SHARED" --csv "$SHARED/MANIFEST.csv" -o "$W/base.csv"
-$A extract "$W/base.csv" -o "$W/cache"
-$A variants "$W/base.csv" --cache "$W/cache" -o "$W/all0.csv"
-# two more draws of the video-level kinds: the few real talking videos give few sync/dub/blend fakes
+if [ "${SYNTH:-0}" = 1 ]; then
+  $A synth-speech "$W/base.csv" -o "$W/synth" --per-source 3 --seed 0
+  $A merge "$W/base.csv" "$W/synth/manifest.csv" -o "$W/sources.csv"
+else
+  cp "$W/base.csv" "$W/sources.csv"
+fi
+$A extract "$W/sources.csv" -o "$W/cache"
+$A variants "$W/sources.csv" --cache "$W/cache" -o "$W/all0.csv"
+# two more draws of the video-level kinds: real talking videos are few next to the voices
 $A variants "$W/all0.csv" --cache "$W/cache" --kinds shift,dub,blend --seed 1 -o "$W/all1.csv"
 $A variants "$W/all1.csv" --cache "$W/cache" --kinds shift,dub,blend --seed 2 -o "$W/all.csv"
-$A folds "$W/all.csv" -k "$FOLDS" -o "$W/folds.csv"
+$A folds "$W/all.csv" -k "$FOLDS" --hold-out "${HOLD_OUT:-family}" -o "$W/folds.csv"
 $A train visual --manifest "$W/all.csv" --folds "$W/folds.csv" --cache "$W/cache" -o "$W/runs/visual" \
     --epochs "${VIS_EPOCHS:-2}" --steps-per-epoch "${VIS_STEPS:-30}" --refit --threads 2
 $A train audio --manifest "$W/all.csv" --folds "$W/folds.csv" --cache "$W/cache" -o "$W/runs/audio" \
     --epochs "${AUD_EPOCHS:-3}" --steps-per-epoch "${AUD_STEPS:-60}" --refit --threads 2
 $A sync-features "$W/all.csv" --cache "$W/cache" -o "$W/runs/sync/features.csv"
+# the learnt lip-sync block reads the package's sync model (avdetect/model/sync): train it on real talkers
+if [ ! -f avdetect/model/sync/sync.json ] || [ "${RETRAIN_SYNC:-0}" = 1 ]; then
+  $A train-sync "$W/sources.csv" --cache "$W/cache" -o "$W/runs/sync_model" --steps 1500
+  mkdir -p avdetect/model/sync && cp "$W/runs/sync_model/sync.json" "$W/runs/sync_model/sync.safetensors" avdetect/model/sync/
+fi
+$A video-features "$W/all.csv" --cache "$W/cache" -o "$W/runs/features"
+mkdir -p "$W/model" && cp -r avdetect/model/sync "$W/model/"  # shipped with the bundle, sha256-checked too
 $A fit-stacker --oof "$W/runs" --folds "$W/folds.csv" --manifest "$W/all.csv" -o "$W/model" \
     --visual-model "$W/runs/visual/refit/model.json" --audio-model "$W/runs/audio/refit/model.json" \
     --cache "$W/cache"
