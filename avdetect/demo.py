@@ -1,7 +1,8 @@
 """`make demo`: the main job on the shipped model, offline, on media made at run time.
 
-From a real talking-head clip of ../shared/data (GRID) it makes four inputs: the clip itself, the clip
-with its audio 0.6 s late, the clip dubbed with another speaker's audio, and the clip with the face
+From a real talking-head clip of ../shared/data (GRID) it makes five inputs: the clip itself, the clip
+with its audio 0.6 s late, the clip dubbed with another speaker's audio, the clip with another speaker's
+face swapped in (aligned on the landmarks and blended, frame by frame) and with its own face
 self-blended in every frame. It scores them with `avdetect score` and the shipped model, prints the
 table and writes an HTML report. Without the sample data it scores a clip it synthesises instead.
 """
@@ -68,6 +69,24 @@ def blend_faces(frames: np.ndarray, seed: int = 0) -> np.ndarray:
     return out
 
 
+def swap_faces(frames: np.ndarray, donor: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Every frame's face replaced by the donor frame's face nearest in pose (a classical face swap)."""
+    from facenet_pytorch import MTCNN
+
+    from avdetect.pseudofakes.faces import apply_cross_blend, draw_blend_params, nearest_pose
+
+    mtcnn = MTCNN(keep_all=False)
+    faces = [(f, p[0]) for f in donor[::5] if (p := mtcnn.detect(f, landmarks=True)[2]) is not None]
+    params, out = draw_blend_params(np.random.default_rng(seed)), frames.copy()
+    for i, frame in enumerate(frames):
+        _, _, points = mtcnn.detect(frame, landmarks=True)
+        if points is None or not faces:
+            continue
+        face, landmarks = faces[nearest_pose(points[0], np.stack([p for _, p in faces]))]
+        out[i] = apply_cross_blend(frame, points[0], face, landmarks, params).image
+    return out
+
+
 def make_inputs(root: Path, folder: Path) -> list[Path]:
     from avdetect.perception.video import load_audio
     from avdetect.pseudofakes.sync import replace_audio, shift_audio
@@ -78,6 +97,7 @@ def make_inputs(root: Path, folder: Path) -> list[Path]:
         write_clip(folder / "real.mp4", frames, fps, audio),
         write_clip(folder / "audio_0.6s_late.mp4", frames, fps, shift_audio(audio, SAMPLE_RATE, 0.6)),
         write_clip(folder / "dubbed.mp4", frames, fps, replace_audio(audio, donor)),
+        write_clip(folder / "face_swapped.mp4", swap_faces(frames, all_frames(root / DONOR)[0]), fps, audio),
         write_clip(folder / "face_blended.mp4", blend_faces(frames), fps, audio),
     ]
 

@@ -68,7 +68,7 @@ def build_table(manifest: Path, cache: Path, out: Path) -> Path:
     """Writes OUT/face_features.csv (path, seconds, both blocks), resuming after the rows already there."""
     import json
 
-    from avdetect.corpus.cache import cache_loader
+    from avdetect.corpus.cache_index import cache_loader
     from avdetect.errors import AvdetectError
     from avdetect.perception.video import DecodeConfig
 
@@ -98,7 +98,7 @@ def build_visual_table(manifest: Path, cache: Path, out: Path) -> Path:
     max, spread, and frame-to-frame change: the CNN score's own variation over time); resumes."""
     import torch
 
-    from avdetect.corpus.cache import cache_loader
+    from avdetect.corpus.cache_index import cache_loader
     from avdetect.errors import AvdetectError
     from avdetect.features.face_motion import main_track
     from avdetect.scoring.pipeline import Detector

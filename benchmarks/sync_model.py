@@ -22,7 +22,7 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from avdetect.branches.sync import load_sync_model
-from avdetect.corpus.cache import cache_loader
+from avdetect.corpus.cache_index import cache_loader
 from avdetect.errors import AvdetectError
 from avdetect.features.sync_learnt import NAMES, sync_block
 from avdetect.perception.audio import detect_speech

@@ -94,7 +94,7 @@ def _detect_utk(names: list[str], *, size: int, pad: int = UTK_PAD) -> dict[str,
 
 def video_crops(work: Path, *, frames_per_track: int):
     """CropSet of the real videos' face tracks, through the extraction cache."""
-    from avdetect.corpus.cache import cache_loader
+    from avdetect.corpus.cache_index import cache_loader
     from avdetect.corpus.extract import extract
     from avdetect.corpus.manifest import ManifestRow
     from avdetect.training.visual import load_crops

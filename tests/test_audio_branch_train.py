@@ -12,7 +12,8 @@ import pytest
 from test_audio_branch import SR, voiced
 
 from avdetect.branches.audio import AudioClassifier, AudioModelConfig
-from avdetect.corpus.cache import cache_loader, save_perception
+from avdetect.corpus.cache import save_perception
+from avdetect.corpus.cache_index import cache_loader
 from avdetect.corpus.manifest import ManifestRow
 from avdetect.errors import AvdetectError, CacheError, NoAudioError
 from avdetect.perception.audio import MelConfig, MelExtractor, SpeechConfig

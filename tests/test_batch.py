@@ -236,8 +236,7 @@ def test_score_command_usage_errors_exit_2(tmp_path: Path, capsys: pytest.Captur
     for args in ([str(tmp_path), "-o", str(tmp_path / "out.txt")], ["-o", str(tmp_path / "a.csv")],
                  [str(tmp_path), "-o", str(tmp_path / "user.csv")], [str(tmp_path), "-o", "x.csv", "--workers", "0"]):
         assert main(["score", *args]) == 2
-        err = capsys.readouterr().err
-        assert err.startswith("avdetect score: ") and len(err.strip().splitlines()) == 1  # one line, no traceback
+        assert len((err := capsys.readouterr().err).splitlines()) == 1 and err.startswith("avdetect score: ")
     assert (tmp_path / "user.csv").read_text() == "name,age\nann,3\n"  # a user's file is never touched
 
 

@@ -39,7 +39,8 @@ class FakeScorer:
             time.sleep(3600)
         info = probe(path)  # raises DecodeError on anything FFmpeg cannot open
         p = min(1.0, info.duration_s / 4)
-        return VideoScore(path=str(path), status="ok", p_fake=p, p_visual=p, duration_s=info.duration_s)
+        return VideoScore(path=str(path), status="ok", p_fake=p, p_visual=p, duration_s=info.duration_s,
+                          verdict="fake" if p >= 0.5 else "real", why="its length says so")
 
 
 def make_fake_scorer(model_dir: str | None, device: str) -> FakeScorer:

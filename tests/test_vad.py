@@ -59,8 +59,14 @@ def test_method_is_checked_and_silero_is_the_default():
         SpeechConfig(method="webrtc")
 
 
-def test_the_shipped_bundle_keeps_scoring_with_the_energy_detector():
+def test_the_shipped_spec_names_its_detector_and_old_checkpoints_stay_on_energy():
+    from avdetect.branches.audio import parse_config
     from avdetect.spec import perception_config
 
     bundle = json.loads((REPO / "avdetect" / "model" / "bundle.json").read_text())
-    assert perception_config(bundle["spec"]["perception"]).speech.method == "energy"
+    assert bundle["spec"]["perception"]["speech"]["method"] in ("energy", "silero")  # explicit, never a default
+    old = json.loads((REPO / "avdetect" / "model" / "audio" / "audio.json").read_text())["config"]
+    old["speech"].pop("method", None)  # checkpoints written before the field existed
+    assert parse_config(old, source="old")[1].method == "energy"
+    speech = bundle["spec"]["perception"]["speech"]
+    assert perception_config(bundle["spec"]["perception"]).speech.method == speech["method"]

@@ -21,8 +21,8 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from avdetect.corpus.cache import load_perception
+    from avdetect.corpus.cache_index import cached_paths
     from avdetect.corpus.manifest import read_manifest
-    from avdetect.corpus.variant_cache import cached_paths
     from avdetect.perception.lipsync import SYNC_COLUMNS, sync_features, sync_vector
 
     rows = read_manifest(args.manifest)

@@ -55,7 +55,7 @@ def _visual_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _visual_trainer(args: argparse.Namespace, rows: list[ManifestRow], train: TrainConfig) -> Trainer:
     from avdetect.branches.visual import VisualConfig
-    from avdetect.corpus.cache import cache_loader
+    from avdetect.corpus.cache_index import cache_loader
     from avdetect.training.visual import VisualTrainConfig, VisualTrainer, load_crops
     from avdetect.training.visual_data import AugmentConfig
 
@@ -85,7 +85,7 @@ def _audio_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _audio_trainer(args: argparse.Namespace, rows: list[ManifestRow], train: TrainConfig) -> Trainer:
     from avdetect.branches.audio import AudioModelConfig
-    from avdetect.corpus.cache import cache_loader
+    from avdetect.corpus.cache_index import cache_loader
     from avdetect.corpus.variant_cache import audio_configs
     from avdetect.training.audio import AudioTrainConfig, AudioTrainer, load_sources, perception_audio
     from avdetect.training.audio_data import ChannelConfig, ViewConfig

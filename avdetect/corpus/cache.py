@@ -27,7 +27,7 @@ import json
 import os
 import re
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -292,20 +292,3 @@ def array_keys(node: Any) -> list[str]:
     else:
         children = node.get("tuple", node.get("list", []))
     return [key for child in children for key in array_keys(child)]
-
-
-def cache_loader(cache_dir: str | os.PathLike) -> Callable[[Path], Perception]:
-    """path -> the video's cached `Perception`, found through the cache's index.csv (last row wins).
-
-    Raises (when called):
-        CacheError: the video was not extracted, failed, or its file is unreadable.
-    """
-    keys = {row["path"]: row["key"] if row["status"] == "ok" else None for row in read_index(cache_dir)}
-
-    def load(path: Path) -> Perception:
-        key = keys.get(str(path))
-        if key is None:
-            raise CacheError(f"{path}: not in {cache_dir} (or its extraction failed); run `avdetect extract`")
-        return load_perception(Path(cache_dir) / f"{key}.npz")
-
-    return load

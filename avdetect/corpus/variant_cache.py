@@ -11,16 +11,12 @@ from pathlib import Path
 import numpy as np
 
 from avdetect.corpus.cache import CONFIG_NAME, cache_key, is_complete, load_perception, save_perception
-from avdetect.corpus.extract import VideoResult, log_result, read_index
+from avdetect.corpus.cache_index import cached_paths
+from avdetect.corpus.extract import VideoResult, log_result
 from avdetect.corpus.manifest import ManifestRow
 from avdetect.corpus.variants import FAKE, Variant, VariantInputs, make_variants
 from avdetect.perception.audio import MelConfig, MelExtractor, SpeechConfig
 from avdetect.records import Perception
-
-
-def cached_paths(cache_dir: Path) -> dict[str, str]:
-    """Manifest path -> cache key of every video extracted without error (latest row wins)."""
-    return {row["path"]: row["key"] for row in read_index(cache_dir) if row["status"] == "ok"}
 
 
 def audio_configs(cache_dir: Path) -> tuple[MelConfig, SpeechConfig]:

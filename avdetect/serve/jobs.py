@@ -48,7 +48,8 @@ class Job:
             "waited_s": round((self.started or now) - self.created, 1),
             "scoring_s": round((self.finished or now) - self.started, 1) if self.started else None,
             "status": row.get("status"), "error": row.get("error") or None, **facts,
-            "verdict": verdict(row.get("p_fake")) if self.row else None,
+            "verdict": (row.get("verdict") or None) if self.row else None,  # the model's real/inconclusive/fake
+            "why": (row.get("why") or None) if self.row else None,
             "verdicts": {name[2:]: verdict(row.get(name)) for name in PROBABILITIES[1:]} if self.row else None,
             "report_url": f"/jobs/{self.id}/report/{self.report_page}" if self.report_page else None,
             "url": f"/api/jobs/{self.id}",

@@ -36,7 +36,7 @@ from avdetect.branches.sync import (
     save_sync_model,
     standardise_crops,
 )
-from avdetect.corpus.cache import cache_loader
+from avdetect.corpus.cache_index import cache_loader
 from avdetect.corpus.manifest import ManifestRow
 from avdetect.errors import AvdetectError
 from avdetect.features.sync_learnt import window_starts

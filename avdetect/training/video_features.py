@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from avdetect.corpus.cache import load_perception
+from avdetect.corpus.cache_index import cached_paths
 from avdetect.corpus.manifest import ManifestRow
-from avdetect.corpus.variant_cache import cached_paths
 from avdetect.errors import AvdetectError
 from avdetect.features.registry import get_extractor
 
