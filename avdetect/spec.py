@@ -2,8 +2,8 @@
 
 Written by `avdetect fit-stacker` into ``bundle.json``: the perception config of the cache the branches
 were trained on, each branch's checkpoint config, how many crops per track the stacker's face features
-were computed over, the stacker's feature names and the extractors that produce them. `check_spec`
-refuses a bundle whose parts disagree with it or that asks for a feature this code cannot make, naming
+were computed over, the stacker's feature names and the extractors that produce them. `spec_mismatches`
+(through `avdetect.bundle.check_bundle`, when the Detector loads) refuses a bundle whose parts disagree with it or that asks for a feature this code cannot make, naming
 the field, so a mismatch is an error at load and never a drifting score.
 """
 
@@ -53,7 +53,7 @@ class ScoringSpec:
 
     perception: PerceptionConfig  # the extraction cache's settings (decode, faces, mel, speech, mouth)
     features: tuple[str, ...]  # the stacker's feature names, in its column order
-    extractors: tuple[str, ...]  # names in `EXTRACTORS` that make `features`
+    extractors: tuple[str, ...]  # names in `EXTRACTORS` or `VIDEO_EXTRACTORS` that make `features`
     branches: dict[str, dict[str, Any]] = field(default_factory=dict)  # "visual"/"audio" -> checkpoint config
     frames_per_track: int | None = None  # crops per track the stacker's face features saw; None: all
     version: int = SPEC_VERSION

@@ -1,0 +1,43 @@
+"""The decision band: real / inconclusive / fake, each decided verdict held to its error rate."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from stacking.decision import THRESHOLD_ONLY, DecisionBand, fit_band, why
+
+
+def test_separable_scores_decide_everything_without_error() -> None:
+    y = np.array([0] * 50 + [1] * 50)
+    p = np.r_[np.linspace(0.05, 0.4, 50), np.linspace(0.6, 0.95, 50)]
+    band = fit_band(y, p, max_error=0.05)
+    assert band.real_error == 0 and band.fake_error == 0 and band.inconclusive_rate == 0
+    assert band.low <= 0.5 <= band.high
+
+
+def test_overlapping_scores_leave_the_middle_inconclusive_and_meet_the_error_rate() -> None:
+    rng = np.random.default_rng(0)
+    y = np.r_[np.zeros(400, int), np.ones(400, int)]
+    p = np.clip(np.r_[rng.normal(0.35, 0.15, 400), rng.normal(0.65, 0.15, 400)], 0, 1)
+    band = fit_band(y, p, max_error=0.05)
+    assert band.low < 0.5 < band.high and 0 < band.inconclusive_rate < 1
+    assert band.real_error <= 0.05 and band.fake_error <= 0.05
+    called = band.verdicts(p)
+    assert np.mean(y[called == "fake"] == 0) <= 0.05 and np.mean(y[called == "real"] == 1) <= 0.05
+    looser = fit_band(y, p, max_error=0.2)
+    assert looser.inconclusive_rate < band.inconclusive_rate
+
+
+def test_nan_is_inconclusive_and_the_band_round_trips_json() -> None:
+    band = DecisionBand(low=0.2, high=0.7, max_error=0.05)
+    assert band.verdicts(np.array([0.1, 0.5, 0.9, np.nan])).tolist() == ["real", "inconclusive", "fake",
+                                                                           "inconclusive"]
+    assert DecisionBand.from_json(band.to_json()).to_json() == band.to_json()  # NaN facts travel as null
+    assert THRESHOLD_ONLY.verdicts(np.array([0.49, 0.5])).tolist() == ["real", "fake"]
+
+
+def test_why_names_the_modality_that_pushed_the_verdict() -> None:
+    band = DecisionBand(low=0.2, high=0.7, max_error=0.05)
+    assert why(0.9, {"face": 0.2, "voice": 0.93, "lip-sync": 0.6}, band) == "voice 0.93, lip-sync 0.60 say fake"
+    assert why(0.1, {"face": 0.1, "voice": float("nan")}, band) == "no modality says fake"
+    assert why(0.5, {"face": 0.3, "voice": 0.55}, band).startswith("P(fake) 0.50 lies between 0.20 and 0.70")
