@@ -51,39 +51,37 @@ def all_frames(path: Path) -> tuple[np.ndarray, float]:
         return frames, float(stream.average_rate or 25)
 
 
-def blend_faces(frames: np.ndarray, seed: int = 0) -> np.ndarray:
-    """Every frame's face self-blended with one steady draw (a video-level pseudo-fake)."""
+def face_points(frames: np.ndarray) -> list[np.ndarray | None]:
+    """MTCNN's five landmarks (5, 2) of each frame's most confident face, None where it finds none."""
     from facenet_pytorch import MTCNN
 
+    mtcnn = MTCNN(keep_all=False)
+    return [None if (p := mtcnn.detect(frame, landmarks=True)[2]) is None else p[0] for frame in frames]
+
+
+def blend_faces(frames: np.ndarray, points: list[np.ndarray | None], seed: int = 0) -> np.ndarray:
+    """Every frame's face self-blended with one steady draw (a video-level pseudo-fake)."""
     from avdetect.pseudofakes.faces import apply_self_blend, draw_blend_params
 
-    mtcnn = MTCNN(keep_all=False)
-    rng = np.random.default_rng(seed)
-    params, out = None, frames.copy()
-    for i, frame in enumerate(frames):
-        _, _, points = mtcnn.detect(frame, landmarks=True)
-        if points is None:
-            continue
-        params = params or draw_blend_params(rng)
-        out[i] = apply_self_blend(frame, points[0], params).image
+    params, out = draw_blend_params(np.random.default_rng(seed)), frames.copy()
+    for i, (frame, landmarks) in enumerate(zip(frames, points)):
+        if landmarks is not None:
+            out[i] = apply_self_blend(frame, landmarks, params).image
     return out
 
 
-def swap_faces(frames: np.ndarray, donor: np.ndarray, seed: int = 0) -> np.ndarray:
+def swap_faces(frames: np.ndarray, points: list[np.ndarray | None], donor: np.ndarray, seed: int = 0) -> np.ndarray:
     """Every frame's face replaced by the donor frame's face nearest in pose (a classical face swap)."""
-    from facenet_pytorch import MTCNN
-
     from avdetect.pseudofakes.faces import apply_cross_blend, draw_blend_params, nearest_pose
 
-    mtcnn = MTCNN(keep_all=False)
-    faces = [(f, p[0]) for f in donor[::5] if (p := mtcnn.detect(f, landmarks=True)[2]) is not None]
+    donor = donor[::5]
+    faces = [(face, p) for face, p in zip(donor, face_points(donor)) if p is not None]
     params, out = draw_blend_params(np.random.default_rng(seed)), frames.copy()
-    for i, frame in enumerate(frames):
-        _, _, points = mtcnn.detect(frame, landmarks=True)
-        if points is None or not faces:
+    for i, (frame, landmarks) in enumerate(zip(frames, points)):
+        if landmarks is None or not faces:
             continue
-        face, landmarks = faces[nearest_pose(points[0], np.stack([p for _, p in faces]))]
-        out[i] = apply_cross_blend(frame, points[0], face, landmarks, params).image
+        face, face_landmarks = faces[nearest_pose(landmarks, np.stack([p for _, p in faces]))]
+        out[i] = apply_cross_blend(frame, landmarks, face, face_landmarks, params).image
     return out
 
 
@@ -93,12 +91,13 @@ def make_inputs(root: Path, folder: Path) -> list[Path]:
 
     frames, fps = all_frames(root / SOURCE)
     audio, donor = load_audio(root / SOURCE), load_audio(root / DONOR)
+    points = face_points(frames)  # found once, for the swap and the blend
     return [
         write_clip(folder / "real.mp4", frames, fps, audio),
         write_clip(folder / "audio_0.6s_late.mp4", frames, fps, shift_audio(audio, SAMPLE_RATE, 0.6)),
         write_clip(folder / "dubbed.mp4", frames, fps, replace_audio(audio, donor)),
-        write_clip(folder / "face_swapped.mp4", swap_faces(frames, all_frames(root / DONOR)[0]), fps, audio),
-        write_clip(folder / "face_blended.mp4", blend_faces(frames), fps, audio),
+        write_clip(folder / "face_swapped.mp4", swap_faces(frames, points, all_frames(root / DONOR)[0]), fps, audio),
+        write_clip(folder / "face_blended.mp4", blend_faces(frames, points), fps, audio),
     ]
 
 

@@ -22,7 +22,7 @@ from torch import nn
 
 from avdetect.branches.checkpoint import load_checkpoint, save_checkpoint
 from avdetect.errors import ModelFileError
-from avdetect.perception.audio import MelConfig, MelExtractor, SpeechConfig, analyze_audio
+from avdetect.perception.audio import MelConfig, MelExtractor, SpeechConfig, analyze_audio, saved_speech_config
 from avdetect.records import AudioFeatures
 
 CONFIG_VERSION = 1  # bump when the meaning of a checkpoint config field changes
@@ -196,7 +196,7 @@ def parse_config(config: dict[str, Any], *, source: str
         raise ModelFileError(f"{source}: audio config version {config['version']} is newer than this avdetect")
     try:
         mel = MelConfig(**config["mel"])
-        speech = SpeechConfig(**{"method": "energy", **config["speech"]})  # checkpoints before methods: energy
+        speech = saved_speech_config(config["speech"])
         model = AudioModelConfig(**config["model"])
         mean = np.asarray(config["band_mean"], np.float32)
         std = np.asarray(config["band_std"], np.float32)

@@ -224,9 +224,6 @@ def run_pool(jobs: Sequence[Job], record: Record, *, task: TaskSpec, workers: in
     """Runs jobs in `avdetect.workers`' engine: a job that hangs or crashes its worker is one error row."""
     if not jobs:
         return
-    with WorkerPool(task, _failed_job, workers=workers, timeout_s=timeout_s) as pool:
+    with WorkerPool(task, failure, workers=workers, timeout_s=timeout_s) as pool:
         pool.run(jobs, record)
 
-
-def _failed_job(job: Job, status: str, reason: str, seconds: float) -> VideoResult:
-    return failure(job, status, reason, seconds)

@@ -15,14 +15,14 @@ from avdetect.corpus.cache_index import cached_paths
 from avdetect.corpus.extract import VideoResult, log_result
 from avdetect.corpus.manifest import ManifestRow
 from avdetect.corpus.variants import FAKE, Variant, VariantInputs, make_variants
-from avdetect.perception.audio import MelConfig, MelExtractor, SpeechConfig
+from avdetect.perception.audio import MelConfig, MelExtractor, SpeechConfig, saved_speech_config
 from avdetect.records import Perception
 
 
 def audio_configs(cache_dir: Path) -> tuple[MelConfig, SpeechConfig]:
     """The mel and speech settings the cache was made with (windows of variants must match)."""
     config = json.loads((cache_dir / CONFIG_NAME).read_text(encoding="utf-8"))["perception"]
-    return MelConfig(**config["mel"]), SpeechConfig(**{"method": "energy", **config["speech"]})  # older caches: energy
+    return MelConfig(**config["mel"]), saved_speech_config(config["speech"])
 
 
 def row_rng(seed: int, path: str) -> np.random.Generator:

@@ -85,6 +85,11 @@ class SpeechConfig:
             raise ValueError(f"unknown speech method {self.method!r}; valid: {', '.join(SPEECH_METHODS)}")
 
 
+def saved_speech_config(raw: dict) -> SpeechConfig:
+    """A SpeechConfig saved as a dict; one saved before `method` existed was made with the energy detector."""
+    return SpeechConfig(**{"method": "energy", **raw})
+
+
 def frame_energy_db(audio: np.ndarray, sample_rate: int, frame_s: float) -> tuple[np.ndarray, float]:
     """RMS energy in dBFS of overlapping frames, float64 (F,), and the hop between frames in seconds."""
     frame = max(1, int(frame_s * sample_rate))

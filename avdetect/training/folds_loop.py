@@ -128,8 +128,8 @@ def _run_fold(trainer: Trainer, train: np.ndarray, held: np.ndarray, fold_dir: P
         return done
 
     def evaluate(model: Any) -> dict[str, Any]:
-        scores = summarize(trainer.index.labels[held], trainer.predict(model, held))
-        return {"heldout_auc": scores.to_json()["auc"], "heldout_log_loss": scores.to_json()["log_loss"]}
+        held_out = summarize(trainer.index.labels[held], trainer.predict(model, held)).to_json()  # NaN as None
+        return {"heldout_auc": held_out["auc"], "heldout_log_loss": held_out["log_loss"]}
 
     model, curves = trainer.fit(train, state_dir=fold_dir, task=task, progress=progress, evaluate=evaluate)
     probs = trainer.predict(model, held)

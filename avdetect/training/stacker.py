@@ -229,9 +229,9 @@ def write_outputs(directory: Path, stacker: LGBMStacker, data: TrainingData, *,
     extra = {"sources": data.sources, "n_videos": len(data.y), "n_fake": int(data.y.sum()),
              "cv": {k: m.to_dict() for k, m in report.metrics.items()}}
     band = fit_band(data.y, stacker.oof_proba_, max_error=max_error)
-    extra["decision"] = band.to_json()
     save_bundle(directory, stacker, aggregate=AggregateConfig(), extra=extra, band=band)
-    write_report(directory, report, data.y, p=stacker.oof_proba_, baseline=baseline, extra=extra)
+    write_report(directory, report, data.y, p=stacker.oof_proba_, baseline=baseline,
+                 extra={**extra, "decision": band.to_json()})
     columns = {"fold": data.folds, "label": data.y, "p_fake": stacker.oof_proba_,
                **{f"p_{m}": stacker.oof_verdicts_[m] for m in ("visual", "audio", "sync")},
                "frame_mean": baseline}
