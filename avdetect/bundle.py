@@ -153,5 +153,15 @@ def check_bundle(bundle: ModelBundle, *, stacker_features: tuple[str, ...], aggr
         stacker_features=stacker_features,
         aggregate=aggregate,
     )
+    problems += missing_block_weights(bundle.directory, bundle.spec.extractors)
     if problems:
         raise ModelFileError(f"{bundle.directory}: the bundle disagrees with its scoring spec: {'; '.join(problems)}")
+
+
+def missing_block_weights(directory: Path, extractors: tuple[str, ...]) -> list[str]:
+    """A problem line for each feature block with weights (e.g. the learnt sync net) not in `directory`."""
+    from avdetect.features.registry import VIDEO_EXTRACTORS
+
+    return [f"spec.extractors: {name} reads {VIDEO_EXTRACTORS[name].checkpoint}, which the bundle lacks"
+            for name in extractors if name in VIDEO_EXTRACTORS and VIDEO_EXTRACTORS[name].checkpoint
+            and not (directory / VIDEO_EXTRACTORS[name].checkpoint).is_file()]

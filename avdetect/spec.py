@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 
 from avdetect.errors import ModelFileError
 from avdetect.features.registry import VIDEO_EXTRACTORS, get_extractor
@@ -30,8 +29,7 @@ SPEC_VERSION = 1
 EXTRACTORS: dict[str, Callable[[AggregateConfig], list[str]]] = {
     "face_scores": visual_names,  # statistics of the visual branch's per-crop scores, per track
     "voice_scores": audio_names,  # statistics of the audio branch's per-window scores
-    "sync": lambda config: sync_names(stack.SyncTable(np.zeros(0, str), np.zeros((0, len(SYNC_COLUMNS))),
-                                                      SYNC_COLUMNS)),  # hand-made lip-sync features
+    "sync": lambda config: sync_names(stack.SyncTable.empty(SYNC_COLUMNS)),  # hand-made lip-sync features
 }
 DEFAULT_EXTRACTORS = tuple(EXTRACTORS)
 

@@ -1,40 +1,44 @@
-"""Scoring speed and memory on 10 s 1080p clips, as ratios to `ffmpeg -i CLIP -f null -` in one run.
+"""Scoring speed and memory on 10 s 1080p H.264 + AAC clips, as ratios to `ffmpeg -f null` in one run.
 
-    .venv/bin/python benchmarks/throughput.py [--clips 6] [--model DIR] [--ray]
+    .venv/bin/python benchmarks/throughput.py [--clips 6] [--folder 20] [--model DIR] [--ray] [--clip-dir DIR]
 
-Makes DFDC-like clips at run time (benchmarks/perception.py: FF++ 750_743's 1080p H.264 stream remuxed
-with AAC speech), then measures, on the same clips in the same run:
-  1. ffmpeg's plain decode time per clip;
-  2. per-stage times of `Detector.score` in this process (decode, faces, audio analysis, visual CNN, audio
-     CNN, hand-made sync, each feature block of the model's spec, fusion), after one warm-up clip, and
-     the model's load time;
-  3. `avdetect score` as a separate process, once on 1 clip and once on all: start-up (process, imports,
-     model loading in the worker) apart from the warm wall time per clip, and peak memory (RSS of the
-     process tree, from getrusage of the children);
-  4. with --ray, the same through `--engine ray` with 1 and 2 local workers.
-Targets (issue 14): warm wall per clip <= 1.5x ffmpeg's decode, peak memory <= 2 GB.
+Makes 6 different DFDC-like clips from shared-data footage (`bench_clips.py`; kept in --clip-dir when
+given), then measures on the same clips in the same run:
+  1. ffmpeg's plain decode (`ffmpeg -i CLIP -f null -`, its default threads) of each clip;
+  2. in this process, after one warm-up clip: per-stage times of the sequential `Detector.score` (decode,
+     faces, audio analysis, visual CNN, audio CNN, hand-made sync, each feature block of the model's
+     spec, fusion), and the wall time of `Detector.score` with the overlap (the default), and in --fast;
+  3. `avdetect score` as a separate process, once on 1 clip and once on a folder of --folder clips
+     (the clips repeated): start-up (process, imports, model loading in the worker) apart from the warm
+     wall time per clip, and peak memory of the process tree (sum of PSS, sampled every 0.1 s); the same
+     with --fast on the clips;
+  4. with --ray, `--engine ray` with 1 and 2 local workers on the clips.
+Targets (issue 14): warm CLI wall per clip <= 1.5x ffmpeg's decode, --fast <= 1.1x, peak memory <= 2 GB for
+a folder of 20 clips.
 """
 
 from __future__ import annotations
 
 import argparse
-import resource
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from perception import SPEECH, VIDEO_1080, make_dfdc_like, time_ffmpeg  # noqa: E402
+from bench_clips import make_clips  # noqa: E402
+from perception import time_ffmpeg  # noqa: E402
 
 BRANCH_STAGES = ("decode", "faces", "audio_prep", "visual_cnn", "audio_cnn", "sync")
 
 
 def stage_times(detector, path: Path) -> dict[str, float]:
-    """Seconds per stage of one `Detector.score`-equivalent pass, stage by stage."""
-    from avdetect.features.registry import get_extractor
+    """Seconds per stage of one sequential `Detector.score`-equivalent pass, stage by stage."""
+    from avdetect.features.registry import VIDEO_EXTRACTORS, get_extractor
     from avdetect.perception.lipsync import sync_features
 
     t0 = time.perf_counter()
@@ -48,86 +52,146 @@ def stage_times(detector, path: Path) -> dict[str, float]:
     times = {"decode": seen.times.decode_s, "faces": seen.times.faces_s, "audio_prep": seen.times.audio_s,
              "perceive": t1 - t0, "visual_cnn": t2 - t1, "audio_cnn": t3 - t2, "sync": time.perf_counter() - t3}
     blocks = {}
-    for name in detector.spec.extractors:
-        if name in _video_extractors():
-            start = time.perf_counter()
-            blocks[name] = get_extractor(name)(seen)
-            times[f"block {name}"] = time.perf_counter() - start
+    for name in (n for n in detector.spec.extractors if n in VIDEO_EXTRACTORS):
+        start = time.perf_counter()
+        blocks[name] = get_extractor(name)(seen, detector.bundle.directory)
+        times[f"block {name}"] = time.perf_counter() - start
     start = time.perf_counter()
     detector.fuse(str(path), tracks, windows, sync, blocks)
     times["fuse"] = time.perf_counter() - start
+    times["all"] = time.perf_counter() - t0
     return times
 
 
-def _video_extractors() -> set[str]:
-    from avdetect.features.registry import VIDEO_EXTRACTORS
-
-    return set(VIDEO_EXTRACTORS)
-
-
-def cli_run(clips: list[Path], out: Path, model: str | None, *, engine: str = "local",
-            workers: int = 1) -> float:
-    """Wall seconds of one `avdetect score` over `clips` (a fresh output, so nothing is skipped)."""
-    out.unlink(missing_ok=True)
-    cmd = [sys.executable, "-m", "avdetect.cli", "score", *map(str, clips), "-o", str(out),
-           "--workers", str(workers), "--engine", engine]
-    if model:
-        cmd += ["--model", model]
+def wall(detector, path: Path) -> float:
     start = time.perf_counter()
-    subprocess.run(cmd, check=False, capture_output=True)
+    detector.score(path)
     return time.perf_counter() - start
 
 
-def measure_cli(clips: list[Path], tmp: Path, model: str | None, **kwargs) -> tuple[float, float]:
-    """(start-up seconds, warm seconds per clip): one run on 1 clip, one on all, the difference per clip."""
-    one = cli_run(clips[:1], tmp / "one.csv", model, **kwargs)
-    every = cli_run(clips, tmp / "all.csv", model, **kwargs)
+def tree_memory(pid: int) -> int:
+    """Bytes of memory of process `pid` and all its descendants: the sum of their proportional set sizes
+    (PSS: a page shared by k processes counts 1/k in each, so torch's libraries count once, not per
+    process as in a sum of RSS)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        todo += children.get(p, [])
+        try:
+            rollup = Path(f"/proc/{p}/smaps_rollup").read_text().splitlines()
+        except OSError:
+            continue
+        total += next((int(line.split()[1]) * 1024 for line in rollup if line.startswith("Pss:")), 0)
+    return total
+
+
+def cli_run(clips: list[Path], out: Path, model: str | None, *, engine: str = "local", workers: int = 1,
+            fast: bool = False) -> tuple[float, int]:
+    """(wall seconds, peak bytes of the process tree) of one `avdetect score` over `clips`, fresh output."""
+    out.unlink(missing_ok=True)
+    cmd = [sys.executable, "-m", "avdetect.cli", "score", *map(str, clips), "-o", str(out),
+           "--workers", str(workers), "--engine", engine, *(["--model", model] if model else []),
+           *(["--fast"] if fast else [])]
+    start = time.perf_counter()
+    process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = [0]
+
+    def sample() -> None:
+        while process.poll() is None:
+            peak[0] = max(peak[0], tree_memory(process.pid))
+            time.sleep(0.1)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, err = process.communicate()
+    seconds = time.perf_counter() - start
+    sampler.join()
+    if process.returncode not in (0, 1):
+        print(f"warning: {' '.join(cmd[2:5])} exited {process.returncode}: {err.decode()[-400:]}", file=sys.stderr)
+    return seconds, peak[0]
+
+
+def measure_cli(clips: list[Path], tmp: Path, model: str | None, **kwargs) -> dict[str, float]:
+    """Start-up and warm seconds per clip (one run on 1 clip, one on all; the difference per extra clip)."""
+    one, _ = cli_run(clips[:1], tmp / "one.csv", model, **kwargs)
+    every, peak = cli_run(clips, tmp / "all.csv", model, **kwargs)
     per_clip = (every - one) / max(1, len(clips) - 1)
-    return one - per_clip, per_clip
+    return {"startup": one - per_clip, "per_clip": per_clip, "peak_gb": peak / 1e9, "n": len(clips)}
+
+
+def median_stages(detector, clips: list[Path]) -> dict[str, float]:
+    runs = [stage_times(detector, c) for c in clips]
+    return {name: statistics.median(r[name] for r in runs) for name in runs[0]}
+
+
+def report(clips, ffmpeg, stages, overlap_s, fast_s, load_s, cli, cli_fast, ray) -> None:
+    ff = statistics.mean(ffmpeg.values())
+    print(f"{len(clips)} clips, 10 s 1080p H.264 + AAC (bench_clips.py); seconds per clip: medians in this process, "
+          f"CLI from wall differences; ffmpeg = mean of `ffmpeg -f null` over the clips = {ff:.2f} s")
+    print(f"{'stage (sequential)':<34} {'seconds':>8} {'x ffmpeg':>9}")
+    names = [*BRANCH_STAGES, *(k for k in stages if k.startswith("block ")), "fuse", "all"]
+    for name in names:
+        print(f"{name:<34} {stages[name]:>8.2f} {stages[name] / ff:>8.2f}x")
+    print(f"{'Detector.score, overlapped':<34} {overlap_s:>8.2f} {overlap_s / ff:>8.2f}x")
+    print(f"{'Detector.score, --fast':<34} {fast_s:>8.2f} {fast_s / ff:>8.2f}x")
+    for label, m in (("avdetect score", cli), ("avdetect score --fast", cli_fast),
+                     *((f"--engine ray, {n} worker(s)", m) for n, m in ray.items())):
+        ref = statistics.mean(ffmpeg[c] for c in m["clips"][1:])
+        print(f"{label + ', warm per clip':<34} {m['per_clip']:>8.2f} {m['per_clip'] / ref:>8.2f}x  "
+              f"(start-up {m['startup']:.1f} s; peak {m['peak_gb']:.2f} GB over {m['n']} clips)")
+    print(f"model load alone (Detector.load): {load_s:.2f} s")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clips", type=int, default=6)
+    parser.add_argument("--clips", type=int, default=6, help="distinct clips (at most 6)")
+    parser.add_argument("--folder", type=int, default=20, help="clips in the CLI's folder run (memory target)")
     parser.add_argument("--model", help="model folder (default: the shipped model)")
     parser.add_argument("--ray", action="store_true", help="also time --engine ray with 1 and 2 workers")
+    parser.add_argument("--clip-dir", type=Path, help="where the clips are made, or found from a previous run")
     args = parser.parse_args()
-    if not VIDEO_1080.exists() or not SPEECH.exists():
-        print("skipped: shared sample data not found")
-        return 0
     from avdetect.scoring.pipeline import Detector
 
-    start = time.perf_counter()
-    detector = Detector.load(args.model)
-    load_s = time.perf_counter() - start
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        source = make_dfdc_like(tmp / "clip0.mp4")
-        clips = [source] + [tmp / f"clip{i}.mp4" for i in range(1, args.clips)]
-        for clip in clips[1:]:
-            clip.write_bytes(source.read_bytes())  # distinct files, same content
-        ffmpeg = [time_ffmpeg(c) for c in clips]
-        detector.score(clips[0])  # warm-up
-        stages = [stage_times(detector, c) for c in clips]
-        startup, per_clip = measure_cli(clips, tmp, args.model)
-        peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 / 1024
-        ray = {n: measure_cli(clips, tmp, args.model, engine="ray", workers=n) for n in (1, 2)} if args.ray else {}
-    ff = statistics.median(ffmpeg)
-    print(f"{len(clips)} DFDC-like clips, 1920x1080 H.264 10.4 s + AAC; medians; seconds per clip")
-    print(f"{'stage':<26} {'seconds':>8} {'x ffmpeg':>9}")
-    names = [*BRANCH_STAGES, *(k for k in stages[0] if k.startswith("block ")), "fuse"]
-    for name in names:
-        value = statistics.median(s[name] for s in stages)
-        print(f"{name:<26} {value:>8.2f} {value / ff:>8.2f}x")
-    total = statistics.median(s["perceive"] + sum(v for k, v in s.items() if k in names[3:]) for s in stages)
-    print(f"{'in-process, all stages':<26} {total:>8.2f} {total / ff:>8.2f}x")
-    print(f"{'ffmpeg decode':<26} {ff:>8.2f} {1.0:>8.2f}x")
-    print(f"{'avdetect score, warm':<26} {per_clip:>8.2f} {per_clip / ff:>8.2f}x  (CLI wall per extra clip)")
-    print(f"{'avdetect score, start-up':<26} {startup:>8.2f}           (process, imports, model load; "
-          f"Detector.load alone {load_s:.2f} s)")
-    for n, (up, warm) in ray.items():
-        print(f"{f'ray, {n} worker(s), warm':<26} {warm:>8.2f} {warm / ff:>8.2f}x  (start-up {up:.1f} s)")
-    print(f"peak memory of `avdetect score`: {peak_gb:.2f} GB (target <= 2 GB)")
+        clips = make_clips(args.clip_dir or tmp / "clips")[: args.clips]
+        if not clips:
+            print("skipped: shared sample data not found")
+            return 0
+        folder = tmp / "folder"
+        folder.mkdir()
+        for i in range(args.folder):  # a folder of repeated clips, distinct files
+            shutil.copy(clips[i % len(clips)], folder / f"{i:02d}_{clips[i % len(clips)].name}")
+        batch = sorted(folder.iterdir())
+        ffmpeg = {c: time_ffmpeg(c) for c in clips}
+        ffmpeg |= {b: ffmpeg[clips[i % len(clips)]] for i, b in enumerate(batch)}
+        start = time.perf_counter()
+        detector = Detector.load(args.model, overlap=False)
+        load_s = time.perf_counter() - start
+        overlapped = Detector(detector.bundle)
+        fast = Detector(detector.bundle, mode="fast")
+        for d in (detector, overlapped, fast):
+            d.score(clips[0])  # warm-up
+        stages = median_stages(detector, clips)
+        overlap_s = statistics.median(wall(overlapped, c) for c in clips)
+        fast_s = statistics.median(wall(fast, c) for c in clips)
+        cli = measure_cli(batch, tmp, args.model) | {"clips": batch}
+        cli_fast = measure_cli(clips, tmp, args.model, fast=True) | {"clips": clips}
+        ray = {n: measure_cli(clips, tmp, args.model, engine="ray", workers=n) | {"clips": clips}
+               for n in ((1, 2) if args.ray else ())}
+        again = {c: time_ffmpeg(c) for c in clips}  # load may drift during the run: time ffmpeg at both ends
+        print(f"ffmpeg -f null, mean per clip: {statistics.mean(ffmpeg[c] for c in clips):.2f} s at the start, "
+              f"{statistics.mean(again.values()):.2f} s at the end (the mean of both is the reference)")
+        ffmpeg = {b: (ffmpeg[b] + again[clips[i % len(clips)]]) / 2 for i, b in enumerate(batch)} | {
+            c: (ffmpeg[c] + again[c]) / 2 for c in clips}
+    report(clips, ffmpeg, stages, overlap_s, fast_s, load_s, cli, cli_fast, ray)
     return 0
 
 

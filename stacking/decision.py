@@ -16,6 +16,7 @@ import numpy as np
 
 REAL, FAKE, INCONCLUSIVE = "real", "fake", "inconclusive"
 VERDICTS = (REAL, FAKE, INCONCLUSIVE)
+DEFAULT_MAX_ERROR = 0.05  # each decided verdict's error rate on held-out videos
 
 
 @dataclass(frozen=True)
@@ -51,46 +52,51 @@ class DecisionBand:
 THRESHOLD_ONLY = DecisionBand(low=0.5, high=0.5, max_error=float("nan"))
 
 
-def fit_band(y: np.ndarray, p: np.ndarray, *, max_error: float = 0.05) -> DecisionBand:
+def fit_band(y: np.ndarray, p: np.ndarray, *, max_error: float = 0.05,
+             sample_weight: np.ndarray | None = None) -> DecisionBand:
     """The band of held-out labels ``y`` (0/1) and calibrated probabilities ``p``; NaN rows left out.
 
     ``high`` is the lowest threshold at or above 0.5 whose "fake" calls are at most ``max_error`` real,
     ``low`` the highest at or below 0.5 whose "real" calls are at most ``max_error`` fake; with no such
-    threshold the side never decides (1.0 / 0.0 + inconclusive).
+    threshold the side never decides (1.0 / 0.0 + inconclusive). Shares are weighted by ``sample_weight``
+    when given, e.g. `stacking.metrics.equal_class_weights`: the error rates at the prior a class-balanced
+    stacker is calibrated to, not at the share of fakes the held-out set happens to have.
     """
     y, p = np.asarray(y, dtype=np.int64), np.asarray(p, dtype=np.float64)
+    w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     ok = ~np.isnan(p)
-    y, p = y[ok], p[ok]
-    high = _lowest_safe_high(y, p, max_error)
-    low = _highest_safe_low(y, p, max_error)
+    y, p, w = y[ok], p[ok], w[ok]
+    high = _lowest_safe_high(y, p, w, max_error)
+    low = _highest_safe_low(y, p, w, max_error)
     band = DecisionBand(low=low, high=high, max_error=max_error)
     called = band.verdicts(p)
-    return DecisionBand(low=low, high=high, max_error=max_error, real_error=_share(y[called == REAL], 1),
-                        fake_error=_share(y[called == FAKE], 0),
-                        inconclusive_rate=float(np.mean(called == INCONCLUSIVE)) if len(p) else float("nan"),
-                        n=int(len(p)))
+    return DecisionBand(low=low, high=high, max_error=max_error,
+                        real_error=_share(y[called == REAL] == 1, w[called == REAL]),
+                        fake_error=_share(y[called == FAKE] == 0, w[called == FAKE]),
+                        inconclusive_rate=_share(called == INCONCLUSIVE, w), n=int(len(p)))
 
 
-def _lowest_safe_high(y: np.ndarray, p: np.ndarray, max_error: float) -> float:
+def _lowest_safe_high(y: np.ndarray, p: np.ndarray, w: np.ndarray, max_error: float) -> float:
     candidates = np.unique(np.concatenate([[0.5], p[p >= 0.5]]))
     for t in candidates:
         called = p >= t
-        if called.any() and np.mean(y[called] == 0) <= max_error:
+        if called.any() and _share(y[called] == 0, w[called]) <= max_error:
             return float(t)
     return 1.0 + 1e-9  # nothing is ever called fake
 
 
-def _highest_safe_low(y: np.ndarray, p: np.ndarray, max_error: float) -> float:
+def _highest_safe_low(y: np.ndarray, p: np.ndarray, w: np.ndarray, max_error: float) -> float:
     candidates = np.unique(np.concatenate([[0.5], np.nextafter(p[p < 0.5], 1.0)]))[::-1]
     for t in candidates:
         called = p < t
-        if called.any() and np.mean(y[called] == 1) <= max_error:
+        if called.any() and _share(y[called] == 1, w[called]) <= max_error:
             return float(t)
     return 0.0  # nothing is ever called real
 
 
-def _share(y: np.ndarray, value: int) -> float:
-    return float(np.mean(y == value)) if len(y) else float("nan")
+def _share(hit: np.ndarray, w: np.ndarray) -> float:
+    """Weighted share of True in ``hit``; NaN when empty."""
+    return float(np.average(hit, weights=w)) if len(hit) else float("nan")
 
 
 def why(p_fake: float, modalities: dict[str, float], band: DecisionBand) -> str:

@@ -19,9 +19,21 @@ N_BINS = 15
 
 
 def auc(y: np.ndarray, p: np.ndarray) -> float:
-    """ROC AUC; NaN when only one class is present."""
+    """ROC AUC; NaN when only one class is present (a rank measure: class weights do not change it)."""
     y = np.asarray(y)
     return float(roc_auc_score(y, p)) if len(np.unique(y)) == 2 else float("nan")
+
+
+def equal_class_weights(y: np.ndarray) -> np.ndarray:
+    """float64 (n,) weights under which both classes weigh the same in total (a 50 % prior of fakes).
+
+    A stacker fitted with class-balanced weights is calibrated to that prior; its calibration is measured
+    under the same weights, not under the share of fakes an evaluation set happens to have."""
+    y = np.asarray(y)
+    w = np.ones(len(y))
+    for label in np.unique(y):
+        w[y == label] = 0.5 * len(y) / np.sum(y == label)
+    return w
 
 
 def log_loss(y: np.ndarray, p: np.ndarray, *, eps: float = EPS, sample_weight: np.ndarray | None = None) -> float:
@@ -37,25 +49,28 @@ def _bin_index(p: np.ndarray, n_bins: int) -> np.ndarray:
     return np.minimum((np.asarray(p) * n_bins).astype(np.int64), n_bins - 1)
 
 
-def reliability_curve(y: np.ndarray, p: np.ndarray, *, n_bins: int = N_BINS
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per equal-width bin: mean predicted probability, observed fake rate and count.
+def reliability_curve(y: np.ndarray, p: np.ndarray, *, n_bins: int = N_BINS,
+                      sample_weight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per equal-width bin: mean predicted probability, observed fake rate and count (weight with
+    `sample_weight`).
 
     Returns:
-        float64 (n_bins,), float64 (n_bins,), int64 (n_bins,); the first two are NaN in empty bins.
+        float64 (n_bins,), float64 (n_bins,), int64 (n_bins,) (float64 when weighted); the first two are
+        NaN in empty bins.
     """
     y, p = np.asarray(y, dtype=np.float64), np.asarray(p, dtype=np.float64)
+    w = np.ones_like(p) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     bins = _bin_index(p, n_bins)
-    counts = np.bincount(bins, minlength=n_bins)
+    counts = np.bincount(bins, weights=w, minlength=n_bins)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean_p = np.bincount(bins, weights=p, minlength=n_bins) / counts
-        rate = np.bincount(bins, weights=y, minlength=n_bins) / counts
-    return mean_p, rate, counts
+        mean_p = np.bincount(bins, weights=w * p, minlength=n_bins) / counts
+        rate = np.bincount(bins, weights=w * y, minlength=n_bins) / counts
+    return mean_p, rate, counts.astype(np.int64) if sample_weight is None else counts
 
 
-def ece(y: np.ndarray, p: np.ndarray, *, n_bins: int = N_BINS) -> float:
+def ece(y: np.ndarray, p: np.ndarray, *, n_bins: int = N_BINS, sample_weight: np.ndarray | None = None) -> float:
     """Expected calibration error: count-weighted mean |observed rate - mean prediction| over bins."""
-    mean_p, rate, counts = reliability_curve(y, p, n_bins=n_bins)
+    mean_p, rate, counts = reliability_curve(y, p, n_bins=n_bins, sample_weight=sample_weight)
     if counts.sum() == 0:
         return float("nan")
     full = counts > 0
@@ -63,7 +78,8 @@ def ece(y: np.ndarray, p: np.ndarray, *, n_bins: int = N_BINS) -> float:
 
 
 def eer(y: np.ndarray, p: np.ndarray) -> float:
-    """Equal error rate: where the false-positive and false-negative rates cross; NaN for one class."""
+    """Equal error rate: where the false-positive and false-negative rates cross; NaN for one class
+    (a rate within each class, so class weights do not change it)."""
     y = np.asarray(y)
     if len(np.unique(y)) < 2:
         return float("nan")
@@ -73,10 +89,11 @@ def eer(y: np.ndarray, p: np.ndarray) -> float:
     return float((fpr[i] + fnr[i]) / 2)
 
 
-def accuracy(y: np.ndarray, p: np.ndarray, *, threshold: float = 0.5) -> float:
-    """Fraction right when calling FAKE above ``threshold``; NaN when empty."""
+def accuracy(y: np.ndarray, p: np.ndarray, *, threshold: float = 0.5,
+             sample_weight: np.ndarray | None = None) -> float:
+    """(Weighted) fraction right when calling FAKE above ``threshold``; NaN when empty."""
     y, p = np.asarray(y), np.asarray(p)
-    return float(np.mean((p > threshold) == (y == 1))) if y.size else float("nan")
+    return float(np.average((p > threshold) == (y == 1), weights=sample_weight)) if y.size else float("nan")
 
 
 @dataclass(frozen=True)
@@ -100,13 +117,16 @@ class Metrics:
         return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in asdict(self).items()}
 
 
-def summarize(y: np.ndarray, p: np.ndarray) -> Metrics:
-    """`Metrics` of probabilities ``p`` against 0/1 labels ``y`` (NaN predictions left out)."""
+def summarize(y: np.ndarray, p: np.ndarray, *, equal_classes: bool = False) -> Metrics:
+    """`Metrics` of probabilities ``p`` against 0/1 labels ``y`` (NaN predictions left out); with
+    `equal_classes` log loss, ECE and accuracy weigh both classes the same (`equal_class_weights`)."""
     y, p = np.asarray(y, dtype=np.int64), np.asarray(p, dtype=np.float64)
     ok = ~np.isnan(p)
     y, q = y[ok], p[ok]
+    w = equal_class_weights(y) if equal_classes else None
     return Metrics(n=int(ok.sum()), n_fake=int(y.sum()), n_missing=int((~ok).sum()), auc=auc(y, q),
-                   log_loss=log_loss(y, q), ece=ece(y, q), eer=eer(y, q), accuracy=accuracy(y, q))
+                   log_loss=log_loss(y, q, sample_weight=w), ece=ece(y, q, sample_weight=w), eer=eer(y, q),
+                   accuracy=accuracy(y, q, sample_weight=w))
 
 
 def by_group(y: np.ndarray, p: np.ndarray, groups: Sequence[str]) -> dict[str, Metrics]:

@@ -88,8 +88,9 @@ class SyncTable:
             raise TableError("sync table: a video is listed twice")
 
     @classmethod
-    def empty(cls) -> SyncTable:
-        return cls(np.zeros(0, str), np.zeros((0, 0)), ())
+    def empty(cls, names: tuple[str, ...] = ()) -> SyncTable:
+        """No video, with the columns `names` (what a sync stage would write)."""
+        return cls(np.zeros(0, str), np.zeros((0, len(names))), tuple(names))
 
 
 class FeatureTable(NamedTuple):

@@ -18,7 +18,7 @@ import numpy as np
 from sklearn.metrics import roc_curve
 
 from stacking.bundle import json_ready
-from stacking.metrics import Metrics, by_group, reliability_curve, summarize
+from stacking.metrics import Metrics, by_group, equal_class_weights, reliability_curve, summarize
 from stacking.plots import bars_png, curves_png, reliability_png
 from stacking.stacker import LGBMStacker
 
@@ -29,7 +29,9 @@ BASELINE = "vis_all_mean"  # feature holding the plain mean of frame probabiliti
 class CvReport:
     """Out-of-fold metrics of a fitted stacker."""
 
-    metrics: dict[str, Metrics]  # "stacker", "frame_mean", "stacker_same_rows" (rows with a face)
+    # "stacker", "frame_mean", "stacker_same_rows" (rows with a face), "stacker_equal_classes" (both classes
+    # weigh the same: the prior a class-balanced stacker is calibrated to)
+    metrics: dict[str, Metrics]
     verdicts: dict[str, Metrics]  # modality -> its verdict against its own label, where known
     by_group: dict[str, dict[str, Metrics]]  # grouping (e.g. "dataset") -> value -> stacker metrics
     calibration: dict[str, Any]  # method chosen and each method's held-out log loss
@@ -61,7 +63,8 @@ def cv_report(stacker: LGBMStacker, y: np.ndarray, *, baseline: np.ndarray,
     p = stacker.oof_proba_
     has = ~np.isnan(baseline)
     metrics = {"stacker": summarize(y, p), "frame_mean": summarize(y, baseline),
-               "stacker_same_rows": summarize(y[has], p[has])}
+               "stacker_same_rows": summarize(y[has], p[has]),
+               "stacker_equal_classes": summarize(y, p, equal_classes=True)}
     verdicts = {}
     for modality, oof in stacker.oof_verdicts_.items():
         labels = np.asarray((modality_labels or {}).get(modality, y), dtype=np.int64)
@@ -75,7 +78,7 @@ def cv_report(stacker: LGBMStacker, y: np.ndarray, *, baseline: np.ndarray,
 
 
 def score_plots(directory: Path | str, scored: dict[str, tuple[np.ndarray, np.ndarray]], *,
-                calibrated: str) -> list[Path]:
+                calibrated: str, equal_classes: bool = False) -> list[Path]:
     """``roc.png`` of every (labels, scores) pair and ``reliability.png`` of ``scored[calibrated]``.
 
     NaN scores (a modality that was absent) and labels below 0 (unknown) are left out.
@@ -91,20 +94,25 @@ def score_plots(directory: Path | str, scored: dict[str, tuple[np.ndarray, np.nd
                      xlabel="false-positive rate", ylabel="true-positive rate")
     y, p = scored[calibrated]
     ok = ~np.isnan(p) & (y >= 0)
-    reliability = reliability_png(directory / "reliability.png", *reliability_curve(y[ok], p[ok]),
-                                  title=f"reliability of {calibrated} (15 bins)")
+    weights = equal_class_weights(y[ok]) if equal_classes else None
+    reliability = reliability_png(directory / "reliability.png",
+                                  *reliability_curve(y[ok], p[ok], sample_weight=weights),
+                                  title=f"reliability of {calibrated} (15 bins"
+                                  f"{', classes weighed equally' if equal_classes else ''})")
     return [roc, reliability]
 
 
 def write_report(directory: Path | str, report: CvReport, y: np.ndarray, *, p: np.ndarray,
-                 baseline: np.ndarray, extra: dict[str, Any] | None = None) -> list[Path]:
-    """Writes ``report.json``, ``roc.png``, ``reliability.png`` and ``importance.png``."""
+                 baseline: np.ndarray, extra: dict[str, Any] | None = None, equal_classes: bool = False) -> list[Path]:
+    """Writes ``report.json``, ``roc.png``, ``reliability.png`` (with `equal_classes`, both classes weigh the
+    same in it: the prior a class-balanced stacker is calibrated to) and ``importance.png``."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "report.json"
     path.write_text(json.dumps(json_ready({**report.to_json(), **(extra or {})}), indent=2) + "\n",
                     encoding="utf-8")
-    plots = score_plots(directory, {"stacker": (y, p), "frame mean": (y, baseline)}, calibrated="stacker")
+    plots = score_plots(directory, {"stacker": (y, p), "frame mean": (y, baseline)}, calibrated="stacker",
+                        equal_classes=equal_classes)
     names = list(report.importance)
     importance = bars_png(directory / "importance.png", names, [report.importance[n] for n in names],
                           title="stacker feature importance (total gain)")

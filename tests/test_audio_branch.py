@@ -13,7 +13,6 @@ from avdetect.errors import ModelFileError
 from avdetect.perception.audio import MelConfig, MelExtractor, SpeechConfig
 from avdetect.training.audio import build_bank
 
-ENERGY = SpeechConfig(method="energy")  # the synthetic voices here are tones that silero does not take for speech
 from avdetect.training.audio_data import (
     AMBIGUOUS,
     ChannelConfig,
@@ -28,6 +27,7 @@ from avdetect.training.audio_data import (
     window_labels,
 )
 
+ENERGY = SpeechConfig(method="energy")  # the synthetic voices here are tones that silero does not take for speech
 SR = 16_000
 TINY = AudioModelConfig(backbone="test_resnet", dropout=0.0)
 MEL = MelConfig()
@@ -164,6 +164,20 @@ def test_bank_holds_copies_and_labelled_pseudo_fakes_deterministically():
     assert set(bank.view.tolist()) == {0, 1, 2}
     assert np.all(bank.labels[bank.view == 0] == 0) and np.all(bank.labels[bank.view == 1] == 1)
     assert np.any(bank.labels[bank.view == 2] == 1)  # the splice has fake windows
+
+
+def test_bank_is_the_same_cut_in_worker_processes():
+    sources = [make_source(ManifestRow(path=f"/{i}.wav", label="REAL", group=str(i)), voiced(2.0, seed=i))
+               for i in range(3)]
+    views = ViewConfig(copies=1, fakers=("phase",), full_fakes=1, spliced=0,
+                       channel=ChannelConfig(codec_p=0.0, noise_p=0.0))
+    extractor = MelExtractor(MEL)
+    here = build_bank(sources, extractor, views=views, seed=0, speech=ENERGY)
+    spread = build_bank(sources, extractor, views=views, seed=0, speech=ENERGY, workers=2)
+    for name in ("labels", "source", "view"):
+        assert np.array_equal(getattr(here, name), getattr(spread, name)), name
+    # the workers run torch on one thread: its FFT may round the last float16 bit differently
+    np.testing.assert_allclose(here.mels.astype(np.float32), spread.mels.astype(np.float32), atol=0.05)
 
 
 def test_manifest_fake_without_segments_is_fake_throughout():

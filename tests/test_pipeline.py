@@ -13,6 +13,7 @@ import pytest
 from avdetect.bundle import BUNDLE_FILE, load_bundle, shipped_model_dir
 from avdetect.defaults import SAMPLE_RATE
 from avdetect.errors import DecodeError, ModelFileError
+from avdetect.scoring.modes import FAST, ScoringMode
 from avdetect.scoring.pipeline import Detector
 
 
@@ -114,3 +115,39 @@ def test_spec_round_trips_and_frames_per_track_reaches_the_scorer(detector):
     spec = detector.spec
     assert ScoringSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
     assert spec.frames_per_track == 8 and spec.perception.decode.sample_rate == spec.perception.mel.sample_rate
+
+
+def _same_scores(a, b, atol: float = 1e-6) -> None:
+    for name in ("p_fake", "p_visual", "p_audio", "p_sync"):
+        assert np.isclose(getattr(a, name), getattr(b, name), rtol=0, atol=atol, equal_nan=True), name
+    assert a.verdict == b.verdict and a.n_frames == b.n_frames and a.n_tracks == b.n_tracks
+
+
+def test_overlap_gives_the_sequential_scores(detector, bad_inputs):
+    sequential = Detector(detector.bundle, overlap=False)
+    for name in ("speech_clip", "audio_only_wav", "video_only"):
+        if name in bad_inputs:
+            a, b = sequential.score(bad_inputs[name].path), detector.score(bad_inputs[name].path)
+            _same_scores(a, b)
+            assert np.allclose(a.fake_segments, b.fake_segments) and np.allclose(a.windows.probs, b.windows.probs)
+    with pytest.raises(DecodeError):
+        sequential.score(bad_inputs["random_bytes"].path)
+
+
+def test_fast_mode_samples_fewer_frames_and_scores_the_stacker_crops_only(detector, bad_inputs):
+    if "speech_clip" not in bad_inputs:
+        pytest.skip("needs the shared face images")
+    score = Detector(detector.bundle, mode="fast").score(bad_inputs["speech_clip"].path)
+    assert score.ok and 0 <= score.p_fake <= 1 and score.n_frames == FAST.n_frames and score.n_tracks == 1
+    assert len(score.tracks[0].probs) == min(score.n_frames, detector.spec.frames_per_track or score.n_frames)
+    with pytest.raises(DecodeError):
+        Detector(detector.bundle, mode="fast").score(bad_inputs["random_bytes"].path)
+
+
+def test_scoring_only_the_stacker_crops_changes_no_probability(detector, bad_inputs):
+    if "speech_clip" not in bad_inputs or not detector.spec.frames_per_track:
+        pytest.skip("needs the shared face images and a spec with frames_per_track")
+    crops_only = Detector(detector.bundle, mode=ScoringMode("crops", stacker_crops_only=True))
+    full, picked = detector.score(bad_inputs["speech_clip"].path), crops_only.score(bad_inputs["speech_clip"].path)
+    _same_scores(full, picked, atol=1e-5)  # the CNN's batch differs: float noise only
+    assert len(picked.tracks[0].probs) == detector.spec.frames_per_track < len(full.tracks[0].probs)

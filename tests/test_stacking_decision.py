@@ -41,3 +41,16 @@ def test_why_names_the_modality_that_pushed_the_verdict() -> None:
     assert why(0.9, {"face": 0.2, "voice": 0.93, "lip-sync": 0.6}, band) == "voice 0.93, lip-sync 0.60 say fake"
     assert why(0.1, {"face": 0.1, "voice": float("nan")}, band) == "no modality says fake"
     assert why(0.5, {"face": 0.3, "voice": 0.55}, band).startswith("P(fake) 0.50 lies between 0.20 and 0.70")
+
+
+def test_band_held_at_equal_classes_can_call_real_where_fakes_outnumber_reals():
+    from stacking.metrics import equal_class_weights
+
+    # 90 fakes, 10 reals; at 0.2 lie all 10 reals and 2 fakes: 17 % fake as the set is, 2.2 % at equal classes
+    p = np.r_[np.full(12, 0.2), np.full(88, 0.8)]
+    y = np.r_[np.zeros(10), np.ones(90)].astype(int)
+    assert fit_band(y, p, max_error=0.05).low == 0.0  # as the set is: never "real"
+    band = fit_band(y, p, max_error=0.05, sample_weight=equal_class_weights(y))
+    assert 0.2 < band.low <= 0.5 and band.high <= 0.8
+    assert np.isclose(band.real_error, (2 * 50 / 90) / (2 * 50 / 90 + 10 * 5.0))
+    assert band.inconclusive_rate == 0.0

@@ -58,3 +58,17 @@ def test_charts_are_pngs(tmp_path):
             assert image.format == "PNG" and image.size[0] > 100
             low, high = image.convert("L").getextrema()
             assert low < 100 and high == 255  # something dark was drawn on white
+
+
+def test_equal_classes_measures_calibration_at_the_prior_a_balanced_stacker_assumes():
+    from stacking.metrics import equal_class_weights
+
+    # 9 fakes to 1 real, all at p = 0.5: right for equal classes, 0.4 off for this set's 90 % of fakes
+    y, p = np.array([1] * 90 + [0] * 10), np.full(100, 0.5)
+    w = equal_class_weights(y)
+    assert np.isclose(w[y == 1].sum(), w[y == 0].sum()) and np.isclose(w.sum(), len(y))
+    as_is, equal = summarize(y, p), summarize(y, p, equal_classes=True)
+    assert np.isclose(as_is.ece, 0.4) and np.isclose(equal.ece, 0.0)
+    assert np.isclose(equal.log_loss, np.log(2)) and equal.n == as_is.n == 100
+    y2, p2 = np.array([1, 1, 1, 0]), np.array([0.9, 0.8, 0.3, 0.6])
+    assert summarize(y2, p2, equal_classes=True).auc == summarize(y2, p2).auc  # a rank measure

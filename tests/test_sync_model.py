@@ -168,3 +168,27 @@ def test_registered_block_names_its_columns() -> None:
     extractor = get_extractor("sync_learnt")
     assert extractor.names == NAMES and NAMES[0] == "sync_learnt_has_sync_evidence"
     assert ScanConfig().max_offset_s >= 0.6  # the shifts pseudo-fakes make are within the scan
+
+
+def test_registered_block_reads_the_weights_of_a_models_folder(trained: SyncNet, tmp_path) -> None:
+    from avdetect.bundle import missing_block_weights
+
+    save_sync_model(trained, tmp_path / "sync")
+    seen = perception(*_one(talking(4.0, seed=3)))
+    assert np.allclose(get_extractor("sync_learnt")(seen, tmp_path), sync_block(seen, trained), equal_nan=True)
+    assert missing_block_weights(tmp_path, ("sync_learnt", "face_motion")) == []
+    (problem,) = missing_block_weights(tmp_path / "elsewhere", ("sync_learnt",))
+    assert "sync/sync.json" in problem
+
+
+def test_train_sync_fold_rule_holds_out_that_fold_and_unplaced_rows(tmp_path) -> None:
+    from avdetect.commands.train_sync import _fold_rule
+    from avdetect.corpus.manifest import ManifestRow
+
+    folds = tmp_path / "folds.csv"
+    folds.write_text(f"path,group,fold\n{tmp_path}/a.mp4,a,0\n{tmp_path}/b.mp4,b,1\n")
+    held = _fold_rule(folds, 1)
+    rows = {name: ManifestRow(path=tmp_path / name, label="REAL", group=name) for name in ("a.mp4", "b.mp4", "c.mp4")}
+    assert [held(rows[n]) for n in ("a.mp4", "b.mp4", "c.mp4")] == [False, True, True]
+    with pytest.raises(ValueError, match="no fold 5"):
+        _fold_rule(folds, 5)

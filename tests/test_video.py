@@ -10,7 +10,7 @@ from media import make_video, read_frame_index
 from media_bad import VFR_TIMES_S
 
 from avdetect.errors import AvdetectError, DecodeError, EmptyMediaError, InputError
-from avdetect.perception.video import DecodeConfig, load_audio, probe, read_clip
+from avdetect.perception.video import DecodeConfig, load_audio, probe, read_audio_alone, read_clip
 
 
 @pytest.fixture(scope="module")
@@ -142,3 +142,17 @@ def test_probe_reads_facts_without_decoding(bad_inputs):
     assert info.video_codec == "vp9" and info.audio_codec == "opus" and info.has_audio
     with pytest.raises(DecodeError):
         probe(bad_inputs["random_bytes"].path)
+
+
+def test_audio_alone_is_the_one_pass_audio(bad_inputs, clip_path):
+    for path in (clip_path, bad_inputs["mpeg2_ps"].path, bad_inputs["audio_8k_stereo"].path):
+        both, alone = read_clip(path), read_audio_alone(path)
+        assert np.array_equal(both.audio, alone.audio) and len(alone.frames) == 0  # lead padding included
+    assert read_audio_alone(bad_inputs["video_only"].path) is None
+
+
+def test_skip_nonref_decodes_about_half_the_frames_at_their_own_times(clip_path):
+    every, refs = read_clip(clip_path), read_clip(clip_path, DecodeConfig(skip_nonref=True))
+    assert every.n_decoded_frames // 3 < refs.n_decoded_frames < every.n_decoded_frames  # B-frames skipped
+    assert set(refs.luma_times_s) <= set(every.luma_times_s) and len(refs.frames) == len(every.frames)
+    assert np.array_equal(refs.audio, every.audio)

@@ -91,3 +91,26 @@ def test_a_block_file_of_another_shape_or_name_is_refused(tmp_path: Path, toy: V
     (runs["runs"] / "features" / "toy.csv").rename(runs["runs"] / "features" / "nosuch.csv")
     with pytest.raises(ValueError, match="unknown video feature extractor 'nosuch'"):
         load_training_data(runs["runs"], runs["folds"], runs["manifest"])
+
+
+def test_out_of_fold_blocks_read_the_model_of_each_video_s_fold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from avdetect.corpus.manifest import ManifestRow
+    from avdetect.training import video_features
+
+    read_from = []
+
+    def weighted(perception: object, checkpoint: Path | None = None) -> np.ndarray:
+        read_from.append(checkpoint)
+        return np.array([1.0])
+
+    monkeypatch.setitem(registry.VIDEO_EXTRACTORS, "weighted", VideoExtractor(("w_x",), weighted, checkpoint="w/w.json"))
+    rows = [ManifestRow(path=tmp_path / f"{name}.mp4", label="REAL", group=name) for name in "abc"]
+    monkeypatch.setattr(video_features, "cached_paths", lambda _: {str(r.path): r.path.stem for r in rows})
+    monkeypatch.setattr(video_features, "load_perception", lambda _: object())
+    fold_of = {str(rows[0].path): 0, str(rows[1].path): 2}  # c is in no fold: left out
+    counts = video_features.write_video_features(rows, tmp_path, ["weighted"], tmp_path / "out",
+                                                 models=tmp_path / "m", fold_of=fold_of)
+    assert counts == {"weighted": 2}
+    assert read_from == [tmp_path / "m" / "fold0" / "w/w.json", tmp_path / "m" / "fold2" / "w/w.json"]
+    video_features.write_video_features(rows[:1], tmp_path, ["weighted"], tmp_path / "out", models=tmp_path / "m")
+    assert read_from[-1] == tmp_path / "m" / "w/w.json"

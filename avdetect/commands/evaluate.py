@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 
 from avdetect.corpus.manifest import FAKE, ManifestRow, read_manifest
-from avdetect.training.stacker import MODALITY_LABEL_VALUES, modality_group
 from stacking.bundle import json_ready
 from stacking.errors import TableError
 from stacking.metrics import Metrics, by_group, format_table, summarize
@@ -98,6 +97,8 @@ def evaluate(rows: list[ManifestRow], scores: dict[str, np.ndarray]) -> dict[str
             labels = verdict_labels(rows, attr)
             known = labels >= 0
             overall[f"{column} vs {attr}"] = summarize(labels[known], scores[column][known])
+    from avdetect.training.stacker import modality_group  # loads torch: not when the parser is built
+
     return {
         "overall": overall,
         "p_fake by dataset": by_group(y, p, [r.dataset or "?" for r in rows]),
@@ -108,6 +109,8 @@ def evaluate(rows: list[ManifestRow], scores: dict[str, np.ndarray]) -> dict[str
 
 def verdict_labels(rows: list[ManifestRow], attr: str) -> np.ndarray:
     """int64 (n,) 1 FAKE, 0 REAL, -1 unknown of the manifest attribute ``attr``."""
+    from avdetect.training.stacker import MODALITY_LABEL_VALUES
+
     return np.array([MODALITY_LABEL_VALUES[getattr(r, attr)] for r in rows], dtype=np.int64)
 
 

@@ -13,18 +13,16 @@ from pathlib import Path
 
 import numpy as np
 
+from typing import TYPE_CHECKING
+
 from avdetect.defaults import AUDIO_WINDOW_S
-from avdetect.training.stacker import (
-    DEFAULT_MAX_ERROR,
-    TrainingData,
-    fit_stacker,
-    load_training_data,
-    write_model_bundle,
-    write_outputs,
-)
+from stacking.decision import DEFAULT_MAX_ERROR
 from stacking.metrics import format_table
-from stacking.report import CvReport
 from stacking.stacker import CALIBRATIONS
+
+if TYPE_CHECKING:  # the training library loads torch: imported when the command runs, not to build the parser
+    from avdetect.training.stacker import TrainingData
+    from stacking.report import CvReport
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -63,17 +61,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Fits, saves and reports; 2 on an input error."""
+    from avdetect.training.stacker import fit_stacker, load_training_data, write_model_bundle, write_outputs
+
     data = load_training_data(args.oof, args.folds, args.manifest, audio_window_s=args.audio_window_s)
     stacker = fit_stacker(data, calibration=args.calibration, seed=args.seed,
                           balance=None if args.no_balance else args.balance)
-    report, band = write_outputs(args.output / "stacker", stacker, data, max_error=args.max_error)
+    report, band = write_outputs(args.output / "stacker", stacker, data, max_error=args.max_error,
+                                 equal_classes=not args.no_balance)
     if args.cache:
         bundle = write_model_bundle(args.output, data, runs=args.oof, cache=args.cache,
                                     visual_model=args.visual_model, audio_model=args.audio_model)
     print_summary(args.output / "stacker", data, report)
     print(f"verdicts: real below {band.low:.3f}, fake from {band.high:.3f}, inconclusive between: out of fold "
           f"{band.real_error:.1%} of 'real' calls fake, {band.fake_error:.1%} of 'fake' calls real, "
-          f"{band.inconclusive_rate:.1%} inconclusive (held to {band.max_error:.0%})")
+          f"{band.inconclusive_rate:.1%} inconclusive (held to {band.max_error:.0%}"
+          f"{'' if args.no_balance else ', classes weighed equally'})")
     if args.cache:
         print(f"model bundle: {bundle}")
     return 0
@@ -85,7 +87,8 @@ def print_summary(directory: Path, data: TrainingData, report: CvReport) -> None
     print(f"{directory}: {len(data.y)} videos ({int(data.y.sum())} fake) from "
           f"{', '.join(data.sources)}; {len(np.unique(data.folds))} folds; calibration: {method}")
     names = {"stacker": "stacker", "frame_mean": "frame mean (baseline)",
-             "stacker_same_rows": "stacker, videos with a face"}
+             "stacker_same_rows": "stacker, videos with a face",
+             "stacker_equal_classes": "stacker, classes weighed equally"}
     print("out-of-fold metrics")
     print(format_table({names[k]: m for k, m in report.metrics.items()}))
     print("per-modality verdicts (against their own labels where known)")

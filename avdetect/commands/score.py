@@ -27,6 +27,7 @@ from rich.progress import (
 )
 
 from avdetect.scoring.batch import LocalEngine, ScorerSpec, list_inputs, precheck
+from avdetect.scoring.modes import FAST, FULL, ScoringMode
 from avdetect.scoring.report import Report
 from avdetect.scoring.scores import VideoScore
 from avdetect.scoring.writers import FORMATS, RowWriter, infer_format, open_writer
@@ -58,6 +59,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--engine", choices=("local", "ray"), default="local", help="local processes or Ray Data")
     p.add_argument("--address", help="Ray cluster address, e.g. ray://head:10001 (default: a local Ray)")
     p.add_argument("--device", default="cpu", help="torch device of each worker, e.g. cuda:0 (default cpu)")
+    p.add_argument("--fast", action="store_true",
+                   help=f"fast mode: {FAST.describe()}; probabilities differ from the full mode's "
+                        "(measured in README, Measurements: Scoring)")
     p.add_argument("--retry-failed", action="store_true", help="score again the inputs whose rows in OUT failed")
     p.add_argument("--scorer", default=ScorerSpec.factory, help=argparse.SUPPRESS)  # module:function, for tests
     p.set_defaults(func=run)
@@ -118,6 +122,9 @@ def _check_unique_names(paths: list[str], writer: RowWriter) -> None:
 def _score(args: argparse.Namespace, state: Run) -> None:
     """Scores `state.todo`: obviously bad paths at once, the rest on the chosen engine."""
     skipped = len(state.paths) - len(state.todo)
+    if args.fast:
+        print(f"avdetect score: fast mode ({FAST.describe()}); its probabilities are those of a model measured at "
+              "full settings, applied to other measurements (README: Measurements)", file=sys.stderr)
     if skipped:
         print(f"avdetect score: {skipped} input(s) already in {args.output}, skipped", file=sys.stderr)
     with _progress_bar() as bar:
@@ -135,7 +142,7 @@ def _score(args: argparse.Namespace, state: Run) -> None:
 
 
 def _run_engine(args: argparse.Namespace, paths: list[str], record) -> None:
-    spec = ScorerSpec(args.scorer, args.model, args.device)
+    spec = ScorerSpec(args.scorer, args.model, args.device, mode=_mode(args).name)
     if args.engine == "ray":
         from avdetect.scoring.ray import run_ray
 
@@ -143,6 +150,10 @@ def _run_engine(args: argparse.Namespace, paths: list[str], record) -> None:
         return
     with LocalEngine(spec, workers=args.workers, timeout_s=args.timeout) as engine:
         engine.run(paths, record)
+
+
+def _mode(args: argparse.Namespace) -> ScoringMode:
+    return FAST if args.fast else FULL
 
 
 def _recorder(state: Run, bar: Progress, task: TaskID):
@@ -175,7 +186,8 @@ def _summary(args: argparse.Namespace, state: Run, elapsed: float) -> int:
     failed = [path for path, s in status.items() if s not in ("ok", "")]
     counts = Counter(state.results.values())
     kinds = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()) if s != "ok")
-    print(f"{args.output}: {len(state.paths)} inputs, {len(state.results)} scored now in {elapsed:.1f} s"
+    mode = f" in {_mode(args).name} mode" if args.fast else ""
+    print(f"{args.output}: {len(state.paths)} inputs, {len(state.results)} scored now{mode} in {elapsed:.1f} s"
           f"{f' ({kinds})' if kinds else ''}; {len(failed)} failed in all"
           + (f"; report: {args.report / 'index.html'}" if args.report else ""))
     return 1 if failed else 0

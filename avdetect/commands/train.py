@@ -134,7 +134,8 @@ def _common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=32, help="samples per step (default 32)")
     parser.add_argument("--lr", type=float, default=3e-4, help="peak learning rate (default 3e-4)")
     parser.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
-    parser.add_argument("--workers", type=int, default=0, help="data-loader worker processes (default 0)")
+    parser.add_argument("--workers", type=int, default=0, help="worker processes preparing data: the visual "
+                        "branch's data loader, the audio branch's window cutting (default 0: in this process)")
     parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice; on a busy "
                         "machine 1 can be several times faster)")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -31,11 +32,14 @@ class VideoExtractor:
     """One per-video feature block."""
 
     names: tuple[str, ...]  # column names, prefixed by the block (e.g. "pitch_periodicity_mean")
-    compute: Callable[[Perception], np.ndarray]  # -> float64 (len(names),); NaN where the stream is absent
+    compute: Callable[..., np.ndarray]  # (perception[, checkpoint=]) -> float64 (len(names),); NaN where absent
     help: str = ""
+    checkpoint: str | None = None  # its weights inside a models folder (a bundle), for blocks that have any
 
-    def __call__(self, perception: Perception) -> np.ndarray:
-        values = np.asarray(self.compute(perception), dtype=np.float64)
+    def __call__(self, perception: Perception, models: Path | None = None) -> np.ndarray:
+        """The block of `perception`; a block with weights reads them from `models` (default the package's)."""
+        options = {"checkpoint": models / self.checkpoint} if self.checkpoint and models is not None else {}
+        values = np.asarray(self.compute(perception, **options), dtype=np.float64)
         if values.shape != (len(self.names),):
             raise ValueError(f"extractor made {values.shape} values for {len(self.names)} names")
         return values
@@ -52,7 +56,8 @@ VIDEO_EXTRACTORS: dict[str, VideoExtractor] = {
     "voice_spectrum": VideoExtractor(voice_spectrum.NAMES, voice_spectrum.compute,
                                      "linear-frequency high band of the speech: ratios, flatness, peaks (issue 11)"),
     "sync_learnt": VideoExtractor(sync_learnt.NAMES, sync_learnt.sync_learnt_features,
-                                  "learnt lip-sync offset, confidence and their spread over speech windows (issue 13)"),
+                                  "learnt lip-sync offset, confidence and their spread over speech windows (issue 13)",
+                                  checkpoint="sync/sync.json"),
 }
 
 

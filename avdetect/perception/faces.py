@@ -73,6 +73,10 @@ class FaceDetector:
         self.config = config
         self.device = torch.device(device)
         self.mtcnn = MTCNN(keep_all=True, min_face_size=config.detect_min_face, device=self.device)
+        for net in (self.mtcnn.pnet, self.mtcnn.rnet, self.mtcnn.onet):
+            # torch's CPU max-pooling is ~2x faster channels-last; MTCNN 1.55 -> 1.11 s on 9 frames at 360p,
+            # boxes within 1e-4 px, the run-to-run noise of the NCHW nets (issue 14)
+            net.to(memory_format=torch.channels_last)
 
     def __call__(self, frames: np.ndarray, times_s: np.ndarray) -> Faces:
         """Faces in `frames`, uint8 (T, H, W, 3) RGB shown at `times_s` (T,) seconds.

@@ -6,6 +6,7 @@ Only this module and its two helpers (`video_info`, `decoder`) touch PyAV object
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import av
@@ -17,7 +18,7 @@ from avdetect.perception.decoder import DecodeConfig, OnePassDecoder
 from avdetect.perception.video_info import first_frame_rotation, media_info, streams
 from avdetect.records import Clip, MediaInfo
 
-__all__ = ["DecodeConfig", "open_media", "probe", "read_clip", "load_audio"]
+__all__ = ["DecodeConfig", "open_media", "probe", "read_clip", "read_audio_alone", "load_audio"]
 
 
 def open_media(path: str | os.PathLike) -> av.container.InputContainer:
@@ -60,6 +61,18 @@ def read_clip(path: str | os.PathLike, config: DecodeConfig = DecodeConfig()) ->
         decoder.run()
         info = media_info(path, container, video, audio, decoder.rotation)
         return decoder.to_clip(info)  # inside `with`: PyAV stream objects die with their container
+
+
+def read_audio_alone(path: str | os.PathLike, config: DecodeConfig = DecodeConfig()) -> Clip | None:
+    """The `read_clip` of `path` with the audio packets decoded alone; None when it has no audio stream.
+
+    Its audio is the one `read_clip` decodes with both streams (same packets, same resampler, same lead
+    padding), so that a scorer can analyse the audio while another thread decodes the video.
+    """
+    with open_media(path) as container:
+        if streams(container)[1] is None:
+            return None
+    return read_clip(path, replace(config, read_video=False, read_audio=True))
 
 
 def load_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE) -> np.ndarray:

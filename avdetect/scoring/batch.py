@@ -36,25 +36,29 @@ class Scorer(Protocol):
     def score(self, path: Path) -> VideoScore: ...
 
 
-def make_scorer(model_dir: str | None, device: str) -> Scorer:
-    """The default scorer: the Detector of `model_dir`, or the shipped model when it is None."""
+def make_scorer(model_dir: str | None, device: str, *, mode: str = "full") -> Scorer:
+    """The default scorer: the Detector of `model_dir`, or the shipped model when it is None, in `mode`
+    (`avdetect.scoring.modes`)."""
     from avdetect.scoring.pipeline import Detector  # torch and the model load in the worker, not at import
 
-    return Detector.load(model_dir, device=device)
+    return Detector.load(model_dir, device=device, mode=mode)
 
 
 @dataclass(frozen=True)
 class ScorerSpec:
     """How a worker builds its scorer: ``factory`` names a function ``(model_dir, device) -> Scorer``
-    (a name, not the function, so that it travels to spawned processes and Ray actors alike)."""
+    (a name, not the function, so that it travels to spawned processes and Ray actors alike); a mode
+    other than "full" is passed to it as ``mode=``, so factories that know no modes still work in full."""
 
     factory: str = "avdetect.scoring.batch:make_scorer"  # "module:function"
     model_dir: str | None = None
     device: str = "cpu"
+    mode: str = "full"  # a name in `avdetect.scoring.modes.MODES`
 
     def build(self) -> Scorer:
         module, _, name = self.factory.partition(":")
-        return getattr(importlib.import_module(module), name)(self.model_dir, self.device)
+        options = {"mode": self.mode} if self.mode != "full" else {}
+        return getattr(importlib.import_module(module), name)(self.model_dir, self.device, **options)
 
 
 def list_inputs(inputs: Iterable[str], *, list_files: Sequence[str] = ()) -> list[str]:

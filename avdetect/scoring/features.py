@@ -7,6 +7,8 @@ columns it makes (`avdetect.spec.EXTRACTORS`); `Detector.load` refuses a bundle 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from avdetect.errors import ModelFileError
@@ -45,9 +47,11 @@ def feature_row(video: str, tracks: tuple[TrackScores, ...], windows: WindowScor
     return np.array([[table.column(name)[0] for name in names]])
 
 
-def video_blocks(perception: Perception, extractors: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """The `avdetect.features` blocks among `extractors` (score statistics are made elsewhere), by name."""
-    return {name: get_extractor(name)(perception) for name in extractors if name in VIDEO_EXTRACTORS}
+def video_blocks(perception: Perception, extractors: tuple[str, ...], models: Path | None = None
+                 ) -> dict[str, np.ndarray]:
+    """The `avdetect.features` blocks among `extractors` (score statistics are made elsewhere), by name;
+    blocks with weights read them from the `models` folder (the bundle's)."""
+    return {name: get_extractor(name)(perception, models) for name in extractors if name in VIDEO_EXTRACTORS}
 
 
 def frame_table(video: str, tracks: tuple[TrackScores, ...], per_track: int | None) -> stack.FrameScores:
@@ -66,5 +70,5 @@ def frame_table(video: str, tracks: tuple[TrackScores, ...], per_track: int | No
 def sync_table(video: str, sync: SyncFeatures | None) -> stack.SyncTable:
     """One row of sync features, or none (the stacker then sees has_sync = 0), with fixed columns."""
     if sync is None:
-        return stack.SyncTable(np.zeros(0, str), np.zeros((0, len(SYNC_COLUMNS))), SYNC_COLUMNS)
+        return stack.SyncTable.empty(SYNC_COLUMNS)
     return stack.SyncTable(np.array([video]), sync_vector(sync)[None, :], SYNC_COLUMNS)

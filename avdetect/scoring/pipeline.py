@@ -2,12 +2,20 @@
 
     detector = Detector.load()          # the shipped model
     score = detector.score("clip.mp4")  # VideoScore: p_fake, per-modality verdicts, segments, details
+    fast = Detector.load(mode="fast")   # less decoding and fewer crops, at a measured cost (modes.py)
+
+With ``overlap`` (the default) one helper thread decodes and analyses the audio while the video decodes,
+then runs the visual CNN while this thread makes the sync and feature blocks: the same numbers as the
+sequential order (tested), in less wall time where a core would idle (issue 14).
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 import torch
@@ -17,8 +25,10 @@ from avdetect.branches.visual import VisualClassifier
 from avdetect.bundle import ModelBundle, check_bundle, load_bundle
 from avdetect.perception.lipsync import sync_features
 from avdetect.perception.perceiver import Hook, Perceiver
+from avdetect.perception.tracks import even_picks
 from avdetect.records import AudioFeatures, Faces, SyncFeatures
 from avdetect.scoring.features import feature_row, video_blocks
+from avdetect.scoring.modes import ScoringMode, get_mode
 from avdetect.scoring.scores import TrackScores, VideoScore, WindowScores, empty_windows
 from stacking.bundle import StackerBundle
 from stacking.bundle import load_bundle as load_stacker
@@ -32,32 +42,38 @@ class Detector:
     Args:
         bundle: a verified model bundle (`avdetect.bundle.load_bundle`).
         device: torch device for the face detector and both branches.
+        mode: "full" (the bundle's spec), "fast", or a `ScoringMode` (`avdetect.scoring.modes`).
+        overlap: run the audio stages and the visual CNN in a helper thread (same results).
 
     Raises:
         ModelFileError: the bundle's parts or this code disagree with its scoring spec (field named).
     """
 
-    def __init__(self, bundle: ModelBundle, *, device: str | torch.device = "cpu"):
-        self.bundle, self.spec = bundle, bundle.spec
+    def __init__(self, bundle: ModelBundle, *, device: str | torch.device = "cpu",
+                 mode: str | ScoringMode = "full", overlap: bool = True):
+        self.bundle, self.spec, self.mode = bundle, bundle.spec, get_mode(mode)
         self.stacker: StackerBundle = load_stacker(bundle.stacker)
         check_bundle(bundle, stacker_features=self.stacker.feature_names, aggregate=self.stacker.aggregate)
         self.visual = VisualClassifier.load(bundle.visual, device=device) if bundle.visual else None
         self.audio = AudioClassifier.load(bundle.audio, device=device) if bundle.audio else None
-        self.perceiver = Perceiver(self.spec.perception, device=device)
+        self.perceiver = Perceiver(self.mode.perception(self.spec.perception), device=device)
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="avdetect-score") if overlap else None
 
     @classmethod
-    def load(cls, model_dir: str | os.PathLike | None = None, *, device: str | torch.device = "cpu") -> Detector:
+    def load(cls, model_dir: str | os.PathLike | None = None, *, device: str | torch.device = "cpu",
+             mode: str | ScoringMode = "full", overlap: bool = True) -> Detector:
         """The bundle in `model_dir`, or the shipped model when None. Raises ModelFileError."""
-        return cls(load_bundle(model_dir), device=device)
+        return cls(load_bundle(model_dir), device=device, mode=mode, overlap=overlap)
 
     def score(self, path: str | os.PathLike, *, hook: Hook | None = None) -> VideoScore:
         """Scores one video or audio file. Raises the typed errors of `avdetect.perception.video.read_clip`."""
         start = time.perf_counter()
-        seen = self.perceiver(path, hook)
-        tracks = self.score_faces(seen.faces)
+        seen = self.perceiver(path, hook, pool=self.pool)
+        face_scores = self._meanwhile(self.score_faces, seen.faces)
         windows = self.score_voice(seen.audio)
         sync = sync_features(seen.mouths, seen.clip.audio, seen.clip.sample_rate)
-        blocks = video_blocks(seen, self.spec.extractors)
+        blocks = video_blocks(seen, self.spec.extractors, self.bundle.directory)
+        tracks = face_scores()
         verdicts = self.fuse(str(path), tracks, windows, sync, blocks)
         segments = self.segments(tracks, windows)
         return VideoScore(
@@ -74,16 +90,31 @@ class Detector:
             sync=sync,
         )
 
+    def _meanwhile(self, fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
+        """Starts `fn(*args)` in the helper thread (here, at once, without one); returns its result getter."""
+        if self.pool is None:
+            value = fn(*args)
+            return lambda: value
+        return self.pool.submit(fn, *args).result
+
     def score_faces(self, faces: Faces) -> tuple[TrackScores, ...]:
-        """P(fake) of every crop of every track, in one batch across tracks."""
+        """P(fake) of every crop of every track (the stacker's crops only, in a mode that says so), in
+        one batch across tracks."""
         if self.visual is None or not faces.tracks:
             return ()
-        probs = self.visual.predict_crops(np.concatenate([t.crops for t in faces.tracks]))
-        bounds = np.cumsum([len(t) for t in faces.tracks])[:-1]
+        picks = [self.cnn_picks(len(t)) for t in faces.tracks]
+        probs = self.visual.predict_crops(np.concatenate([t.crops[k] for t, k in zip(faces.tracks, picks)]))
+        bounds = np.cumsum([len(k) for k in picks])[:-1]
         return tuple(
-            TrackScores(t.track_id, t.times_s, p, float(np.median(t.face_size)), t.crops[len(t) // 2])
-            for t, p in zip(faces.tracks, np.split(probs, bounds))
+            TrackScores(t.track_id, t.times_s[k], p, float(np.median(t.face_size)), t.crops[len(t) // 2])
+            for t, k, p in zip(faces.tracks, picks, np.split(probs, bounds))
         )
+
+    def cnn_picks(self, n: int) -> np.ndarray:
+        """int64 indices of the crops of an n-crop track that go through the CNN."""
+        if self.mode.stacker_crops_only and self.spec.frames_per_track:
+            return even_picks(n, self.spec.frames_per_track)  # the ones `feature_row` reads
+        return np.arange(n)
 
     def score_voice(self, audio: AudioFeatures | None) -> WindowScores:
         """P(synthetic) of every log-mel window of the silence-trimmed speech."""

@@ -20,7 +20,7 @@ import numpy as np
 from avdetect.errors import AvdetectError, RayEngineError, RayMissingError, WorkerLoadError
 from avdetect.scoring.batch import LocalEngine, OnResult, ScorerSpec
 from avdetect.scoring.scores import VideoScore
-from avdetect.workers import DEFAULT_TIMEOUT_S, one_line
+from avdetect.workers import DEFAULT_TIMEOUT_S, one_line, torch_threads
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,10 @@ def run_ray(spec: ScorerSpec, paths: Sequence[str], on_result: OnResult, *, work
     if started:
         _init(ray, workers, address)
     try:
-        for row in _scored(ray, spec, paths, workers, timeout_s).iter_rows():
+        # On this machine its CPUs are shared among the actors, as the local engine does; on a cluster an
+        # actor cannot know how many share its node, so it takes one thread (give one worker per CPU).
+        threads = torch_threads(workers) if address is None else 1
+        for row in _scored(ray, spec, paths, workers, timeout_s, threads).iter_rows():
             on_result(pickle.loads(row["score"]))
     except ray.exceptions.RayError as err:
         raise _plain_error(err) from None
@@ -120,7 +123,7 @@ def _init(ray, workers: int, address: str | None) -> None:
     ray.init(num_cpus=cpus, include_dashboard=False, logging_level=logging.WARNING)
 
 
-def _scored(ray, spec: ScorerSpec, paths: Sequence[str], workers: int, timeout_s: float | None):
+def _scored(ray, spec: ScorerSpec, paths: Sequence[str], workers: int, timeout_s: float | None, threads: int):
     """The lazy dataset of {"path", "score"} rows, one actor call per input."""
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # the command draws its own bar
@@ -130,4 +133,4 @@ def _scored(ray, spec: ScorerSpec, paths: Sequence[str], workers: int, timeout_s
     return dataset.map_batches(ScoreActor, batch_size=1, batch_format="numpy",
                                compute=ray.data.ActorPoolStrategy(size=max(1, workers)), num_cpus=ACTOR_CPUS,
                                num_gpus=gpus,
-                               fn_constructor_kwargs={"spec": spec, "timeout_s": timeout_s, "threads": 1})
+                               fn_constructor_kwargs={"spec": spec, "timeout_s": timeout_s, "threads": threads})

@@ -17,6 +17,7 @@ import os
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +112,7 @@ def load_sources(rows: Sequence[ManifestRow], load: Callable[[Path], np.ndarray]
 
 def build_bank(sources: Sequence[AudioSource], extractor: MelExtractor, *, speech: SpeechConfig = SpeechConfig(),
                views: ViewConfig = ViewConfig(), seed: int = 0, indices: Sequence[int] | None = None,
-               progress: Callable[[int, int], None] | None = None) -> WindowBank:
+               progress: Callable[[int, int], None] | None = None, workers: int = 1) -> WindowBank:
     """Windows of every training view of every source (see `source_views`).
 
     Args:
@@ -119,21 +120,72 @@ def build_bank(sources: Sequence[AudioSource], extractor: MelExtractor, *, speec
         extractor: cuts the log-mel windows.
         speech: speech detector used before cutting.
         views: copies, pseudo-fakes and channel.
-        seed: with the source index, seeds each source's generator.
+        seed: with the source index, seeds each source's generator (the bank is the same for any `workers`).
         indices: the sources to use (default all); windows keep the index into `sources`.
         progress: called as progress(done, total) after each source.
+        workers: processes cutting windows at once (`avdetect.workers`); 1 cuts them in this process.
     """
     indices = range(len(sources)) if indices is None else indices
-    parts = []
-    for done, i in enumerate(indices, 1):
-        rng = np.random.default_rng([seed, int(i)])
-        made = source_views(sources[i], rng, views, sample_rate=extractor.config.sample_rate)
-        for v, (audio, segments) in enumerate(made):
-            windows, labels = view_windows(audio, segments, extractor, speech, min_overlap_s=views.min_overlap_s)
-            parts.append(WindowBank.of(windows, labels, source=int(i), view=v))
+    task = WindowTask(extractor.config, speech, views, seed)
+    return concat_banks(_map_sources(task, sources, indices, workers, progress), extractor)
+
+
+@dataclass(frozen=True)
+class WindowTask:
+    """Cuts the windows of one (index, source): its training views, or with `clean` its untouched audio."""
+
+    mel: MelConfig
+    speech: SpeechConfig
+    views: ViewConfig
+    seed: int
+    clean: bool = False
+
+    @cached_property
+    def extractor(self) -> MelExtractor:
+        return MelExtractor(self.mel)
+
+    def __call__(self, item: tuple[int, AudioSource]) -> list[WindowBank]:
+        i, source = item
+        if self.clean:
+            made = [(source.audio, source.fake_segments)]
+        else:
+            made = source_views(source, np.random.default_rng([self.seed, int(i)]), self.views,
+                                sample_rate=self.mel.sample_rate)
+        return [WindowBank.of(*view_windows(audio, segments, self.extractor, self.speech,
+                                            min_overlap_s=self.views.min_overlap_s), source=int(i), view=v)
+                for v, (audio, segments) in enumerate(made)]
+
+
+def _map_sources(task: WindowTask, sources: Sequence[AudioSource], indices: Sequence[int], workers: int,
+                 progress: Callable[[int, int], None] | None) -> list[WindowBank]:
+    """`task`'s windows of each source at `indices`, in that order; `workers` > 1 spreads them over processes."""
+    done: dict[int, list[WindowBank]] = {}
+
+    def on_result(result: tuple[int, list[WindowBank]]) -> None:
+        done[result[0]] = result[1]
         if progress is not None:
-            progress(done, len(indices))
-    return concat_banks(parts, extractor)
+            progress(len(done), len(indices))
+
+    if workers <= 1:
+        for i in indices:
+            on_result((int(i), task((int(i), sources[i]))))
+    else:
+        from avdetect.workers import TaskSpec, WorkerPool
+
+        spec = TaskSpec("avdetect.training.audio:indexed_window_task", (task,))
+        with WorkerPool(spec, _window_failure, workers=workers, timeout_s=None) as pool:
+            pool.run([(int(i), sources[i]) for i in indices], on_result)
+    return [part for i in indices for part in done[int(i)]]
+
+
+def indexed_window_task(task: WindowTask) -> Callable[[tuple[int, AudioSource]], tuple[int, list[WindowBank]]]:
+    """`task` for the worker engine: results carry their source index (they come back in finishing order)."""
+    return lambda item: (item[0], task(item))
+
+
+def _window_failure(item: tuple[int, AudioSource], status: str, reason: str, seconds: float) -> tuple[int, list]:
+    log.warning("%s: no training windows (%s: %s)", item[1].path, status, reason)
+    return item[0], []
 
 
 def concat_banks(parts: list[WindowBank], extractor: MelExtractor) -> WindowBank:
@@ -145,20 +197,16 @@ def concat_banks(parts: list[WindowBank], extractor: MelExtractor) -> WindowBank
     return WindowBank(*(np.concatenate([getattr(p, name) for p in parts]) for name in BANK_FIELDS))
 
 
-def clean_windows(sources: Sequence[AudioSource], extractor: MelExtractor, config: AudioTrainConfig
-                  ) -> tuple[WindowBank, list[str]]:
+def clean_windows(sources: Sequence[AudioSource], extractor: MelExtractor, config: AudioTrainConfig, *,
+                  workers: int = 1) -> tuple[WindowBank, list[str]]:
     """The untouched windows of every source (view 0), labels from its fake segments, and the paths
     of sources without speech (they have no window to score)."""
-    parts, silent = [], []
-    for i, source in enumerate(sources):
-        windows, labels = view_windows(source.audio, source.fake_segments, extractor, config.speech,
-                                       min_overlap_s=config.views.min_overlap_s)
-        if len(labels) == 0:
-            silent.append(source.path)
-        parts.append(WindowBank.of(windows, labels, source=i, view=0))
+    task = WindowTask(extractor.config, config.speech, config.views, config.train.seed, clean=True)
+    bank = concat_banks(_map_sources(task, sources, range(len(sources)), workers, None), extractor)
+    silent = [sources[i].path for i in sorted(set(range(len(sources))) - set(bank.source.tolist()))]
     if silent:
         log.warning("%d file(s) have no speech and no windows, e.g. %s", len(silent), silent[:3])
-    return concat_banks(parts, extractor), silent
+    return bank, silent
 
 
 def save_bank(bank: WindowBank, path: str | os.PathLike, *, fingerprint: str) -> None:
@@ -208,7 +256,7 @@ class AudioTrainer:
                  bank_path: Path | None = None, bank_progress: Callable[[int, int], None] | None = None):
         self.sources, self.config = list(sources), config
         self.extractor = MelExtractor(config.mel)
-        self.clean, self.silent = clean_windows(self.sources, self.extractor, config)
+        self.clean, self.silent = clean_windows(self.sources, self.extractor, config, workers=config.train.workers)
         groups = np.array([source.group for source in self.sources], dtype=object)
         self.index = SampleIndex(
             videos=np.array([self.sources[i].path for i in self.clean.source], dtype=object),
@@ -223,7 +271,8 @@ class AudioTrainer:
         bank = load_bank(path, fingerprint=fingerprint) if path is not None and path.is_file() else None
         if bank is None:
             bank = build_bank(self.sources, self.extractor, speech=self.config.speech, views=self.config.views,
-                              seed=self.config.train.seed, progress=progress or _log_bank)
+                              seed=self.config.train.seed, progress=progress or _log_bank,
+                              workers=self.config.train.workers)
             if path is not None:
                 save_bank(bank, path, fingerprint=fingerprint)
         return bank.select(bank.labels != AMBIGUOUS)

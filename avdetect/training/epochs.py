@@ -44,7 +44,7 @@ class TrainConfig:
         warmup: fraction of the steps over which the learning rate rises linearly from 0.
         steps_per_epoch: cap on the steps of an epoch; None is one full pass.
         seed: seeds every random draw (data order, augmentation, dropout).
-        workers: data-loader worker processes; 0 loads in the training process.
+        workers: worker processes preparing data (visual: data loader; audio: window cutting); 0 = in process.
         device: torch device.
         quick: one epoch of QUICK_STEPS steps, for tests and smoke runs.
         eval_every_epoch: score the held-out samples after every epoch (curves), not only at the end.

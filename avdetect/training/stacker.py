@@ -27,8 +27,9 @@ from avdetect.spec import DEFAULT_EXTRACTORS, ScoringSpec, perception_config
 from avdetect.training.video_features import FEATURES_DIR
 from stacking.aggregate import AggregateConfig, build_feature_table
 from stacking.bundle import save_bundle
-from stacking.decision import DecisionBand, fit_band
+from stacking.decision import DEFAULT_MAX_ERROR, DecisionBand, fit_band
 from stacking.errors import TableError
+from stacking.metrics import equal_class_weights
 from stacking.records import FeatureTable
 from stacking.report import BASELINE, CvReport, cv_report, write_report, write_scores
 from stacking.stacker import LGBMStacker, balanced_weights
@@ -36,7 +37,6 @@ from stacking.tables import match_paths, per_video_labels, read_frame_scores, re
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MAX_ERROR = 0.05  # each decided verdict's error rate on held-out videos
 
 # Modality -> its file under --oof.
 OOF_FILES = {"visual": Path("visual/oof.csv"), "audio": Path("audio/oof.csv"),
@@ -130,11 +130,7 @@ def read_scores(oof_dir: Path, known: list[str], bases: list[Path], *, audio_win
         path = oof_dir / name
         if not path.is_file():
             continue
-        record = readers[modality](path)
-        mapping = match_paths(record.video.tolist(), known, [path.parent, *bases])
-        scores[modality], dropped = remap(record, mapping)
-        if dropped:
-            logger.warning("%s: %d row(s) of videos not in the folds file were left out", path, dropped)
+        scores[modality], mapping = keyed(readers[modality](path), path, known, bases)
         found = per_video_labels(path, any_fake=modality == "audio")
         labels[modality] = {mapping[v]: label for v, label in found.items() if v in mapping}
         sources[modality] = str(path)
@@ -156,10 +152,18 @@ def read_feature_blocks(folder: Path, known: list[str], bases: list[Path]) -> di
         if tuple(table.names) != names:
             raise TableError(f"{path}: columns {table.names} are not the {path.stem} extractor's {names}; "
                              "write it again with `avdetect video-features`")
-        blocks[path.stem], dropped = remap(table, match_paths(table.video.tolist(), known, [folder, *bases]))
-        if dropped:
-            logger.warning("%s: %d row(s) of videos not in the folds file were left out", path, dropped)
+        blocks[path.stem], _ = keyed(table, path, known, bases)
     return blocks
+
+
+def keyed(record: Any, path: Path, known: list[str], bases: list[Path]) -> tuple[Any, dict[str, str]]:
+    """``record`` (read from ``path``) keyed by the folds file's paths, rows of other videos left out (and
+    counted in a warning); also the mapping of its ids."""
+    mapping = match_paths(record.video.tolist(), known, [path.parent, *bases])
+    record, dropped = remap(record, mapping)
+    if dropped:
+        logger.warning("%s: %d row(s) of videos not in the folds file were left out", path, dropped)
+    return record, mapping
 
 
 def remap(record: Any, mapping: dict[str, str]) -> tuple[Any, int]:
@@ -217,8 +221,11 @@ def report_groups(rows: list[ManifestRow | None]) -> dict[str, np.ndarray]:
 
 
 def write_outputs(directory: Path, stacker: LGBMStacker, data: TrainingData, *,
-                  max_error: float = DEFAULT_MAX_ERROR) -> tuple[CvReport, DecisionBand]:
+                  max_error: float = DEFAULT_MAX_ERROR, equal_classes: bool = True) -> tuple[CvReport, DecisionBand]:
     """Writes the bundle, ``report.json``, charts and ``oof.csv`` (per-video out-of-fold scores).
+
+    `equal_classes`: the stacker was fitted with class-balanced weights (`fit_stacker`'s default), so its
+    reliability is drawn, and the band's error rates are held, with both classes weighing the same.
 
     The decision band (real / inconclusive / fake) is fitted on the stacker's out-of-fold probabilities,
     each decided verdict held to ``max_error``.
@@ -228,10 +235,11 @@ def write_outputs(directory: Path, stacker: LGBMStacker, data: TrainingData, *,
                        groups=data.groups)
     extra = {"sources": data.sources, "n_videos": len(data.y), "n_fake": int(data.y.sum()),
              "cv": {k: m.to_dict() for k, m in report.metrics.items()}}
-    band = fit_band(data.y, stacker.oof_proba_, max_error=max_error)
+    weights = equal_class_weights(data.y) if equal_classes else None
+    band = fit_band(data.y, stacker.oof_proba_, max_error=max_error, sample_weight=weights)
     save_bundle(directory, stacker, aggregate=AggregateConfig(), extra=extra, band=band)
     write_report(directory, report, data.y, p=stacker.oof_proba_, baseline=baseline,
-                 extra={**extra, "decision": band.to_json()})
+                 extra={**extra, "decision": band.to_json()}, equal_classes=equal_classes)
     columns = {"fold": data.folds, "label": data.y, "p_fake": stacker.oof_proba_,
                **{f"p_{m}": stacker.oof_verdicts_[m] for m in ("visual", "audio", "sync")},
                "frame_mean": baseline}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from avdetect.corpus.cache import load_perception
@@ -25,8 +25,14 @@ FEATURES_DIR = "features"  # under the runs folder `fit-stacker --oof` reads
 
 
 def write_video_features(rows: Sequence[ManifestRow], cache_dir: Path, extractors: Sequence[str], out_dir: Path,
-                         *, progress: Callable[[int], None] | None = None) -> dict[str, int]:
+                         *, models: Path | None = None, fold_of: Mapping[str, int] | None = None,
+                         progress: Callable[[int], None] | None = None) -> dict[str, int]:
     """Writes OUT_DIR/<extractor>.csv for every extractor; returns how many videos each file holds.
+
+    Blocks with weights (the learnt sync net) read them from the `models` folder (default the package's
+    model). With `fold_of` (path -> fold) the rows of fold k read them from `models`/fold<k> instead: each
+    video is measured by the model that never trained on it (out-of-fold blocks for the stacker); rows
+    that no fold places are left out.
 
     A video that is not in the cache is left out (logged); one whose cache file cannot be read is left
     out with a warning, so one broken file does not stop the run.
@@ -45,6 +51,10 @@ def write_video_features(rows: Sequence[ManifestRow], cache_dir: Path, extractor
             writers[name].writerow(["path", *extractor.names])
         for i, row in enumerate(rows):
             key = keys.get(str(row.path))
+            where = models if fold_of is None else _fold_models(models, fold_of, row)
+            if fold_of is not None and where is None:
+                log.info("%s: in no fold, left out", row.path)
+                continue
             if key is None:
                 log.info("%s: not in the cache, left out", row.path)
                 continue
@@ -54,7 +64,7 @@ def write_video_features(rows: Sequence[ManifestRow], cache_dir: Path, extractor
                 log.warning("%s: %s; left out", row.path, err)
                 continue
             for name, extractor in blocks.items():
-                writers[name].writerow([str(row.path), *(f"{v:.6g}" for v in extractor(seen))])
+                writers[name].writerow([str(row.path), *(f"{v:.6g}" for v in extractor(seen, where))])
                 counts[name] += 1
             if progress:
                 progress(i + 1)
@@ -62,3 +72,10 @@ def write_video_features(rows: Sequence[ManifestRow], cache_dir: Path, extractor
         for f in files.values():
             f.close()
     return counts
+
+
+def _fold_models(models: Path | None, fold_of: Mapping[str, int], row: ManifestRow) -> Path | None:
+    if models is None:
+        raise ValueError("out-of-fold blocks need the folder of the per-fold models")
+    fold = fold_of.get(str(row.path))
+    return None if fold is None else models / f"fold{fold}"
