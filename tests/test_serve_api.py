@@ -199,6 +199,7 @@ def test_shipped_model_scores_an_upload(tmp_path: Path) -> None:
                       speech=True)
     with BackgroundServer(ServeConfig(port=0, temp_dir=str(tmp_path))) as running:
         job = wait(running.url, post(running.url, "talk.mp4", clip.read_bytes()).json()["id"], timeout_s=55)
-        assert job["state"] == "done" and 0 <= job["p_fake"] <= 1 and job["verdict"] in ("fake", "real")
+        assert job["state"] == "done" and 0 <= job["p_fake"] <= 1
+        assert job["verdict"] in ("fake", "real", "inconclusive")
         page = httpx.get(running.url + job["report_url"]).text
         assert 'aria-label="P(fake) over time"' in page and "Scores over time" in page
