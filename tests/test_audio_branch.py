@@ -11,8 +11,7 @@ from avdetect.branches.audio import AudioClassifier, AudioModelConfig, band_stat
 from avdetect.corpus.manifest import ManifestRow
 from avdetect.errors import ModelFileError
 from avdetect.perception.audio import MelConfig, MelExtractor, SpeechConfig
-from avdetect.training.audio import build_bank
-
+from avdetect.training.audio_bank import build_bank
 from avdetect.training.audio_data import (
     AMBIGUOUS,
     ChannelConfig,

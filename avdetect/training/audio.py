@@ -3,21 +3,17 @@
 The waveform of each manifest row comes from the extraction cache (`Perception.clip.audio`, int16 at
 16 kHz) or is decoded. Its clean, silence-trimmed windows are the branch's samples: the out-of-fold table
 holds one row per window, scored by the model of the fold that held the video out. A model trains on the
-window bank (`build_bank`: channel-augmented copies and pseudo-fakes, `audio_data.source_views`) of the
+window bank (`audio_bank.build_bank`: channel-augmented copies and pseudo-fakes, `audio_data.source_views`) of the
 training videos only, in class-balanced batches with gain and SpecAugment. `AudioTrainer` is the
 `Trainer` that `avdetect.training.folds_loop` runs per fold and for the refit.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import os
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -29,17 +25,15 @@ from avdetect.corpus.manifest import ManifestRow
 from avdetect.errors import AvdetectError, NoAudioError
 from avdetect.perception.audio import MelConfig, MelExtractor, SpeechConfig
 from avdetect.records import Perception
+from avdetect.training.audio_bank import bank_fingerprint, build_bank, clean_windows, load_bank, log_bank, save_bank
 from avdetect.training.audio_data import (
     AMBIGUOUS,
-    BANK_FIELDS,
     AudioSource,
     SpecAugmentConfig,
     ViewConfig,
     WindowBank,
     augment_batch,
     make_source,
-    source_views,
-    view_windows,
 )
 from avdetect.training.epochs import Progress, TrainConfig, fit_epochs
 from avdetect.training.folds_loop import Evaluate, SampleIndex
@@ -110,135 +104,6 @@ def load_sources(rows: Sequence[ManifestRow], load: Callable[[Path], np.ndarray]
     return sources, skipped
 
 
-def build_bank(sources: Sequence[AudioSource], extractor: MelExtractor, *, speech: SpeechConfig = SpeechConfig(),
-               views: ViewConfig = ViewConfig(), seed: int = 0, indices: Sequence[int] | None = None,
-               progress: Callable[[int, int], None] | None = None, workers: int = 1) -> WindowBank:
-    """Windows of every training view of every source (see `source_views`).
-
-    Args:
-        sources: the audio of each manifest row, in manifest order.
-        extractor: cuts the log-mel windows.
-        speech: speech detector used before cutting.
-        views: copies, pseudo-fakes and channel.
-        seed: with the source index, seeds each source's generator (the bank is the same for any `workers`).
-        indices: the sources to use (default all); windows keep the index into `sources`.
-        progress: called as progress(done, total) after each source.
-        workers: processes cutting windows at once (`avdetect.workers`); 1 cuts them in this process.
-    """
-    indices = range(len(sources)) if indices is None else indices
-    task = WindowTask(extractor.config, speech, views, seed)
-    return concat_banks(_map_sources(task, sources, indices, workers, progress), extractor)
-
-
-@dataclass(frozen=True)
-class WindowTask:
-    """Cuts the windows of one (index, source): its training views, or with `clean` its untouched audio."""
-
-    mel: MelConfig
-    speech: SpeechConfig
-    views: ViewConfig
-    seed: int
-    clean: bool = False
-
-    @cached_property
-    def extractor(self) -> MelExtractor:
-        return MelExtractor(self.mel)
-
-    def __call__(self, item: tuple[int, AudioSource]) -> list[WindowBank]:
-        i, source = item
-        if self.clean:
-            made = [(source.audio, source.fake_segments)]
-        else:
-            made = source_views(source, np.random.default_rng([self.seed, int(i)]), self.views,
-                                sample_rate=self.mel.sample_rate)
-        return [WindowBank.of(*view_windows(audio, segments, self.extractor, self.speech,
-                                            min_overlap_s=self.views.min_overlap_s), source=int(i), view=v)
-                for v, (audio, segments) in enumerate(made)]
-
-
-def _map_sources(task: WindowTask, sources: Sequence[AudioSource], indices: Sequence[int], workers: int,
-                 progress: Callable[[int, int], None] | None) -> list[WindowBank]:
-    """`task`'s windows of each source at `indices`, in that order; `workers` > 1 spreads them over processes."""
-    done: dict[int, list[WindowBank]] = {}
-
-    def on_result(result: tuple[int, list[WindowBank]]) -> None:
-        done[result[0]] = result[1]
-        if progress is not None:
-            progress(len(done), len(indices))
-
-    if workers <= 1:
-        for i in indices:
-            on_result((int(i), task((int(i), sources[i]))))
-    else:
-        from avdetect.workers import TaskSpec, WorkerPool
-
-        spec = TaskSpec("avdetect.training.audio:indexed_window_task", (task,))
-        with WorkerPool(spec, _window_failure, workers=workers, timeout_s=None) as pool:
-            pool.run([(int(i), sources[i]) for i in indices], on_result)
-    return [part for i in indices for part in done[int(i)]]
-
-
-def indexed_window_task(task: WindowTask) -> Callable[[tuple[int, AudioSource]], tuple[int, list[WindowBank]]]:
-    """`task` for the worker engine: results carry their source index (they come back in finishing order)."""
-    return lambda item: (item[0], task(item))
-
-
-def _window_failure(item: tuple[int, AudioSource], status: str, reason: str, seconds: float) -> tuple[int, list]:
-    log.warning("%s: no training windows (%s: %s)", item[1].path, status, reason)
-    return item[0], []
-
-
-def concat_banks(parts: list[WindowBank], extractor: MelExtractor) -> WindowBank:
-    """One bank of all windows of `parts`; an empty bank of the extractor's window shape without any."""
-    if not parts:
-        cfg = extractor.config
-        parts = [WindowBank(np.zeros((0, cfg.n_mels, cfg.window_frames), np.float16), np.zeros(0, np.int8),
-                            np.zeros(0, np.int64), np.zeros(0, np.int16), np.zeros(0), np.zeros(0))]
-    return WindowBank(*(np.concatenate([getattr(p, name) for p in parts]) for name in BANK_FIELDS))
-
-
-def clean_windows(sources: Sequence[AudioSource], extractor: MelExtractor, config: AudioTrainConfig, *,
-                  workers: int = 1) -> tuple[WindowBank, list[str]]:
-    """The untouched windows of every source (view 0), labels from its fake segments, and the paths
-    of sources without speech (they have no window to score)."""
-    task = WindowTask(extractor.config, config.speech, config.views, config.train.seed, clean=True)
-    bank = concat_banks(_map_sources(task, sources, range(len(sources)), workers, None), extractor)
-    silent = [sources[i].path for i in sorted(set(range(len(sources))) - set(bank.source.tolist()))]
-    if silent:
-        log.warning("%d file(s) have no speech and no windows, e.g. %s", len(silent), silent[:3])
-    return bank, silent
-
-
-def save_bank(bank: WindowBank, path: str | os.PathLike, *, fingerprint: str) -> None:
-    """Writes `bank` to an .npz (atomically) tagged with `fingerprint` (what it was built from)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
-    np.savez(tmp, fingerprint=np.array(fingerprint), **{name: getattr(bank, name) for name in BANK_FIELDS})
-    os.replace(tmp, path)
-
-
-def load_bank(path: str | os.PathLike, *, fingerprint: str) -> WindowBank | None:
-    """The bank saved at `path` when it exists and was built from the same `fingerprint`, else None."""
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            if str(data["fingerprint"]) != fingerprint:
-                return None
-            return WindowBank(*(data[name] for name in BANK_FIELDS))
-    except (OSError, KeyError, ValueError):
-        return None
-
-
-def bank_fingerprint(sources: Sequence[AudioSource], config: AudioTrainConfig) -> str:
-    """What a window bank depends on: the views, mel and speech settings, the seed and the sources."""
-    digest = hashlib.sha256(json.dumps([asdict(config.views), asdict(config.mel), asdict(config.speech),
-                                        config.train.seed]).encode())
-    for source in sources:
-        digest.update(f"{source.path}:{source.label}:{source.fake_segments.tolist()};".encode())
-        digest.update(np.ascontiguousarray(source.audio).tobytes())
-    return digest.hexdigest()
-
-
 class AudioTrainer:
     """The audio branch's `Trainer`: fits `AudioClassifier`s on the window bank of the training videos.
 
@@ -256,7 +121,8 @@ class AudioTrainer:
                  bank_path: Path | None = None, bank_progress: Callable[[int, int], None] | None = None):
         self.sources, self.config = list(sources), config
         self.extractor = MelExtractor(config.mel)
-        self.clean, self.silent = clean_windows(self.sources, self.extractor, config, workers=config.train.workers)
+        self.clean, self.silent = clean_windows(self.sources, self.extractor, speech=config.speech,
+                                                views=config.views, workers=config.train.workers)
         groups = np.array([source.group for source in self.sources], dtype=object)
         self.index = SampleIndex(
             videos=np.array([self.sources[i].path for i in self.clean.source], dtype=object),
@@ -267,11 +133,13 @@ class AudioTrainer:
         self.bank = self._bank(bank_path, bank_progress)
 
     def _bank(self, path: Path | None, progress: Callable[[int, int], None] | None) -> WindowBank:
-        fingerprint = bank_fingerprint(self.sources, self.config)
+        cfg = self.config
+        fingerprint = bank_fingerprint(self.sources, views=cfg.views, mel=cfg.mel, speech=cfg.speech,
+                                       seed=cfg.train.seed)
         bank = load_bank(path, fingerprint=fingerprint) if path is not None and path.is_file() else None
         if bank is None:
             bank = build_bank(self.sources, self.extractor, speech=self.config.speech, views=self.config.views,
-                              seed=self.config.train.seed, progress=progress or _log_bank,
+                              seed=self.config.train.seed, progress=progress or log_bank,
                               workers=self.config.train.workers)
             if path is not None:
                 save_bank(bank, path, fingerprint=fingerprint)
@@ -330,11 +198,6 @@ class AudioTrainer:
         cfg.pop("train")
         cfg.pop("predict_batch")
         return cfg
-
-
-def _log_bank(done: int, total: int) -> None:
-    if done == total or done % max(1, total // 10) == 0:
-        log.info("audio window bank: %d/%d sources", done, total)
 
 
 def _positions(source: np.ndarray) -> np.ndarray:
