@@ -143,9 +143,9 @@ def heldout_bank_scores(trainer, folds: np.ndarray, out_dir: Path) -> dict[str, 
 
 def train(args: argparse.Namespace) -> dict[str, float]:
     """Writes manifest, folds, models and oof.csv under args.output; returns wall and CPU seconds."""
-    from avdetect.corpus.folds import assign_folds, read_folds, write_folds
+    from avdetect.corpus.folds import align_folds, assign_folds, read_folds, write_folds
     from avdetect.corpus.manifest import write_manifest
-    from avdetect.training.folds_loop import run_folds, sample_folds
+    from avdetect.training.folds_loop import run_folds
     from avdetect.training.progress import rich_progress
 
     rows = speech_rows(SPEECH, speaker_disjoint=args.speaker_disjoint)
@@ -155,7 +155,7 @@ def train(args: argparse.Namespace) -> dict[str, float]:
     t0, c0 = time.perf_counter(), time.process_time()
     trainer = build_trainer(rows, args)
     t1, c1 = time.perf_counter(), time.process_time()
-    folds = sample_folds(trainer.index.videos, read_folds(args.output / "folds.csv"))
+    folds = align_folds(trainer.index.videos, read_folds(args.output / "folds.csv"))
     with rich_progress() as progress:
         run_folds(trainer, folds, out_dir=args.output, progress=progress)
     t2, c2 = time.perf_counter(), time.process_time()

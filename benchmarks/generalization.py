@@ -203,7 +203,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     rows = read_manifest(args.manifest)
     if args.fit:
-        folds = align_folds(rows, read_folds(args.folds))
+        folds = align_folds((r.path for r in rows), read_folds(args.folds))
         names, features = read_blocks(args.fit, args.blocks.split(",") if args.blocks else None)
         write_oof_table(args.oof, fit_oof(rows, folds, features, modality=args.modality, hold_out=args.hold_out))
         print(f"{args.oof}: LightGBM out-of-fold scores from {len(names)} features of {args.fit}")
@@ -211,7 +211,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     known = {str(r.path) for r in rows}
     left_out = sum(key not in known for key in scores)
     rows = [r for r in rows if str(r.path) in scores]  # the folds file need only cover the scored files
-    folds = align_folds(rows, read_folds(args.folds))
+    folds = align_folds((r.path for r in rows), read_folds(args.folds))
     table = generalization_table(rows, folds, scores, modality=args.modality, hold_out=args.hold_out,
                                  reals=args.reals)
     print(f"{args.oof}: {len(scores)} scored files ({left_out} not in the manifest, left out); "

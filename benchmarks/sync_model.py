@@ -26,7 +26,7 @@ from avdetect.corpus.cache_index import cache_loader
 from avdetect.errors import AvdetectError
 from avdetect.features.sync_learnt import NAMES, sync_block
 from avdetect.perception.audio import detect_speech
-from avdetect.perception.lipsync import SYNC_COLUMNS, sync_features, sync_vector
+from avdetect.perception.lipsync import SYNC_COLUMNS, clip_sync, sync_vector
 from avdetect.pseudofakes.sync import replace_audio, shift_audio
 from avdetect.records import Perception
 
@@ -49,7 +49,7 @@ def with_audio(seen: Perception, audio: np.ndarray) -> Perception:
 
 def rows_of(model, seen: Perception) -> dict[str, float]:
     learnt = dict(zip(NAMES, sync_block(seen, model)))
-    hand = sync_features(seen.mouths, seen.clip.audio, seen.clip.sample_rate)
+    hand = clip_sync(seen)
     return {**learnt, **dict(zip(SYNC_COLUMNS, sync_vector(hand)))}
 
 

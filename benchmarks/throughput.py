@@ -39,7 +39,7 @@ BRANCH_STAGES = ("decode", "faces", "audio_prep", "visual_cnn", "audio_cnn", "sy
 def stage_times(detector, path: Path) -> dict[str, float]:
     """Seconds per stage of one sequential `Detector.score`-equivalent pass, stage by stage."""
     from avdetect.features.registry import VIDEO_EXTRACTORS, get_extractor
-    from avdetect.perception.lipsync import sync_features
+    from avdetect.perception.lipsync import clip_sync
 
     t0 = time.perf_counter()
     seen = detector.perceiver(path)
@@ -48,7 +48,7 @@ def stage_times(detector, path: Path) -> dict[str, float]:
     t2 = time.perf_counter()
     windows = detector.score_voice(seen.audio)
     t3 = time.perf_counter()
-    sync = sync_features(seen.mouths, seen.clip.audio, seen.clip.sample_rate)
+    sync = clip_sync(seen)
     times = {"decode": seen.times.decode_s, "faces": seen.times.faces_s, "audio_prep": seen.times.audio_s,
              "perceive": t1 - t0, "visual_cnn": t2 - t1, "audio_cnn": t3 - t2, "sync": time.perf_counter() - t3}
     blocks = {}

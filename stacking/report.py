@@ -56,8 +56,8 @@ def cv_report(stacker: LGBMStacker, y: np.ndarray, *, baseline: np.ndarray,
         stacker: fitted on the same rows as ``y``.
         y: int (n,) 0/1 labels.
         baseline: float (n,) the baseline score (NaN where it has none, e.g. no face).
-        modality_labels: "visual"/"audio" -> int (n,) 1/0/-1; a verdict is scored only where known
-            (the sync verdict against ``y``).
+        modality_labels: "visual"/"audio"/"sync" -> int (n,) 1/0/-1; a verdict is scored only where
+            its label is known (against ``y`` for a modality not given).
         groups: grouping name -> (n,) values, e.g. {"dataset": [...]}.
     """
     p = stacker.oof_proba_

@@ -30,6 +30,7 @@ from stacking.verdicts import MODALITIES, LinearVerdict, fit_verdict
 logger = logging.getLogger(__name__)
 
 CALIBRATIONS = ("auto", "isotonic", "platt", "none")
+FALL_BACK_TO_VIDEO_LABEL = ("visual", "audio")  # verdicts whose unknown labels take the video's
 
 
 @dataclass(frozen=True)
@@ -98,8 +99,9 @@ class LGBMStacker(ClassifierMixin, BaseEstimator):
             folds: int (n,) fold of each row (the shared folds file); preferred over ``groups``.
             groups: (n,) group keys, dealt to ``cv`` folds when no ``folds`` are given.
             feature_names: (F,) column names; the verdicts need `stacking.aggregate`'s names.
-            modality_labels: "visual"/"audio" -> int (n,) 1 fake, 0 real, -1 unknown; unknown
-                entries fall back to ``y``.
+            modality_labels: "visual"/"audio"/"sync" -> int (n,) 1 fake, 0 real, -1 unknown; unknown
+                face and voice entries fall back to ``y``, unknown sync entries are left out (a fake
+                video is no evidence that its lips and voice disagree); a modality not given uses ``y``.
             sample_weight: float (n,) row weights for the booster, the calibrator and the verdicts
                 (e.g. `balanced_weights`); None weighs every row 1.
         """
@@ -183,8 +185,10 @@ class LGBMStacker(ClassifierMixin, BaseEstimator):
         self.verdicts_: dict[str, LinearVerdict] = {}
         self.oof_verdicts_: dict[str, np.ndarray] = {}
         for modality in MODALITIES:
-            labels = np.asarray(modality_labels.get(modality, np.full(len(y), -1)), dtype=np.int64)
-            labels = np.where(labels >= 0, labels, y)
+            given = modality_labels.get(modality)
+            labels = y if given is None else np.asarray(given, dtype=np.int64)
+            if given is not None and modality in FALL_BACK_TO_VIDEO_LABEL:
+                labels = np.where(labels >= 0, labels, y)
             model, oof = fit_verdict(modality, X, labels, self.feature_names_, self.folds_,
                                      C=self.verdict_C, sample_weight=self.weights_)
             self.oof_verdicts_[modality] = oof

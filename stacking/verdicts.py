@@ -94,28 +94,31 @@ def fit_verdict(modality: str, X: np.ndarray, labels: np.ndarray, names: tuple[s
     Args:
         modality: a key of `MODALITIES`.
         X: float64 (n, F) feature rows with columns ``names``.
-        labels: int (n,) this modality's label: 1 fake, 0 real, -1 unknown (row not used).
+        labels: int (n,) this modality's label: 1 fake, 0 real, -1 unknown (not trained on, but
+            predicted out of fold like every row where the modality is present).
         folds: int64 (n,) fold ids; -1 everywhere when the data are too small to cross-fit.
         C: inverse L2 strength; small, as a few hundred rows carry dozens of correlated features.
 
     Returns:
-        The model refitted on every usable row (None when these hold a single class or the modality has
-        no feature), and float64 (n,) out-of-fold P(fake), NaN where not predicted.
+        The model refitted on every labelled row (None when these hold a single class or the modality
+        has no feature), and float64 (n,) out-of-fold P(fake), NaN where not predicted.
     """
     prefix, presence = MODALITIES[modality]
     oof = np.full(len(X), np.nan)
     if presence not in names or not any(name.startswith(prefix) for name in names):
         return None, oof
-    rows = np.flatnonzero((X[:, names.index(presence)] > 0) & (labels >= 0))
-    y = labels[rows]
+    rows = np.flatnonzero(X[:, names.index(presence)] > 0)
+    X, y = X[rows], labels[rows]
     w = np.ones(len(rows)) if sample_weight is None else np.asarray(sample_weight, np.float64)[rows]
-    if len(np.unique(y)) < 2:
+    known = y >= 0
+    if len(np.unique(y[known])) < 2:
         return None, oof
     if can_cross_fit(folds[rows]):
         def fit_predict(train: np.ndarray, test: np.ndarray) -> np.ndarray:
+            train = train[known[train]]
             if len(np.unique(y[train])) < 2:
                 return np.full(len(test), np.nan)
-            model = fit_linear(modality, X[rows][train], y[train], names, C=C, sample_weight=w[train])
-            return model.predict(X[rows][test], names)
+            model = fit_linear(modality, X[train], y[train], names, C=C, sample_weight=w[train])
+            return model.predict(X[test], names)
         oof[rows] = cross_fit(fit_predict, folds[rows])
-    return fit_linear(modality, X[rows], y, names, C=C, sample_weight=w), oof
+    return fit_linear(modality, X[known], y[known], names, C=C, sample_weight=w[known]), oof

@@ -113,10 +113,10 @@ def test_folds_file_round_trip_and_alignment(tmp_path):
     fold_rows = read_folds(tmp_path / "folds.csv")
     assert [f.path for f in fold_rows] == [r.path for r in rows]
     assert [f.group for f in fold_rows] == components(rows)
-    assert np.array_equal(align_folds(rows[::-1], fold_rows), folds[::-1])
+    assert np.array_equal(align_folds((r.path for r in rows[::-1]), fold_rows), folds[::-1])
     assert (tmp_path / "folds.csv").read_text().splitlines()[1].startswith("0_0.mp4,")
     with pytest.raises(ManifestError, match="no fold"):
-        align_folds(rows + [ManifestRow(tmp_path / "new.mp4", "REAL", "new")], fold_rows)
+        align_folds([r.path for r in rows] + [tmp_path / "new.mp4"], fold_rows)
 
 
 def test_read_folds_errors(tmp_path):
@@ -164,7 +164,7 @@ def test_cli_prepare_then_folds_round_trip(tmp_path, main, capsys):
     assert main(["folds", str(manifest), "-k", "3", "-o", str(folds_csv), "--seed", "2"]) == 0
     out = capsys.readouterr().out
     assert "fold   real   fake  groups" in out and len(out.strip().splitlines()) == 5
-    folds = align_folds(rows, read_folds(folds_csv))
+    folds = align_folds((r.path for r in rows), read_folds(folds_csv))
     assert np.array_equal(folds, assign_folds(rows, 3, seed=2))
     assert values_in_one_fold([r.group for r in rows], folds)
 

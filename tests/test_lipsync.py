@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
-from avdetect.perception.lipsync import audio_envelope, cross_correlation, sync_features
+from avdetect.perception.lipsync import audio_envelope, clip_sync, cross_correlation, speech_within, sync_features
 from avdetect.records import MouthTrack
 
 FPS, SR = 25, 16_000
@@ -75,6 +77,24 @@ def test_missing_audio_or_mouth_gives_none():
     mouth, audio = _talking(2.0)
     assert sync_features((mouth,), np.zeros(0, np.float32), SR) is None
     assert sync_features((), audio, SR) is None
+
+
+def test_without_speech_in_the_mouth_s_span_there_is_no_sync_evidence():
+    mouth, audio = _talking(8.0)  # mouth frames from 0 to 7.96 s
+    assert speech_within(np.array([[-1.0, 0.5], [7.5, 9.0]]), mouth.times_s) == pytest.approx(0.96)
+    assert sync_features((mouth,), audio, SR, speech_segments=np.zeros((0, 2))) is None  # music, silence
+    assert sync_features((mouth,), audio, SR, speech_segments=np.array([[7.5, 9.0]])) is None  # 0.46 s
+    gated = sync_features((mouth,), audio, SR, speech_segments=np.array([[0.0, 8.0]]))
+    assert gated.peak == sync_features((mouth,), audio, SR).peak  # enough speech: the same features
+
+
+def test_a_clip_is_gated_by_its_own_speech_and_ungated_when_it_was_not_analysed():
+    mouth, audio = _talking(8.0)
+    clip = SimpleNamespace(audio=audio, sample_rate=SR)
+    silent = SimpleNamespace(mouths=(mouth,), clip=clip, audio=SimpleNamespace(speech_segments=np.zeros((0, 2))))
+    assert clip_sync(silent) is None
+    unknown = SimpleNamespace(mouths=(mouth,), clip=clip, audio=None)
+    assert clip_sync(unknown).peak == sync_features((mouth,), audio, SR).peak
 
 
 def test_real_grid_speaker_is_in_sync_and_a_shift_is_seen(shared_data):

@@ -12,6 +12,7 @@ from stacking.aggregate import build_feature_table
 from stacking.metrics import auc
 from stacking.records import FeatureTable, FrameScores, SyncTable, WindowScores
 from stacking.stacker import LGBMStacker
+from stacking.verdicts import fit_linear, fit_verdict
 
 
 def synthetic(n_groups: int = 40, seed: int = 0) -> tuple[FeatureTable, np.ndarray, np.ndarray, dict]:
@@ -152,6 +153,22 @@ def test_modality_labels_default_to_the_video_label(data):
     table, y, groups, _ = data
     stacker = LGBMStacker(cv=3, n_estimators=20).fit(table.X, y, groups=groups, feature_names=table.names)
     assert set(stacker.verdicts_) == {"visual", "audio", "sync"}
+
+
+def test_unknown_sync_labels_are_not_trained_on_but_predicted_out_of_fold(data):
+    table, y, groups, labels = data
+    sync = np.where(np.arange(len(y)) % 3 == 0, -1, y)
+    folds = np.arange(len(y)) % 3
+    model, oof = fit_verdict("sync", table.X, sync, table.names, folds)
+    present = table.X[:, table.names.index("has_sync")] > 0
+    direct = fit_linear("sync", table.X[present & (sync >= 0)], sync[present & (sync >= 0)], table.names)
+    np.testing.assert_allclose(model.coef, direct.coef)
+    assert np.isfinite(oof[present]).all() and np.isnan(oof[~present]).all()
+    stacker = LGBMStacker(cv=3, n_estimators=20).fit(table.X, y, groups=groups, feature_names=table.names,
+                                                     modality_labels={**labels, "sync": sync})
+    refit = fit_linear("sync", table.X[present & (sync >= 0)], sync[present & (sync >= 0)], table.names,
+                       sample_weight=stacker.weights_[present & (sync >= 0)])
+    np.testing.assert_allclose(stacker.verdicts_["sync"].coef, refit.coef)  # not the video labels
 
 
 def test_too_few_rows_leaves_it_uncalibrated(caplog):

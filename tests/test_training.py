@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from avdetect.branches.visual import VisualClassifier, VisualConfig
-from avdetect.corpus.folds import FoldRow
+from avdetect.corpus.folds import FoldRow, align_folds
 from avdetect.errors import ManifestError
 from avdetect.training.epochs import TrainConfig
-from avdetect.training.folds_loop import check_folds, refit, run_folds, sample_folds
+from avdetect.training.folds_loop import check_folds, refit, run_folds
 from avdetect.training.visual import VisualTrainConfig, VisualTrainer
 from avdetect.training.visual_data import AugmentConfig, CropSet
 
@@ -159,8 +159,8 @@ def test_check_folds_refuses_a_group_in_two_folds() -> None:
         check_folds(trainer.index, folds)
 
 
-def test_sample_folds_looks_videos_up_by_path() -> None:
+def test_align_folds_looks_sample_videos_up_by_path() -> None:
     rows = [FoldRow(Path("/a.mp4"), "g", 1), FoldRow(Path("/b.mp4"), "h", 0)]
-    np.testing.assert_array_equal(sample_folds(np.array(["/b.mp4", "/a.mp4", "/b.mp4"]), rows), [0, 1, 0])
+    np.testing.assert_array_equal(align_folds(np.array(["/b.mp4", "/a.mp4", "/b.mp4"]), rows), [0, 1, 0])
     with pytest.raises(ManifestError, match="no fold"):
-        sample_folds(np.array(["/c.mp4"]), rows)
+        align_folds(np.array(["/c.mp4"]), rows)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from avdetect.corpus.variants import VariantInputs, make_variants
+from avdetect.corpus.variants import VariantInputs, make_variants, sync_label, variant_kind
 from avdetect.perception.audio import MelExtractor, SpeechConfig
 from avdetect.perception.perceiver import Perceiver
 
@@ -43,3 +43,12 @@ def test_no_donor_no_dub_and_unknown_kind_is_refused(seen):
     assert none == []
     with pytest.raises(ValueError, match="valid"):
         make_variants(seen, ["warp"], np.random.default_rng(0), _inputs(np.zeros(0, np.float32)))
+
+
+def test_sync_label_says_which_rows_have_lips_and_voice_apart() -> None:
+    assert variant_kind("/d/clip.mp4#shift=+0.52") == "shift" and variant_kind("/d/clip.mp4") is None
+    assert variant_kind("/d/odd#name.mp4") is None  # a '#' in a file name is not a variant
+    assert [sync_label(f"/d/c.mp4#{tag}", "FAKE") for tag in ("shift=-0.30", "dub=other", "revoice=world",
+                                                            "blend=steady")] == [1, 1, 0, 0]
+    assert sync_label("/d/real.mp4", "REAL") == 0
+    assert sync_label("/d/wav2lip.mp4", "FAKE") == -1  # a generator's fake: unknown, not "out of sync"

@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     from avdetect.corpus.cache import load_perception
     from avdetect.corpus.cache_index import cached_paths
     from avdetect.corpus.manifest import read_manifest
-    from avdetect.perception.lipsync import SYNC_COLUMNS, sync_features, sync_vector
+    from avdetect.perception.lipsync import SYNC_COLUMNS, clip_sync, sync_vector
 
     rows = read_manifest(args.manifest)
     keys = cached_paths(args.cache)
@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
             if key is None:
                 continue
             seen = load_perception(args.cache / f"{key}.npz")
-            features = sync_features(seen.mouths, seen.clip.audio, seen.clip.sample_rate)
+            features = clip_sync(seen)
             if features is not None:
                 out.writerow([str(row.path), *(f"{v:.6g}" for v in sync_vector(features))])
                 written += 1

@@ -153,9 +153,9 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
 
 def run(args: argparse.Namespace) -> int:
     """Trains the branch; prints the OOF metrics. 2 on a manifest, cache or model-file error."""
-    from avdetect.corpus.folds import read_folds
+    from avdetect.corpus.folds import align_folds, read_folds
     from avdetect.corpus.manifest import read_manifest
-    from avdetect.training.folds_loop import refit, run_folds, sample_folds
+    from avdetect.training.folds_loop import refit, run_folds
     from avdetect.training.progress import rich_progress
 
     if args.no_folds and not args.refit:
@@ -167,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     rows = read_manifest(args.manifest)
     trainer = BRANCHES[args.branch].make_trainer(args, rows, _train_config(args))
-    folds = sample_folds(trainer.index.videos, read_folds(args.folds))
+    folds = align_folds(trainer.index.videos, read_folds(args.folds))
     _save_options(args)
     with rich_progress() as progress:
         metrics = None if args.no_folds else run_folds(trainer, folds, out_dir=args.output, progress=progress)

@@ -71,9 +71,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _fold_rule(folds: Path, fold: int) -> Callable[[ManifestRow], bool]:
     """row -> held out: rows of `fold`, and rows the folds file does not place (never trained on unknowingly)."""
-    from avdetect.corpus.folds import read_folds
+    from avdetect.corpus.folds import fold_map, read_folds
 
-    fold_of = {str(row.path): row.fold for row in read_folds(folds)}
+    fold_of = fold_map(read_folds(folds))
     if fold not in set(fold_of.values()):
         raise ValueError(f"{folds}: no fold {fold} (folds: {sorted(set(fold_of.values()))})")
     return lambda row: fold_of.get(str(row.path), fold) == fold

@@ -25,13 +25,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from avdetect.corpus.folds import read_folds
+    from avdetect.corpus.folds import fold_map, read_folds
     from avdetect.corpus.manifest import read_manifest
     from avdetect.features.registry import VIDEO_EXTRACTORS
     from avdetect.training.video_features import write_video_features
 
     rows = read_manifest(args.manifest)
-    fold_of = {str(row.path): row.fold for row in read_folds(args.folds)} if args.folds else None
+    fold_of = fold_map(read_folds(args.folds)) if args.folds else None
     names = [n.strip() for n in (args.extractors or ",".join(VIDEO_EXTRACTORS)).split(",") if n.strip()]
     counts = write_video_features(rows, args.cache, names, args.output, models=args.models, fold_of=fold_of)
     for name, n in counts.items():

@@ -17,12 +17,12 @@ def cached_paths(cache_dir: str | os.PathLike) -> dict[str, str]:
 
 
 def cache_loader(cache_dir: str | os.PathLike) -> Callable[[Path], Perception]:
-    """path -> the video's cached `Perception`, found through the cache's index.csv (last row wins).
+    """path -> the video's cached `Perception`, found through the cache's index.csv (see `cached_paths`).
 
     Raises (when called):
         CacheError: the video was not extracted, failed, or its file is unreadable.
     """
-    keys = {row["path"]: row["key"] if row["status"] == "ok" else None for row in read_index(cache_dir)}
+    keys = cached_paths(cache_dir)
 
     def load(path: Path) -> Perception:
         key = keys.get(str(path))

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import csv
 import logging
+import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -243,15 +244,21 @@ def _fold_row(record: dict[str, str], source: Path, line: int) -> FoldRow:
     return FoldRow(resolve_path(record["path"], source.parent), record["group"], int(text))
 
 
-def align_folds(rows: Sequence[ManifestRow], fold_rows: Sequence[FoldRow]) -> np.ndarray:
-    """The fold id of each manifest row, looked up by path in a folds file's rows.
+def fold_map(fold_rows: Sequence[FoldRow]) -> dict[str, int]:
+    """Path (as text) -> fold id, from a folds file's rows (`read_folds`)."""
+    return {str(row.path): row.fold for row in fold_rows}
+
+
+def align_folds(paths: Iterable[str | os.PathLike], fold_rows: Sequence[FoldRow]) -> np.ndarray:
+    """int64 fold id of each path (a manifest row's, or a sample's video), looked up in a folds file's rows.
 
     Raises:
-        ManifestError: a manifest row has no fold.
+        ManifestError: a path has no fold.
     """
-    by_path = {row.path: row.fold for row in fold_rows}
-    missing = [str(row.path) for row in rows if row.path not in by_path]
+    paths = [str(p) for p in paths]
+    by_path = fold_map(fold_rows)
+    missing = sorted({p for p in paths if p not in by_path})
     if missing:
-        raise ManifestError(f"{len(missing)} manifest row(s) have no fold, e.g. {missing[:3]}; "
+        raise ManifestError(f"{len(missing)} path(s) have no fold, e.g. {missing[:3]}; "
                             "re-run `avdetect folds` on this manifest")
-    return np.array([by_path[row.path] for row in rows], dtype=np.int64)
+    return np.array([by_path[p] for p in paths], dtype=np.int64)

@@ -100,6 +100,26 @@ MAKERS: dict[str, Callable[[Perception, np.random.Generator, VariantInputs], Var
     "revoice": make_revoice,
     "blend": make_blend,
 }
+SYNC_BREAKING = frozenset({"shift", "dub"})  # revoice keeps the words' timing, blend keeps the audio
+
+
+def variant_kind(path: object) -> str | None:
+    """The kind of variant a manifest path names (``shift`` for ``clip.mp4#shift=+0.52``); None for a source."""
+    _, sep, tag = str(path).rpartition("#")
+    kind = tag.split("=", 1)[0]
+    return kind if sep and kind in MAKERS else None
+
+
+def sync_label(path: object, label: str) -> int:
+    """1 when the lips and voice of a manifest row disagree, 0 when they agree, -1 when unknown.
+
+    Real videos agree; our variants say by their kind; other fakes are unknown: a lip-sync generator aims
+    at agreement and may miss, a face swap keeps the voice it was filmed with.
+    """
+    kind = variant_kind(path)
+    if kind is not None:
+        return int(kind in SYNC_BREAKING)
+    return 0 if label == REAL else -1
 
 
 def make_variants(

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from avdetect.records import MouthTrack, SyncFeatures
+from avdetect.records import MouthTrack, Perception, SyncFeatures
 
 
 @dataclass(frozen=True)
@@ -24,12 +24,15 @@ class SyncConfig:
     envelope_s: audio energy window around each frame time, seconds.
     window_s: length of the windows used for the consistency statistics, seconds.
     min_frames: fewer dense frames than this give no sync features.
+    min_speech_s: with speech segments given, a mouth track needs this much speech in its span: music,
+        silence or an off-screen voice give "no sync evidence", not "out of sync".
     """
 
     max_lag_s: float = 1.0
     envelope_s: float = 0.04
     window_s: float = 3.0
     min_frames: int = 25
+    min_speech_s: float = 1.0
 
 
 def mouth_motion(crops: np.ndarray) -> np.ndarray:
@@ -70,14 +73,35 @@ def _pearson(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def sync_features(
-    mouths: tuple[MouthTrack, ...], audio: np.ndarray, sample_rate: int, config: SyncConfig = SyncConfig()
+    mouths: tuple[MouthTrack, ...], audio: np.ndarray, sample_rate: int, config: SyncConfig = SyncConfig(),
+    *, speech_segments: np.ndarray | None = None,
 ) -> SyncFeatures | None:
-    """Sync features of the mouth track that agrees best with the audio; None without audio or mouths."""
+    """Sync features of the mouth track that agrees best with the audio.
+
+    None without audio, without a mouth track of `config.min_frames`, or, when `speech_segments`
+    (float (K, 2) start, end seconds) are given, without `config.min_speech_s` of speech in a track's span.
+    """
     if len(audio) == 0:
         return None
-    candidates = [_track_sync(m, audio, sample_rate, config) for m in mouths if len(m.times_s) >= config.min_frames]
+    usable = [m for m in mouths if len(m.times_s) >= config.min_frames
+              and (speech_segments is None or speech_within(speech_segments, m.times_s) >= config.min_speech_s)]
+    candidates = [_track_sync(m, audio, sample_rate, config) for m in usable]
     candidates = [c for c in candidates if c is not None]
     return max(candidates, key=lambda c: c.peak, default=None)
+
+
+def clip_sync(seen: Perception, config: SyncConfig = SyncConfig()) -> SyncFeatures | None:
+    """`sync_features` of a perceived clip, counting only mouth tracks with speech (ungated when the
+    clip's speech was not analysed)."""
+    speech = seen.audio.speech_segments if seen.audio is not None else None
+    return sync_features(seen.mouths, seen.clip.audio, seen.clip.sample_rate, config, speech_segments=speech)
+
+
+def speech_within(segments: np.ndarray, times_s: np.ndarray) -> float:
+    """Seconds of the speech `segments` (K, 2) that fall between the first and last of `times_s`."""
+    segments = np.asarray(segments, np.float64).reshape(-1, 2)
+    start, end = float(times_s[0]), float(times_s[-1])
+    return float(np.clip(np.minimum(segments[:, 1], end) - np.maximum(segments[:, 0], start), 0, None).sum())
 
 
 def _track_sync(mouth: MouthTrack, audio: np.ndarray, sample_rate: int, config: SyncConfig) -> SyncFeatures | None:

@@ -23,7 +23,7 @@ import torch
 from avdetect.branches.audio import AudioClassifier
 from avdetect.branches.visual import VisualClassifier
 from avdetect.bundle import ModelBundle, check_bundle, load_bundle
-from avdetect.perception.lipsync import sync_features
+from avdetect.perception.lipsync import clip_sync
 from avdetect.perception.perceiver import Hook, Perceiver
 from avdetect.perception.tracks import even_picks
 from avdetect.records import AudioFeatures, Faces, SyncFeatures
@@ -71,7 +71,7 @@ class Detector:
         seen = self.perceiver(path, hook, pool=self.pool)
         face_scores = self._meanwhile(self.score_faces, seen.faces)
         windows = self.score_voice(seen.audio)
-        sync = sync_features(seen.mouths, seen.clip.audio, seen.clip.sample_rate)
+        sync = clip_sync(seen)
         blocks = video_blocks(seen, self.spec.extractors, self.bundle.directory)
         tracks = face_scores()
         verdicts = self.fuse(str(path), tracks, windows, sync, blocks)

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
-from avdetect.corpus.folds import FoldRow
 from avdetect.errors import ManifestError
 from avdetect.training.epochs import Progress, remove_epoch_state
 from avdetect.training.report import TrainingMetrics, plot_curves, video_means, write_oof
@@ -65,19 +64,6 @@ class Trainer(Protocol):
 
     def save(self, model: Any, directory: Path) -> Path:
         """Writes the model checkpoint into `directory`; returns its JSON path."""
-
-
-def sample_folds(videos: np.ndarray, fold_rows: Sequence[FoldRow]) -> np.ndarray:
-    """int64 (N,) fold of each sample, looked up by its video's path in a folds file's rows.
-
-    Raises:
-        ManifestError: a sample's video is not in the folds file.
-    """
-    by_path = {str(row.path): row.fold for row in fold_rows}
-    missing = sorted({str(v) for v in videos if str(v) not in by_path})
-    if missing:
-        raise ManifestError(f"{len(missing)} video(s) have no fold, e.g. {missing[:3]}; re-run `avdetect folds`")
-    return np.array([by_path[str(v)] for v in videos], np.int64)
 
 
 def check_folds(index: SampleIndex, folds: np.ndarray) -> None:

@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 
 from avdetect.bundle import assemble_bundle
-from avdetect.corpus.folds import read_folds
+from avdetect.corpus.folds import fold_map, read_folds
 from avdetect.corpus.manifest import FAKE, REAL, ManifestRow, read_manifest
+from avdetect.corpus.variants import sync_label
 from avdetect.defaults import AUDIO_WINDOW_S
 from avdetect.errors import InputError
 from avdetect.features.registry import get_extractor
@@ -100,7 +101,7 @@ def load_training_data(oof_dir: Path, folds_path: Path, manifest_path: Path | No
         InputError: no score file under ``oof_dir``.
         ManifestError, TableError: unreadable inputs, videos without a fold or without a label.
     """
-    fold_of = {str(row.path): row.fold for row in read_folds(folds_path)}
+    fold_of = fold_map(read_folds(folds_path))
     manifest = {str(r.path): r for r in read_manifest(manifest_path)} if manifest_path else {}
     bases = [oof_dir, folds_path.parent] + ([manifest_path.parent] if manifest_path else []) + [Path()]
     scores, oof_labels, sources = read_scores(oof_dir, list(fold_of), bases, audio_window_s=audio_window_s)
@@ -177,9 +178,14 @@ def remap(record: Any, mapping: dict[str, str]) -> tuple[Any, int]:
 
 def modality_labels(videos: list[str], rows: list[ManifestRow | None],
                     oof_labels: dict[str, dict[str, int]]) -> dict[str, np.ndarray]:
-    """"visual"/"audio" -> int64 (V,) 1, 0 or -1 unknown: the manifest's video_label/audio_label,
-    else the label the branch's rows carry."""
-    out = {}
+    """"visual"/"audio"/"sync" -> int64 (V,) 1, 0 or -1 unknown.
+
+    Faces and voices: the manifest's video_label/audio_label, else the label the branch's rows carry.
+    Lip-sync: `avdetect.corpus.variants.sync_label` (real videos agree, shifted and dubbed variants
+    disagree, other fakes are unknown), so P(lips and voice disagree) is not trained as P(fake).
+    """
+    out = {"sync": np.array([sync_label(row.path, row.label) if row is not None else -1 for row in rows],
+                            dtype=np.int64)}
     for modality, attr in (("visual", "video_label"), ("audio", "audio_label")):
         from_rows = oof_labels.get(modality, {})
         out[modality] = np.array([

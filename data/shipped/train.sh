@@ -8,7 +8,7 @@
 #
 #   data/shipped/train.sh [WORK_DIR]        # default out/shipped; resumable: finished steps are kept
 #
-# Budget knobs (environment): FOLDS (4), VIS_EPOCHS (2), VIS_STEPS (30), AUD_EPOCHS (4), AUD_STEPS (200),
+# Budget knobs (environment): FOLDS (4), VIS_EPOCHS (6), VIS_STEPS (50), AUD_EPOCHS (4), AUD_STEPS (200),
 # SYNC_STEPS (1200), WORKERS (2), MAX_ERROR (0.2: each decided verdict's held-out error),
 # BLOCKS (the feature blocks without weights, see
 # avdetect/features/registry.py; the learnt sync block is made out of fold below),
@@ -36,7 +36,7 @@ $A variants "$W/all0.csv" --cache "$W/cache" --kinds shift,dub,blend --seed 1 -o
 $A variants "$W/all1.csv" --cache "$W/cache" --kinds shift,dub,blend --seed 2 -o "$W/all.csv"
 $A folds "$W/all.csv" -k "$FOLDS" --hold-out "${HOLD_OUT:-family}" -o "$W/folds.csv"
 $A train visual --manifest "$W/all.csv" --folds "$W/folds.csv" --cache "$W/cache" -o "$W/runs/visual" \
-    --epochs "${VIS_EPOCHS:-2}" --steps-per-epoch "${VIS_STEPS:-30}" --refit --threads 2
+    --epochs "${VIS_EPOCHS:-6}" --steps-per-epoch "${VIS_STEPS:-50}" --refit --threads 2
 # the voices' own generators are the fakes now; one whole and one spliced pseudo-fake per real utterance
 $A train audio --manifest "$W/all.csv" --folds "$W/folds.csv" --cache "$W/cache" -o "$W/runs/audio" \
     --epochs "${AUD_EPOCHS:-4}" --steps-per-epoch "${AUD_STEPS:-200}" --refit --threads 2 --workers "${WORKERS:-2}" \
