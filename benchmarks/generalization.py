@@ -12,7 +12,11 @@ fraction caught at 0.5; then the reals' false-alarm rate at 0.5 and the means ov
 Reads any OOF table with a ``path`` column: a branch's ``oof.csv`` (a row per window or crop; the
 ``probability`` column is averaged per file), the stacker's ``oof.csv`` (``p_fake``, ``p_visual``,
 ``p_audio``, ...: the modality picks the column) or a per-file table with ``probability``. Rows whose
-path is not in the manifest (pseudo-fake variants ``path#...``) are counted and left out.
+path is not in the manifest are counted and left out; pseudo-fake variants (``SOURCE#shift=+0.52``, made
+by ``avdetect variants``) too, unless ``--variants``: then each kind is a generator of its own
+(``variant:shift``, ``variant:dub``, ...) labelled as ``avdetect variants`` labels it, so a table built
+from the sources' manifest (``avdetect prepare``) answers "are the shifted copies of held-out talkers
+caught". ``--folds`` defaults to the OOF table's own ``fold`` column (a stacker's ``oof.csv`` has one).
 
 ``--fit FEATURES_DIR`` first makes such a table: it reads every ``FEATURES_DIR/*.csv`` feature block
 (``avdetect video-features`` or ``benchmarks/voice_features.py --manifest``), fits a LightGBM classifier
@@ -25,7 +29,7 @@ from __future__ import annotations
 import argparse
 import csv
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,6 +65,34 @@ def read_scores(path: Path, column: str | None, modality: str) -> dict[str, floa
             if (record.get(column) or "").strip():
                 values[record["path"]].append(float(record[column]))
     return {key: float(np.mean(v)) for key, v in values.items()}
+
+
+def variant_rows(rows: Sequence, scored: Iterable[str]) -> list:
+    """Manifest rows for the scored variants of ``rows`` (``SOURCE#kind=...``): the source's row with the
+    variant's path and labels, and ``variant:KIND`` as its generator and family."""
+    from dataclasses import replace
+
+    from avdetect.corpus.variants import FAKE, KIND_LABELS, variant_kind
+
+    sources = {str(r.path): r for r in rows}
+    made = []
+    for key in scored:
+        kind, source = variant_kind(key), sources.get(key.rpartition("#")[0])
+        if kind is not None and source is not None:
+            video, audio = KIND_LABELS[kind]
+            made.append(replace(source, path=Path(key), label=FAKE, generator=f"variant:{kind}",
+                                family=f"variant:{kind}", video_label=video if source.video_label else None,
+                                audio_label=audio if source.audio_label else None))
+    return made
+
+
+def read_oof_folds(path: Path) -> dict[str, int]:
+    """path -> fold from an OOF table's ``fold`` column (several rows of one path share it)."""
+    with path.open(newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        if "fold" not in (reader.fieldnames or []):
+            raise SystemExit(f"{path}: no fold column; pass --folds")
+        return {record["path"]: int(record["fold"]) for record in reader}
 
 
 def modality_label(row, modality: str) -> str | None:
@@ -189,7 +221,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--modality", choices=tuple(MODALITY_COLUMNS), required=True)
     parser.add_argument("--oof", type=Path, required=True, help="OOF table (branch, stacker or per file)")
     parser.add_argument("--manifest", type=Path, required=True, help="manifest with generator/family columns")
-    parser.add_argument("--folds", type=Path, required=True, help="folds from `avdetect folds --hold-out ...`")
+    parser.add_argument("--folds", type=Path,
+                        help="folds from `avdetect folds --hold-out ...` (default: the OOF table's fold column)")
+    parser.add_argument("--variants", action="store_true",
+                        help="judge the scored pseudo-fake variants (SOURCE#kind=...) as one generator per kind")
     parser.add_argument("--hold-out", choices=("generator", "family"), default="generator")
     parser.add_argument("--reals", choices=("fold", "all"), default="fold",
                         help="reals each generator is compared with (default: those of its folds)")
@@ -198,7 +233,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="fit LightGBM per fold on these feature blocks and write --oof first")
     parser.add_argument("--blocks", help="with --fit: comma-separated block names (default all)")
     args = parser.parse_args(argv)
-    from avdetect.corpus.folds import align_folds, read_folds
+    if args.fit and args.folds is None:
+        parser.error("--fit needs --folds")
+    from avdetect.corpus.folds import align_folds, fold_map, read_folds
     from avdetect.corpus.manifest import read_manifest
 
     rows = read_manifest(args.manifest)
@@ -208,10 +245,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         write_oof_table(args.oof, fit_oof(rows, folds, features, modality=args.modality, hold_out=args.hold_out))
         print(f"{args.oof}: LightGBM out-of-fold scores from {len(names)} features of {args.fit}")
     scores = read_scores(args.oof, args.column, args.modality)
+    if args.variants:
+        rows = [*rows, *variant_rows(rows, scores)]
     known = {str(r.path) for r in rows}
     left_out = sum(key not in known for key in scores)
     rows = [r for r in rows if str(r.path) in scores]  # the folds file need only cover the scored files
-    folds = align_folds((r.path for r in rows), read_folds(args.folds))
+    fold_of = read_oof_folds(args.oof) if args.folds is None else fold_map(read_folds(args.folds))
+    missing = [str(r.path) for r in rows if str(r.path) not in fold_of]
+    if missing:
+        raise SystemExit(f"{len(missing)} scored path(s) have no fold, e.g. {missing[:2]}")
+    folds = np.array([fold_of[str(r.path)] for r in rows])
     table = generalization_table(rows, folds, scores, modality=args.modality, hold_out=args.hold_out,
                                  reals=args.reals)
     print(f"{args.oof}: {len(scores)} scored files ({left_out} not in the manifest, left out); "

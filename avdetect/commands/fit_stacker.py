@@ -9,6 +9,7 @@ writes the bundle and its cross-validation report into ``MODEL_DIR/stacker/``.
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 import numpy as np
@@ -73,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
                                     visual_model=args.visual_model, audio_model=args.audio_model)
     print_summary(args.output / "stacker", data, report)
     print(f"verdicts: real below {band.low:.3f}, fake from {band.high:.3f}, inconclusive between: out of fold "
-          f"{band.real_error:.1%} of 'real' calls fake, {band.fake_error:.1%} of 'fake' calls real, "
+          f"{_error_line(band.real_error, 'real', 'fake')}, {_error_line(band.fake_error, 'fake', 'real')}, "
           f"{band.inconclusive_rate:.1%} inconclusive (held to {band.max_error:.0%}"
           f"{'' if args.no_balance else ', classes weighed equally'})")
     if args.cache:
@@ -96,3 +97,8 @@ def print_summary(directory: Path, data: TrainingData, report: CvReport) -> None
     for grouping, table in report.by_group.items():
         print(f"stacker by {grouping}")
         print(format_table(table))
+
+
+def _error_line(error: float, called: str, truly: str) -> str:
+    """"4.9% of 'real' calls fake", or "no 'real' calls" when the band makes none (error NaN)."""
+    return f"no '{called}' calls" if math.isnan(error) else f"{error:.1%} of '{called}' calls {truly}"

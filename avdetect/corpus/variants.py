@@ -26,6 +26,13 @@ from avdetect.records import Perception
 from stacking.segments import runs
 
 FAKE, REAL = "FAKE", "REAL"
+# (video_label, audio_label) of each kind; every variant's label is FAKE
+KIND_LABELS: dict[str, tuple[str, str]] = {
+    "shift": (REAL, REAL),
+    "dub": (REAL, FAKE),
+    "revoice": (REAL, FAKE),
+    "blend": (FAKE, REAL),
+}
 
 
 @dataclass(frozen=True)
@@ -60,7 +67,7 @@ def make_shift(seen: Perception, rng: np.random.Generator, inputs: VariantInputs
     offset = float(rng.choice([-1.0, 1.0]) * rng.uniform(0.2, 1.0))
     audio = shift_audio(seen.clip.audio, seen.clip.sample_rate, offset, rng=rng)
     duration = seen.clip.audio_duration_s
-    return Variant(f"shift={offset:+.2f}", REAL, REAL, ((0.0, duration),), _with_audio(seen, audio, inputs))
+    return Variant(f"shift={offset:+.2f}", *KIND_LABELS["shift"], ((0.0, duration),), _with_audio(seen, audio, inputs))
 
 
 def make_dub(seen: Perception, rng: np.random.Generator, inputs: VariantInputs) -> Variant | None:
@@ -68,7 +75,7 @@ def make_dub(seen: Perception, rng: np.random.Generator, inputs: VariantInputs) 
         return None
     audio = replace_audio(seen.clip.audio, inputs.donor_audio, sample_rate=seen.clip.sample_rate, rng=rng)
     duration = seen.clip.audio_duration_s
-    return Variant("dub=other", REAL, FAKE, ((0.0, duration),), _with_audio(seen, audio, inputs))
+    return Variant("dub=other", *KIND_LABELS["dub"], ((0.0, duration),), _with_audio(seen, audio, inputs))
 
 
 def make_revoice(seen: Perception, rng: np.random.Generator, inputs: VariantInputs) -> Variant | None:
@@ -77,7 +84,7 @@ def make_revoice(seen: Perception, rng: np.random.Generator, inputs: VariantInpu
     name = str(rng.choice(["griffin_lim", "world", "world_pitch"]))
     audio = voice_fake(name, seen.clip.audio, rng)[: len(seen.clip.audio)]
     duration = seen.clip.audio_duration_s
-    return Variant(f"revoice={name}", REAL, FAKE, ((0.0, duration),), _with_audio(seen, audio, inputs))
+    return Variant(f"revoice={name}", *KIND_LABELS["revoice"], ((0.0, duration),), _with_audio(seen, audio, inputs))
 
 
 def make_blend(seen: Perception, rng: np.random.Generator, inputs: VariantInputs) -> Variant | None:
@@ -91,7 +98,7 @@ def make_blend(seen: Perception, rng: np.random.Generator, inputs: VariantInputs
         segments.extend((round(float(track.times_s[a]), 3), round(float(track.times_s[b]), 3))
                         for a, b in runs(blend.fake))
     faces = replace(seen.faces, tracks=tuple(tracks))
-    return Variant(f"blend={mode}", FAKE, REAL, tuple(segments), replace(seen, faces=faces))
+    return Variant(f"blend={mode}", *KIND_LABELS["blend"], tuple(segments), replace(seen, faces=faces))
 
 
 MAKERS: dict[str, Callable[[Perception, np.random.Generator, VariantInputs], Variant | None]] = {

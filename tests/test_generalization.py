@@ -1,0 +1,81 @@
+"""benchmarks/generalization.py: the generator-held-out table, read from a stacker's OOF table alone."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+from avdetect.corpus.manifest import ManifestRow, write_manifest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "generalization.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("generalization_bench", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def _write_oof(path: Path, rows: list[tuple[str, int, float]]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["path", "fold", "label", "p_fake"])
+        writer.writerows([p, fold, "", score] for p, fold, score in rows)
+
+
+@pytest.fixture
+def tables(tmp_path: Path) -> tuple[Path, Path]:
+    real = [ManifestRow(tmp_path / f"real{i}.mp4", "REAL", f"g{i}", "REAL", "REAL") for i in range(4)]
+    fake = [ManifestRow(tmp_path / f"fake{i}.mp4", "FAKE", f"f{i}", "FAKE", "REAL", generator="w2l",
+                        family="lipsync") for i in range(2)]
+    write_manifest([*real, *fake], tmp_path / "m.csv")
+    scored = [(str(r.path), i % 2, 0.1 + 0.05 * i) for i, r in enumerate(real)]
+    scored += [(str(r.path), i % 2, 0.7) for i, r in enumerate(fake)]
+    scored += [(f"{real[0].path}#shift=+0.52", 0, 0.9), (f"{real[1].path}#dub=other", 1, 0.05),
+               (f"{tmp_path / 'elsewhere.mp4'}#shift=-0.30", 0, 0.9)]  # a variant of no manifest row
+    _write_oof(tmp_path / "oof.csv", scored)
+    return tmp_path / "m.csv", tmp_path / "oof.csv"
+
+
+def test_variants_become_one_generator_per_kind_with_folds_from_the_table(bench, tables, capsys):
+    manifest, oof = tables
+    bench.main(["--modality", "av", "--oof", str(oof), "--manifest", str(manifest), "--hold-out", "family",
+                "--variants"])
+    out = capsys.readouterr().out
+    lines = {line.split()[0]: line.split() for line in out.splitlines()[2:]}
+    assert "1 not in the manifest" in out
+    assert lines["lipsync"][1:3] == ["2", "1.000"]
+    assert lines["variant:shift"][1:3] == ["1", "1.000"]  # 0.9 above the reals of fold 0 (0.1, 0.2)
+    assert lines["variant:dub"][1:3] == ["1", "0.000"]  # 0.05 below the reals of fold 1
+    assert lines["reals"][1] == "4"
+
+
+def test_variant_rows_carry_their_kinds_labels(bench, tables):
+    from avdetect.corpus.manifest import read_manifest
+
+    rows = read_manifest(tables[0])
+    made = bench.variant_rows(rows, [f"{rows[0].path}#shift=+0.52", f"{rows[1].path}#blend=steady", str(rows[2].path)])
+    assert [(r.label, r.video_label, r.audio_label, r.family) for r in made] == [
+        ("FAKE", "REAL", "REAL", "variant:shift"), ("FAKE", "FAKE", "REAL", "variant:blend")]
+    assert made[0].group == rows[0].group  # a variant stays with its source
+
+
+def test_without_variants_they_are_left_out(bench, tables, capsys):
+    manifest, oof = tables
+    bench.main(["--modality", "av", "--oof", str(oof), "--manifest", str(manifest), "--hold-out", "family"])
+    out = capsys.readouterr().out
+    assert "3 not in the manifest" in out and "variant:" not in out
+
+
+def test_a_table_without_folds_asks_for_them(bench, tables, tmp_path):
+    manifest, _ = tables
+    (tmp_path / "bare.csv").write_text(f"path,p_fake\n{tmp_path / 'real0.mp4'},0.1\n", encoding="utf-8")
+    with pytest.raises(SystemExit, match="no fold column"):
+        bench.main(["--modality", "av", "--oof", str(tmp_path / "bare.csv"), "--manifest", str(manifest)])
