@@ -10,6 +10,7 @@ DFDC). Clips without a soundtrack get a LibriSpeech utterance, padded with silen
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 from pathlib import Path
@@ -65,5 +66,7 @@ def make_clips(folder: Path) -> list[Path]:
 
 
 if __name__ == "__main__":
-    for clip in make_clips(Path(sys.argv[1])):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("directory", type=Path, help="where the clips go (kept; made again only if missing)")
+    for clip in make_clips(parser.parse_args().directory):
         print(clip)

@@ -13,6 +13,8 @@ given), then measures on the same clips in the same run:
      wall time per clip, and peak memory of the process tree (sum of PSS, sampled every 0.1 s); the same
      with --fast on the clips;
   4. with --ray, `--engine ray` with 1 and 2 local workers on the clips.
+`--batch-sizes 1,8,64` measures only the face CNN: the clips' face crops through `predict_crops` at each
+batch size (interleaved rounds, median), seconds per 32 crops and the peak memory it adds to this process.
 Targets (issue 14): warm CLI wall per clip <= 1.5x ffmpeg's decode, --fast <= 1.1x, peak memory <= 2 GB for
 a folder of 20 clips.
 """
@@ -20,6 +22,8 @@ a folder of 20 clips.
 from __future__ import annotations
 
 import argparse
+import gc
+import os
 import shutil
 import statistics
 import subprocess
@@ -28,6 +32,8 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_clips import make_clips  # noqa: E402
@@ -126,6 +132,40 @@ def measure_cli(clips: list[Path], tmp: Path, model: str | None, **kwargs) -> di
     return {"startup": one - per_clip, "per_clip": per_clip, "peak_gb": peak / 1e9, "n": len(clips)}
 
 
+def rss_bytes() -> int:
+    with open(f"/proc/{os.getpid()}/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def batch_size_table(detector, clips: list[Path], sizes: list[int], rounds: int = 3) -> None:
+    """Prints, per batch size, the face CNN's seconds per 32 crops and the memory it adds at its peak."""
+    crops = np.concatenate([t.crops for c in clips for t in detector.perceiver(c).faces.tracks])
+    peak, stop = [0], threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            peak[0] = max(peak[0], rss_bytes())
+            time.sleep(0.002)
+
+    threading.Thread(target=sample, daemon=True).start()
+    seconds: dict[int, list[float]] = {n: [] for n in sizes}
+    added: dict[int, int] = dict.fromkeys(sizes, 0)
+    detector.visual.predict_crops(crops[:8])  # warm-up
+    for _ in range(rounds):
+        for n in sizes:
+            gc.collect()
+            base = peak[0] = rss_bytes()
+            start = time.perf_counter()
+            detector.visual.predict_crops(crops, batch_size=n)
+            seconds[n].append((time.perf_counter() - start) * 32 / len(crops))
+            added[n] = max(added[n], peak[0] - base)
+    stop.set()
+    print(f"face CNN on {len(crops)} crops of {len(clips)} clips, median of {rounds} interleaved rounds")
+    print(f"{'batch size':>10} {'s per 32 crops':>15} {'peak added (GB)':>16}")
+    for n in sizes:
+        print(f"{n:>10} {statistics.median(seconds[n]):>15.3f} {added[n] / 1e9:>16.2f}")
+
+
 def median_stages(detector, clips: list[Path]) -> dict[str, float]:
     runs = [stage_times(detector, c) for c in clips]
     return {name: statistics.median(r[name] for r in runs) for name in runs[0]}
@@ -156,8 +196,17 @@ def main() -> int:
     parser.add_argument("--model", help="model folder (default: the shipped model)")
     parser.add_argument("--ray", action="store_true", help="also time --engine ray with 1 and 2 workers")
     parser.add_argument("--clip-dir", type=Path, help="where the clips are made, or found from a previous run")
+    parser.add_argument("--batch-sizes", help="comma-separated: time only the face CNN at these batch sizes")
     args = parser.parse_args()
     from avdetect.scoring.pipeline import Detector
+
+    if args.batch_sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            clips = make_clips(args.clip_dir or Path(tmp))[: args.clips]
+            if clips:
+                batch_size_table(Detector.load(args.model, overlap=False), clips,
+                                 [int(n) for n in args.batch_sizes.split(",")])
+        return 0
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

@@ -56,7 +56,7 @@ class VisualTrainConfig:
     weights: str | None = None
     pretrained: bool = True
     frozen_stages: int = 0
-    predict_batch: int = 64
+    predict_batch: int = 4  # fastest on a CPU (benchmarks/throughput.py --batch-sizes); raise it on a GPU
 
 
 def visual_label(row: ManifestRow) -> int:
