@@ -7,6 +7,7 @@ import importlib
 import logging
 import sys
 
+from avdetect.allocator import keep_large_buffers
 from avdetect.errors import AvdetectError
 from stacking.errors import StackingError
 
@@ -51,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     traceback); 70 a bug of ours (one line, the traceback with -v); 130 interrupted (rerun to resume).
     """
     args = build_parser().parse_args(argv)
+    keep_large_buffers()  # this process's CNN passes (training, in-process scoring) reuse their memory
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
     name = f"avdetect {args.command}"
     try:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any, Generic, TypeVar
 
+from avdetect.allocator import keep_large_buffers
 from avdetect.errors import WorkerLoadError
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ def one_line(err: BaseException) -> str:
 def _worker_main(conn: Connection, spec: TaskSpec, threads: int) -> None:
     """A worker process: build the task once, then run items until told to stop or the parent is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    keep_large_buffers()  # before the models allocate: their passes reuse memory instead of faulting it in
     try:
         task = spec.build()
         if "torch" in sys.modules:  # set here, in the worker, never at import

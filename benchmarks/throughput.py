@@ -13,7 +13,8 @@ given), then measures on the same clips in the same run:
      wall time per clip, and peak memory of the process tree (sum of PSS, sampled every 0.1 s); the same
      with --fast on the clips;
   4. with --ray, `--engine ray` with 1 and 2 local workers on the clips.
-`--batch-sizes 1,8,64` measures only the face CNN: the clips' face crops through `predict_crops` at each
+In-process stages run with glibc's malloc thresholds raised, as the command line runs them
+(`avdetect/allocator.py`). `--batch-sizes 1,8,64` measures only the face CNN: the clips' face crops through `predict_crops` at each
 batch size (interleaved rounds, median), seconds per 32 crops and the peak memory it adds to this process.
 Targets (issue 14): warm CLI wall per clip <= 1.5x ffmpeg's decode, --fast <= 1.1x, peak memory <= 2 GB for
 a folder of 20 clips.
@@ -198,7 +199,10 @@ def main() -> int:
     parser.add_argument("--clip-dir", type=Path, help="where the clips are made, or found from a previous run")
     parser.add_argument("--batch-sizes", help="comma-separated: time only the face CNN at these batch sizes")
     args = parser.parse_args()
+    from avdetect.allocator import keep_large_buffers
     from avdetect.scoring.pipeline import Detector
+
+    keep_large_buffers()  # as the command line and its workers run (avdetect/allocator.py)
 
     if args.batch_sizes:
         with tempfile.TemporaryDirectory() as tmp:

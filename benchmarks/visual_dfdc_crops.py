@@ -129,7 +129,7 @@ def train(args: argparse.Namespace, crops) -> Path:
         model=VisualConfig(input_size=args.input_size), augment=augment, p_pseudo=0.5, p_cross=args.p_cross,
         paired=args.paired, frozen_stages=args.frozen_stages,
         train=TrainConfig(epochs=args.epochs, steps_per_epoch=args.steps, batch_size=args.batch_size, lr=args.lr,
-                          seed=args.seed))
+                          seed=args.seed, micro_batch=args.micro_batch or None))
     model = args.output / "refit" / "model.json"
     return model if model.is_file() else refit(VisualTrainer(crops, config), out_dir=args.output / "refit",
                                                 progress=_printer())
@@ -178,6 +178,8 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--steps", type=int, default=120, help="steps per epoch (default 120)")
     parser.add_argument("--batch-size", type=int, default=24)
+    parser.add_argument("--micro-batch", type=int, default=0,
+                        help="forward/backward passes of this many crops per step (default 0: the whole batch)")
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--input-size", type=int, default=224)
     parser.add_argument("--frozen-stages", type=int, default=2, help="backbone blocks kept at ImageNet weights")
@@ -187,8 +189,14 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--model", type=Path, help="score this visual checkpoint (JSON) instead of training one")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a busy 2-core machine)")
+    parser.add_argument("--default-malloc", action="store_true",
+                        help="keep glibc's malloc thresholds (`avdetect` raises them: avdetect/allocator.py)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    if not args.default_malloc:
+        from avdetect.allocator import keep_large_buffers
+
+        keep_large_buffers()
     import torch
 
     from avdetect.training.visual_data import CropSet

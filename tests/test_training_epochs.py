@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +64,16 @@ def test_a_killed_run_resumes_to_the_same_weights(tmp_path: Path) -> None:
     curves = fit_epochs(fresh, batches, n_batches=4, config=CONFIG, state_dir=tmp_path / "b")
     assert len(curves) == 4
     for a, b in zip(straight.state_dict().values(), fresh.state_dict().values()):
+        torch.testing.assert_close(a, b)
+
+
+def test_micro_batches_take_the_whole_batchs_step(tmp_path: Path) -> None:
+    """Without batch statistics, passes of 3 (8 = 3 + 3 + 2) sum to the whole batch's gradient: same weights."""
+    whole, micro = linear(), linear()
+    curves = fit_epochs(whole, batches, n_batches=4, config=CONFIG, state_dir=tmp_path / "a")
+    split = fit_epochs(micro, batches, n_batches=4, config=replace(CONFIG, micro_batch=3), state_dir=tmp_path / "b")
+    assert [c["loss"] for c in split] == pytest.approx([c["loss"] for c in curves], rel=1e-5)
+    for a, b in zip(whole.state_dict().values(), micro.state_dict().values()):
         torch.testing.assert_close(a, b)
 
 

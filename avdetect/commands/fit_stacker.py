@@ -3,7 +3,10 @@
 Reads the branches' out-of-fold scores (``runs/visual/oof.csv``, ``runs/audio/oof.csv``,
 ``runs/sync/features.csv``, whichever exist), turns them into one feature row per video
 (`stacking.aggregate`), fits the calibrated LightGBM stacker over the same folds the branches used, and
-writes the bundle and its cross-validation report into ``MODEL_DIR/stacker/``.
+writes the bundle, its cross-validation report and its training table into ``MODEL_DIR/stacker/``.
+
+`avdetect fit-stacker --from-model MODEL_DIR -o NEW` fits again on MODEL_DIR's training table (another
+``--seed``, ``--balance`` or ``--max-error``) and bundles the result with MODEL_DIR's branches and spec.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import numpy as np
 from typing import TYPE_CHECKING
 
 from avdetect.defaults import AUDIO_WINDOW_S
+from avdetect.errors import InputError
 from stacking.decision import DEFAULT_MAX_ERROR
 from stacking.metrics import format_table
 from stacking.stacker import CALIBRATIONS
@@ -35,9 +39,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "fit a LightGBM stacker cross-fitted over the folds file, calibrate it on its out-of-fold "
         "scores, and write MODEL_DIR/stacker/ with a CV report against the frame-mean baseline.",
     )
-    parser.add_argument("--oof", type=Path, required=True,
+    parser.add_argument("--oof", type=Path,
                         help="runs folder holding visual/oof.csv, audio/oof.csv, sync/features.csv")
-    parser.add_argument("--folds", type=Path, required=True, help="folds CSV from `avdetect folds`")
+    parser.add_argument("--folds", type=Path, help="folds CSV from `avdetect folds` (with --oof)")
+    parser.add_argument("--from-model", type=Path, metavar="MODEL_DIR",
+                        help="instead of --oof and --folds: fit again on this model's training table "
+                        "(MODEL_DIR/stacker/table.npz) and bundle with its branches")
     parser.add_argument("--manifest", type=Path, help="manifest CSV: labels, modality labels, datasets")
     parser.add_argument("-o", "--output", type=Path, required=True, help="model folder")
     parser.add_argument("--calibration", choices=CALIBRATIONS, default="auto",
@@ -62,14 +69,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Fits, saves and reports; 2 on an input error."""
-    from avdetect.training.stacker import fit_stacker, load_training_data, write_model_bundle, write_outputs
+    from avdetect.training.stacker import (fit_stacker, load_training_data, rebundle, write_model_bundle,
+                                           write_outputs)
+    from avdetect.training.stacker_table import TABLE_FILE, load_table
 
-    data = load_training_data(args.oof, args.folds, args.manifest, audio_window_s=args.audio_window_s)
+    _check_sources(args)
+    if args.from_model:
+        data = load_table(args.from_model / "stacker" / TABLE_FILE)
+        if args.output.resolve() == args.from_model.resolve():
+            raise InputError(f"{args.output}: write the refitted model to a new folder, not over --from-model")
+    else:
+        data = load_training_data(args.oof, args.folds, args.manifest, audio_window_s=args.audio_window_s)
     stacker = fit_stacker(data, calibration=args.calibration, seed=args.seed,
                           balance=None if args.no_balance else args.balance)
     report, band = write_outputs(args.output / "stacker", stacker, data, max_error=args.max_error,
                                  equal_classes=not args.no_balance)
-    if args.cache:
+    bundle = None
+    if args.from_model:
+        bundle = rebundle(args.output, args.from_model)
+    elif args.cache:
         bundle = write_model_bundle(args.output, data, runs=args.oof, cache=args.cache,
                                     visual_model=args.visual_model, audio_model=args.audio_model)
     print_summary(args.output / "stacker", data, report)
@@ -77,9 +95,20 @@ def run(args: argparse.Namespace) -> int:
           f"{_error_line(band.real_error, 'real', 'fake')}, {_error_line(band.fake_error, 'fake', 'real')}, "
           f"{band.inconclusive_rate:.1%} inconclusive (held to {band.max_error:.0%}"
           f"{'' if args.no_balance else ', classes weighed equally'})")
-    if args.cache:
+    if bundle:
         print(f"model bundle: {bundle}")
     return 0
+
+
+def _check_sources(args: argparse.Namespace) -> None:
+    """--oof with --folds, or --from-model alone; InputError (exit 2) otherwise."""
+    if args.from_model:
+        clash = [f"--{k.replace('_', '-')}" for k in ("oof", "folds", "manifest", "cache", "visual_model",
+                                                       "audio_model") if getattr(args, k)]
+        if clash:
+            raise InputError(f"--from-model takes the table, branches and spec of its model: drop {', '.join(clash)}")
+    elif not (args.oof and args.folds):
+        raise InputError("give --oof and --folds (the branches' runs), or --from-model MODEL_DIR")
 
 
 def print_summary(directory: Path, data: TrainingData, report: CvReport) -> None:

@@ -132,6 +132,9 @@ def _common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=6, help="epochs per model (default 6)")
     parser.add_argument("--steps-per-epoch", type=int, help="cap on steps per epoch (default: one pass)")
     parser.add_argument("--batch-size", type=int, default=32, help="samples per step (default 32)")
+    parser.add_argument("--micro-batch", type=int, help="forward/backward passes of at most this many samples "
+                        "per step, gradients summed: a --batch-size that does not fit in memory at once "
+                        "(default: the whole batch)")
     parser.add_argument("--lr", type=float, default=3e-4, help="peak learning rate (default 3e-4)")
     parser.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
     parser.add_argument("--workers", type=int, default=0, help="worker processes preparing data: the visual "
@@ -148,7 +151,8 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
     from avdetect.training.epochs import TrainConfig
 
     return TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, steps_per_epoch=args.steps_per_epoch,
-                       seed=args.seed, workers=args.workers, device=args.device, quick=args.quick)
+                       seed=args.seed, workers=args.workers, device=args.device, quick=args.quick,
+                       micro_batch=args.micro_batch or None)
 
 
 def run(args: argparse.Namespace) -> int:

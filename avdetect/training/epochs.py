@@ -48,6 +48,9 @@ class TrainConfig:
         device: torch device.
         quick: one epoch of QUICK_STEPS steps, for tests and smoke runs.
         eval_every_epoch: score the held-out samples after every epoch (curves), not only at the end.
+        micro_batch: forward and backward passes of at most this many samples, their gradients summed
+            into the step's, for a batch that does not fit in memory at once (BatchNorm normalises each
+            pass on its own); None passes the whole batch.
     """
 
     epochs: int = 6
@@ -61,6 +64,7 @@ class TrainConfig:
     device: str = "cpu"
     quick: bool = False
     eval_every_epoch: bool = True
+    micro_batch: int | None = None
 
     def budget(self, n_batches: int) -> tuple[int, int]:
         """(epochs, steps per epoch) given `n_batches` batches in one pass."""
@@ -145,13 +149,24 @@ def _run_epoch(module: nn.Module, optimizer: torch.optim.Optimizer, batches: Ite
     for step, (inputs, targets) in enumerate(itertools.islice(batches, count), first):
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, total, config)
-        loss = F.binary_cross_entropy_with_logits(module(inputs), targets.to(inputs.device).float())
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        losses.append(_backward(module, inputs, targets.to(inputs.device).float(), config.micro_batch))
         optimizer.step()
-        losses.append(float(loss.detach()))
         tick(step + 1, losses[-1])
     return float(np.mean(losses)) if losses else math.nan
+
+
+def _backward(module: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, micro_batch: int | None) -> float:
+    """Back-propagates the batch's mean binary cross-entropy in passes of `micro_batch`; returns the loss."""
+    n = len(inputs)
+    size = micro_batch or n
+    total = 0.0
+    for start in range(0, n, size):
+        part = slice(start, start + size)
+        loss = F.binary_cross_entropy_with_logits(module(inputs[part]), targets[part], reduction="sum") / n
+        loss.backward()
+        total += float(loss.detach())
+    return total
 
 
 def _flatten(obj: Any, prefix: str, tensors: dict[str, torch.Tensor]) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import shutil
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -17,14 +18,15 @@ from typing import Any
 
 import numpy as np
 
-from avdetect.bundle import assemble_bundle
+from avdetect.bundle import assemble_bundle, load_bundle
 from avdetect.corpus.folds import fold_map, read_folds
 from avdetect.corpus.manifest import FAKE, REAL, ManifestRow, read_manifest
 from avdetect.corpus.variants import sync_label
 from avdetect.defaults import AUDIO_WINDOW_S
-from avdetect.errors import InputError
+from avdetect.errors import InputError, ModelFileError
 from avdetect.features.registry import get_extractor
 from avdetect.spec import DEFAULT_EXTRACTORS, ScoringSpec, perception_config
+from avdetect.training.stacker_table import TABLE_FILE, save_table
 from avdetect.training.video_features import FEATURES_DIR
 from stacking.aggregate import AggregateConfig, build_feature_table
 from stacking.bundle import save_bundle
@@ -228,7 +230,8 @@ def report_groups(rows: list[ManifestRow | None]) -> dict[str, np.ndarray]:
 
 def write_outputs(directory: Path, stacker: LGBMStacker, data: TrainingData, *,
                   max_error: float = DEFAULT_MAX_ERROR, equal_classes: bool = True) -> tuple[CvReport, DecisionBand]:
-    """Writes the bundle, ``report.json``, charts and ``oof.csv`` (per-video out-of-fold scores).
+    """Writes the bundle, ``report.json``, charts, ``oof.csv`` (per-video out-of-fold scores) and the
+    training table (``table.npz``, `avdetect.training.stacker_table`: the stacker can be fitted again from it).
 
     `equal_classes`: the stacker was fitted with class-balanced weights (`fit_stacker`'s default), so its
     reliability is drawn, and the band's error rates are held, with both classes weighing the same.
@@ -250,6 +253,26 @@ def write_outputs(directory: Path, stacker: LGBMStacker, data: TrainingData, *,
                **{f"p_{m}": stacker.oof_verdicts_[m] for m in ("visual", "audio", "sync")},
                "frame_mean": baseline}
     write_scores(directory / "oof.csv", data.table.videos.tolist(), columns)
+    save_table(data, directory / TABLE_FILE)
     return report, band
+
+
+def rebundle(output: Path, model: Path) -> Path:
+    """OUTPUT/bundle.json: the stacker in OUTPUT/stacker with the branches, block weights (the sync net)
+    and scoring spec of the bundle in `model`, whose training table it was fitted on.
+
+    Raises:
+        ModelFileError: `model` is not a valid bundle, or is OUTPUT itself.
+    """
+    old = load_bundle(model)
+    if output.resolve() == old.directory.resolve():
+        raise ModelFileError(f"{output}: write the refitted model to a new folder, not over {model}")
+    for part in old.directory.iterdir():  # block weights (sync/...) travel as they are
+        if part.is_dir() and part.name not in {"stacker", "visual", "audio"}:
+            shutil.rmtree(output / part.name, ignore_errors=True)
+            shutil.copytree(part, output / part.name)
+    card = {**old.card, "refitted_from": str(old.directory)}
+    return assemble_bundle(output, stacker=output / "stacker", spec=old.spec, visual=old.visual, audio=old.audio,
+                           card=card)
 
 

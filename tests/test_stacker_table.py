@@ -1,0 +1,91 @@
+"""The stacker's training table: saved by fit-stacker, read back whole, and refitted into a new bundle."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from avdetect.bundle import load_bundle, shipped_model_dir
+from avdetect.cli import main
+from avdetect.errors import ModelFileError
+from avdetect.training.stacker import TrainingData, load_training_data
+from avdetect.training.stacker_table import TABLE_FILE, load_table, save_table
+from stacking.records import FeatureTable
+from test_fit_stacker import make_runs
+
+
+def test_fit_stacker_keeps_the_table_it_learnt_from(tmp_path):
+    runs = make_runs(tmp_path, n_groups=12)
+    assert main(["fit-stacker", "--oof", str(runs["runs"]), "--folds", str(runs["folds"]),
+                 "--manifest", str(runs["manifest"]), "-o", str(tmp_path / "model")]) == 0
+    saved = load_table(tmp_path / "model" / "stacker" / TABLE_FILE)
+    fresh = load_training_data(runs["runs"], runs["folds"], runs["manifest"])
+    assert saved.table.names == fresh.table.names and saved.table.videos.tolist() == fresh.table.videos.tolist()
+    np.testing.assert_array_equal(saved.table.X, fresh.table.X)
+    np.testing.assert_array_equal(saved.y, fresh.y)
+    np.testing.assert_array_equal(saved.folds, fresh.folds)
+    assert saved.modality_labels.keys() == fresh.modality_labels.keys()
+    for key, labels in fresh.modality_labels.items():
+        np.testing.assert_array_equal(saved.modality_labels[key], labels)
+    assert saved.groups.keys() == fresh.groups.keys() and saved.sources == fresh.sources
+    np.testing.assert_array_equal(saved.sources_of_rows, fresh.sources_of_rows)
+
+
+def _table_for(names: tuple[str, ...], n: int = 90, seed: int = 0) -> TrainingData:
+    """Videos with the shipped stacker's columns in [0, 1] (frame_mean is a probability); the fakes' first
+    columns are higher."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 2
+    X = (rng.random((n, len(names))) + y[:, None] * np.r_[np.ones(5), np.zeros(len(names) - 5)]) / 2
+    X[rng.random(X.shape) < 0.05] = np.nan  # missing modalities
+    labels = {"visual": y, "audio": np.where(np.arange(n) % 3 == 0, -1, y), "sync": np.full(n, -1)}
+    return TrainingData(table=FeatureTable(np.array([f"/v/{i:03d}.mp4" for i in range(n)]), X, names),
+                        y=y.astype(np.int64), folds=(np.arange(n) // 2 % 3).astype(np.int64), modality_labels=labels,
+                        groups={"dataset": np.array(["a", "b"] * (n // 2))},
+                        sources_of_rows=np.array([f"g{i // 2}" for i in range(n)]), sources={"visual": "oof.csv"})
+
+
+@pytest.fixture
+def model_with_table(tmp_path: Path) -> Path:
+    """A copy of the shipped model with a training table of its stacker's columns."""
+    model = tmp_path / "model"
+    shutil.copytree(shipped_model_dir(), model)
+    save_table(_table_for(load_bundle(model).spec.features), model / "stacker" / TABLE_FILE)
+    return model
+
+
+def test_from_model_refits_and_bundles_with_its_branches(model_with_table, tmp_path, capsys):
+    from avdetect.scoring.pipeline import Detector
+
+    new = tmp_path / "refit"
+    assert main(["fit-stacker", "--from-model", str(model_with_table), "-o", str(new), "--max-error", "0.3",
+                 "--seed", "1"]) == 0, capsys.readouterr().err
+    assert "90 videos (45 fake)" in capsys.readouterr().out
+    old, refit = load_bundle(model_with_table), load_bundle(new)
+    assert refit.spec.features == old.spec.features and refit.spec.perception == old.spec.perception
+    assert refit.card["refitted_from"] == str(model_with_table)
+    assert (new / "sync" / "sync.safetensors").is_file()  # block weights travel with the spec
+    assert (new / "stacker" / TABLE_FILE).is_file()  # and the table, for the next refit
+    assert Detector.load(new).stacker.band.max_error == pytest.approx(0.3)
+
+
+def test_from_model_input_errors_exit_2(model_with_table, tmp_path, capsys):
+    assert main(["fit-stacker", "--from-model", str(model_with_table), "-o", str(model_with_table)]) == 2
+    assert "new folder" in capsys.readouterr().err
+    assert main(["fit-stacker", "--from-model", str(model_with_table), "--oof", str(tmp_path), "-o",
+                 str(tmp_path / "x")]) == 2
+    assert "drop --oof" in capsys.readouterr().err
+    assert main(["fit-stacker", "-o", str(tmp_path / "x")]) == 2
+    assert "--from-model" in capsys.readouterr().err
+    (model_with_table / "stacker" / TABLE_FILE).unlink()
+    assert main(["fit-stacker", "--from-model", str(model_with_table), "-o", str(tmp_path / "x")]) == 2
+    assert "no stacker training table" in capsys.readouterr().err
+
+
+def test_a_damaged_table_is_a_model_file_error(tmp_path):
+    (tmp_path / TABLE_FILE).write_bytes(b"not an npz")
+    with pytest.raises(ModelFileError, match="not a stacker training table"):
+        load_table(tmp_path / TABLE_FILE)
