@@ -80,6 +80,12 @@ def test_from_model_input_errors_exit_2(model_with_table, tmp_path, capsys):
     assert "drop --oof" in capsys.readouterr().err
     assert main(["fit-stacker", "-o", str(tmp_path / "x")]) == 2
     assert "--from-model" in capsys.readouterr().err
+    calibrator = model_with_table / "stacker" / "calibrator.json"
+    kept = calibrator.read_bytes()
+    calibrator.write_text("{}")  # a damaged bundle: refused before anything is written
+    assert main(["fit-stacker", "--from-model", str(model_with_table), "-o", str(tmp_path / "y")]) == 2
+    assert "sha256 differs" in capsys.readouterr().err and not (tmp_path / "y").exists()
+    calibrator.write_bytes(kept)
     (model_with_table / "stacker" / TABLE_FILE).unlink()
     assert main(["fit-stacker", "--from-model", str(model_with_table), "-o", str(tmp_path / "x")]) == 2
     assert "no stacker training table" in capsys.readouterr().err

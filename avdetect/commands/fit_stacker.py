@@ -71,13 +71,15 @@ def run(args: argparse.Namespace) -> int:
     """Fits, saves and reports; 2 on an input error."""
     from avdetect.training.stacker import (fit_stacker, load_training_data, rebundle, write_model_bundle,
                                            write_outputs)
+    from avdetect.bundle import load_bundle
     from avdetect.training.stacker_table import TABLE_FILE, load_table
 
     _check_sources(args)
     if args.from_model:
-        data = load_table(args.from_model / "stacker" / TABLE_FILE)
         if args.output.resolve() == args.from_model.resolve():
             raise InputError(f"{args.output}: write the refitted model to a new folder, not over --from-model")
+        load_bundle(args.from_model)  # a damaged bundle stops here, before anything is written
+        data = load_table(args.from_model / "stacker" / TABLE_FILE)
     else:
         data = load_training_data(args.oof, args.folds, args.manifest, audio_window_s=args.audio_window_s)
     stacker = fit_stacker(data, calibration=args.calibration, seed=args.seed,
