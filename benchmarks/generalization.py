@@ -235,7 +235,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.fit and args.folds is None:
         parser.error("--fit needs --folds")
-    from avdetect.corpus.folds import align_folds, fold_map, read_folds
+    from avdetect.corpus.folds import align_folds, read_folds
     from avdetect.corpus.manifest import read_manifest
 
     rows = read_manifest(args.manifest)
@@ -250,11 +250,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     known = {str(r.path) for r in rows}
     left_out = sum(key not in known for key in scores)
     rows = [r for r in rows if str(r.path) in scores]  # the folds file need only cover the scored files
-    fold_of = read_oof_folds(args.oof) if args.folds is None else fold_map(read_folds(args.folds))
-    missing = [str(r.path) for r in rows if str(r.path) not in fold_of]
-    if missing:
-        raise SystemExit(f"{len(missing)} scored path(s) have no fold, e.g. {missing[:2]}")
-    folds = np.array([fold_of[str(r.path)] for r in rows])
+    fold_of = read_oof_folds(args.oof) if args.folds is None else read_folds(args.folds)
+    folds = align_folds((r.path for r in rows), fold_of)
     table = generalization_table(rows, folds, scores, modality=args.modality, hold_out=args.hold_out,
                                  reals=args.reals)
     print(f"{args.oof}: {len(scores)} scored files ({left_out} not in the manifest, left out); "

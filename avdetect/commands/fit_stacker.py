@@ -78,8 +78,8 @@ def run(args: argparse.Namespace) -> int:
     if args.from_model:
         if args.output.resolve() == args.from_model.resolve():
             raise InputError(f"{args.output}: write the refitted model to a new folder, not over --from-model")
-        load_bundle(args.from_model)  # a damaged bundle stops here, before anything is written
-        data = load_table(args.from_model / "stacker" / TABLE_FILE)
+        old = load_bundle(args.from_model)  # a damaged bundle stops here, before anything is written
+        data = load_table(old.stacker / TABLE_FILE)
     else:
         data = load_training_data(args.oof, args.folds, args.manifest, audio_window_s=args.audio_window_s)
     stacker = fit_stacker(data, calibration=args.calibration, seed=args.seed,
@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
                                  equal_classes=not args.no_balance)
     bundle = None
     if args.from_model:
-        bundle = rebundle(args.output, args.from_model)
+        bundle = rebundle(args.output, old)
     elif args.cache:
         bundle = write_model_bundle(args.output, data, runs=args.oof, cache=args.cache,
                                     visual_model=args.visual_model, audio_model=args.audio_model)

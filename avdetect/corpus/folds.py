@@ -24,7 +24,7 @@ import csv
 import logging
 import os
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -249,14 +249,15 @@ def fold_map(fold_rows: Sequence[FoldRow]) -> dict[str, int]:
     return {str(row.path): row.fold for row in fold_rows}
 
 
-def align_folds(paths: Iterable[str | os.PathLike], fold_rows: Sequence[FoldRow]) -> np.ndarray:
-    """int64 fold id of each path (a manifest row's, or a sample's video), looked up in a folds file's rows.
+def align_folds(paths: Iterable[str | os.PathLike], fold_rows: Sequence[FoldRow] | Mapping[str, int]) -> np.ndarray:
+    """int64 fold id of each path (a manifest row's, or a sample's video), looked up in a folds file's rows
+    or in a path -> fold mapping (`fold_map`, or an out-of-fold table's own fold column).
 
     Raises:
         ManifestError: a path has no fold.
     """
     paths = [str(p) for p in paths]
-    by_path = fold_map(fold_rows)
+    by_path = fold_rows if isinstance(fold_rows, Mapping) else fold_map(fold_rows)
     missing = sorted({p for p in paths if p not in by_path})
     if missing:
         raise ManifestError(f"{len(missing)} path(s) have no fold, e.g. {missing[:3]}; "

@@ -18,12 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from avdetect.bundle import assemble_bundle, load_bundle
+from avdetect.bundle import ModelBundle, assemble_bundle
 from avdetect.corpus.folds import fold_map, read_folds
 from avdetect.corpus.manifest import FAKE, REAL, ManifestRow, read_manifest
 from avdetect.corpus.variants import sync_label
 from avdetect.defaults import AUDIO_WINDOW_S
-from avdetect.errors import InputError, ModelFileError
+from avdetect.errors import InputError
 from avdetect.features.registry import get_extractor
 from avdetect.spec import DEFAULT_EXTRACTORS, ScoringSpec, perception_config
 from avdetect.training.stacker_table import TABLE_FILE, save_table
@@ -257,16 +257,11 @@ def write_outputs(directory: Path, stacker: LGBMStacker, data: TrainingData, *,
     return report, band
 
 
-def rebundle(output: Path, model: Path) -> Path:
+def rebundle(output: Path, old: ModelBundle) -> Path:
     """OUTPUT/bundle.json: the stacker in OUTPUT/stacker with the branches, block weights (the sync net)
-    and scoring spec of the bundle in `model`, whose training table it was fitted on.
-
-    Raises:
-        ModelFileError: `model` is not a valid bundle, or is OUTPUT itself.
+    and scoring spec of the verified bundle `old` (`load_bundle`), whose training table it was fitted on.
+    OUTPUT is another folder than `old`'s: the stacker written there would have replaced `old`'s.
     """
-    old = load_bundle(model)
-    if output.resolve() == old.directory.resolve():
-        raise ModelFileError(f"{output}: write the refitted model to a new folder, not over {model}")
     for part in old.directory.iterdir():  # block weights (sync/...) travel as they are
         if part.is_dir() and part.name not in {"stacker", "visual", "audio"}:
             shutil.rmtree(output / part.name, ignore_errors=True)
