@@ -140,6 +140,11 @@ def test_refit_trains_on_everything(tmp_path: Path) -> None:
     path = refit(recorder, out_dir=tmp_path / "refit")
     assert len(recorder.fits[0]) == len(crops) and path == tmp_path / "refit" / "model.json"
     assert VisualClassifier.load(path).predict_crops(crops.crops[:3]).shape == (3,)
+    again = Recorder(recorder.trainer)
+    assert refit(again, out_dir=tmp_path / "refit") == path and again.fits == []  # finished: kept
+    fewer = Recorder(VisualTrainer(crops.take(np.arange(40)), tiny_config(quick=True)))
+    refit(fewer, out_dir=tmp_path / "refit")  # other samples: trained again
+    assert len(fewer.fits) == 1
 
 
 def test_training_is_repeatable_with_workers(tmp_path: Path) -> None:

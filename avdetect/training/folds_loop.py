@@ -139,10 +139,26 @@ def _finished_fold(fold_dir: Path, held: np.ndarray) -> tuple[np.ndarray, list[d
 
 
 def refit(trainer: Trainer, *, out_dir: Path, progress: Progress | None = None) -> Path:
-    """Trains on every sample (the shipped model); writes `out_dir/model.*` and `curves.json`."""
+    """Trains on every sample (the shipped model); writes `out_dir/model.*`, `curves.json` and `samples.npz`
+    (the videos it trained on). A refit finished before on the same samples is kept, not trained again."""
+    done = _finished_refit(out_dir, trainer.index.videos)
+    if done is not None:
+        return done
     rows = np.arange(len(trainer.index))
     model, curves = trainer.fit(rows, state_dir=out_dir, task="refit", progress=progress, evaluate=None)
     path = trainer.save(model, out_dir)
     (out_dir / "curves.json").write_text(json.dumps(curves, indent=2))
+    np.savez(out_dir / "samples.npz", videos=trainer.index.videos.astype(str))
     remove_epoch_state(out_dir)
     return path
+
+
+def _finished_refit(out_dir: Path, videos: np.ndarray) -> Path | None:
+    """`out_dir/model.json` of a refit finished before on the same samples, else None."""
+    files = [out_dir / n for n in ("model.json", "curves.json", "samples.npz")]
+    if not all(f.is_file() for f in files):
+        return None
+    if not np.array_equal(np.load(files[2])["videos"], videos.astype(str)):
+        return None
+    log.info("%s: already trained on these samples, kept", out_dir)
+    return files[0]

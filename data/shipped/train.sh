@@ -12,7 +12,7 @@
 # SYNC_STEPS (1200), WORKERS (2), MAX_ERROR (0.2: each decided verdict's held-out error),
 # BLOCKS (the feature blocks without weights, see
 # avdetect/features/registry.py; the learnt sync block is made out of fold below),
-# SYNTH (0), HOLD_OUT (family: each fold holds out whole generator families, so the stacker learns how
+# SYNTH (0), PROGRESS (1: reuse and save finished stages in data/shipped/progress), HOLD_OUT (family: each fold holds out whole generator families, so the stacker learns how
 # the branches behave on fakes they never saw).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -35,26 +35,43 @@ $A variants "$W/sources.csv" --cache "$W/cache" -o "$W/all0.csv"
 $A variants "$W/all0.csv" --cache "$W/cache" --kinds shift,dub,blend --seed 1 -o "$W/all1.csv"
 $A variants "$W/all1.csv" --cache "$W/cache" --kinds shift,dub,blend --seed 2 -o "$W/all.csv"
 $A folds "$W/all.csv" -k "$FOLDS" --hold-out "${HOLD_OUT:-family}" -o "$W/folds.csv"
-$A train visual --manifest "$W/all.csv" --folds "$W/folds.csv" --cache "$W/cache" -o "$W/runs/visual" \
-    --epochs "${VIS_EPOCHS:-6}" --steps-per-epoch "${VIS_STEPS:-50}" --refit --threads 2
+# The three training stages: each is skipped when data/shipped/progress holds it for these manifests, folds
+# and budget (saved there by an earlier run, on another machine; see progress.sh), and saved there when it
+# finishes, to be committed. PROGRESS=0 neither restores nor saves.
+restore() { [ "${PROGRESS:-1}" = 1 ] && data/shipped/progress.sh restore "$W" "$@"; }
+save() { if [ "${PROGRESS:-1}" = 1 ]; then data/shipped/progress.sh save "$W" "$@"; fi; }
+KEY="epochs=${VIS_EPOCHS:-6} steps=${VIS_STEPS:-50}"
+if ! restore visual "$KEY"; then
+  $A train visual --manifest "$W/all.csv" --folds "$W/folds.csv" --cache "$W/cache" -o "$W/runs/visual" \
+      --epochs "${VIS_EPOCHS:-6}" --steps-per-epoch "${VIS_STEPS:-50}" --refit --threads 2
+  save visual "$KEY"
+fi
 # the voices' own generators are the fakes now; one whole and one spliced pseudo-fake per real utterance
-$A train audio --manifest "$W/all.csv" --folds "$W/folds.csv" --cache "$W/cache" -o "$W/runs/audio" \
-    --epochs "${AUD_EPOCHS:-4}" --steps-per-epoch "${AUD_STEPS:-200}" --refit --threads 2 --workers "${WORKERS:-2}" \
-    --full-fakes 1 --spliced 1
-$A sync-features "$W/all.csv" --cache "$W/cache" -o "$W/runs/sync/features.csv"
+KEY="epochs=${AUD_EPOCHS:-4} steps=${AUD_STEPS:-200} full-fakes=1 spliced=1"
+if ! restore audio "$KEY"; then
+  $A train audio --manifest "$W/all.csv" --folds "$W/folds.csv" --cache "$W/cache" -o "$W/runs/audio" \
+      --epochs "${AUD_EPOCHS:-4}" --steps-per-epoch "${AUD_STEPS:-200}" --refit --threads 2 \
+      --workers "${WORKERS:-2}" --full-fakes 1 --spliced 1
+  save audio "$KEY"
+fi
 # the learnt lip-sync net, on real talkers only: one per fold, so that each video's sync features come
 # from a net that never trained on it (as the stacker will meet new talkers); the one that ships trains on all
-for k in $(seq 0 $((FOLDS - 1))); do
-  $A train-sync "$W/sources.csv" --cache "$W/cache" -o "$W/runs/sync_folds/fold$k/sync" --folds "$W/folds.csv" \
-      --fold "$k" --steps "${SYNC_STEPS:-1200}"
-done
-$A train-sync "$W/sources.csv" --cache "$W/cache" -o "$W/runs/sync_all" --train-on-all --steps "${SYNC_STEPS:-1200}"
+KEY="steps=${SYNC_STEPS:-1200}"
+if ! restore sync "$KEY"; then
+  for k in $(seq 0 $((FOLDS - 1))); do
+    $A train-sync "$W/sources.csv" --cache "$W/cache" -o "$W/runs/sync_folds/fold$k/sync" --folds "$W/folds.csv" \
+        --fold "$k" --steps "${SYNC_STEPS:-1200}"
+  done
+  $A train-sync "$W/sources.csv" --cache "$W/cache" -o "$W/runs/sync_all" --train-on-all --steps "${SYNC_STEPS:-1200}"
+  $A video-features "$W/all.csv" --cache "$W/cache" -o "$W/runs/features" --extractors sync_learnt \
+      --models "$W/runs/sync_folds" --folds "$W/folds.csv"
+  save sync "$KEY"
+fi
 mkdir -p "$W/model/sync" && cp "$W/runs/sync_all/sync.json" "$W/runs/sync_all/sync.safetensors" "$W/model/sync/"
+$A sync-features "$W/all.csv" --cache "$W/cache" -o "$W/runs/sync/features.csv"
 # voice_pitch (CREPE) is left out of the shipped model: ~0.4 s of CPU a file did not fit the 2-core budget
 $A video-features "$W/all.csv" --cache "$W/cache" -o "$W/runs/features" \
     --extractors "${BLOCKS:-face_motion,face_spectrum,voice_spectrum}"
-$A video-features "$W/all.csv" --cache "$W/cache" -o "$W/runs/features" --extractors sync_learnt \
-    --models "$W/runs/sync_folds" --folds "$W/folds.csv"
 # the stacker learns from the videos (speech-only files train the audio branch): a folds file of those rows
 awk -F, 'NR == 1 || $1 ~ /\/video\//' "$W/folds.csv" > "$W/folds_videos.csv"
 $A fit-stacker --oof "$W/runs" --folds "$W/folds_videos.csv" --manifest "$W/all.csv" -o "$W/model" \
