@@ -37,15 +37,10 @@ $A variants "$W/all1.csv" --cache "$W/cache" --kinds shift,dub,blend --seed 2 -o
 $A folds "$W/all.csv" -k "$FOLDS" --hold-out "${HOLD_OUT:-family}" -o "$W/folds.csv"
 # The three training stages: each is skipped when data/shipped/progress holds it for these manifests, folds
 # and budget (saved there by an earlier run, on another machine; see progress.sh), and saved there when it
-# finishes, to be committed. PROGRESS=0 neither restores nor saves.
+# finishes, to be committed; `progress.sh save` by hand keeps the finished folds of a stage cut short.
+# PROGRESS=0 neither restores nor saves. The longest (audio) goes first.
 restore() { [ "${PROGRESS:-1}" = 1 ] && data/shipped/progress.sh restore "$W" "$@"; }
 save() { if [ "${PROGRESS:-1}" = 1 ]; then data/shipped/progress.sh save "$W" "$@"; fi; }
-KEY="epochs=${VIS_EPOCHS:-6} steps=${VIS_STEPS:-50}"
-if ! restore visual "$KEY"; then
-  $A train visual --manifest "$W/all.csv" --folds "$W/folds.csv" --cache "$W/cache" -o "$W/runs/visual" \
-      --epochs "${VIS_EPOCHS:-6}" --steps-per-epoch "${VIS_STEPS:-50}" --refit --threads 2
-  save visual "$KEY"
-fi
 # the voices' own generators are the fakes now; one whole and one spliced pseudo-fake per real utterance
 KEY="epochs=${AUD_EPOCHS:-4} steps=${AUD_STEPS:-200} full-fakes=1 spliced=1"
 if ! restore audio "$KEY"; then
@@ -54,12 +49,18 @@ if ! restore audio "$KEY"; then
       --workers "${WORKERS:-2}" --full-fakes 1 --spliced 1
   save audio "$KEY"
 fi
+KEY="epochs=${VIS_EPOCHS:-6} steps=${VIS_STEPS:-50}"
+if ! restore visual "$KEY"; then
+  $A train visual --manifest "$W/all.csv" --folds "$W/folds.csv" --cache "$W/cache" -o "$W/runs/visual" \
+      --epochs "${VIS_EPOCHS:-6}" --steps-per-epoch "${VIS_STEPS:-50}" --refit --threads 2
+  save visual "$KEY"
+fi
 # the learnt lip-sync net, on real talkers only: one per fold, so that each video's sync features come
 # from a net that never trained on it (as the stacker will meet new talkers); the one that ships trains on all
 KEY="steps=${SYNC_STEPS:-1200}"
 if ! restore sync "$KEY"; then
   for k in $(seq 0 $((FOLDS - 1))); do
-    $A train-sync "$W/sources.csv" --cache "$W/cache" -o "$W/runs/sync_folds/fold$k/sync" --folds "$W/folds.csv" \
+    [ -f "$W/runs/sync_folds/fold$k/sync/sync.json" ] || $A train-sync "$W/sources.csv" --cache "$W/cache" -o "$W/runs/sync_folds/fold$k/sync" --folds "$W/folds.csv" \
         --fold "$k" --steps "${SYNC_STEPS:-1200}"
   done
   $A train-sync "$W/sources.csv" --cache "$W/cache" -o "$W/runs/sync_all" --train-on-all --steps "${SYNC_STEPS:-1200}"
