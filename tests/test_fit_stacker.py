@@ -37,7 +37,8 @@ def make_runs(root: Path, n_groups: int = 30, seed: int = 0) -> dict[str, Path]:
             path = root / "data" / f"src{g:02d}_{fake}.mp4"
             rows.append(ManifestRow(path, FAKE if fake else REAL, f"src{g:02d}",
                                     video_label=FAKE if kind == "face" else REAL,
-                                    audio_label=FAKE if kind == "voice" else REAL, dataset=f"set{g % 2}"))
+                                    audio_label=FAKE if kind == "voice" else REAL, dataset=f"set{g % 2}",
+                                    family={"face": "swap", "voice": "clone"}.get(kind, "")))
             kinds[str(path)] = kind
     write_manifest(rows, root / "manifest.csv")
     folds = assign_folds(rows, n_splits=3, seed=0)
@@ -81,7 +82,10 @@ def test_writes_bundle_report_and_oof(fitted):
     assert report["metrics"]["stacker"]["n"] == 60
     # Voice fakes are invisible to the frame mean; the stacker sees them through the audio features.
     assert report["metrics"]["stacker"]["auc"] > report["metrics"]["frame_mean"]["auc"] + 0.1
-    assert set(report["by_group"]) == {"dataset", "modality"}
+    assert set(report["by_group"]) == {"dataset", "modality", "family"}
+    assert set(report["by_group"]["family"]) == {"real", "swap", "clone"}
+    assert report["fit"] == {"seed": 0, "balance": 0.5, "family_balance": 0.0, "calibration": "auto",
+                             "max_error": 0.05}
     assert report["verdicts"]["audio"]["auc"] > 0.8
     with Image.open(fitted / "reliability.png") as image:
         assert image.format == "PNG"
@@ -127,3 +131,13 @@ def test_input_errors_exit_2(runs, tmp_path, capsys):
     assert main(["fit-stacker", "--oof", str(runs["runs"]), "--folds", str(other),
                  "-o", str(tmp_path / "m")]) == 2
     assert "folds file" in capsys.readouterr().err
+
+
+def test_family_balance_is_fitted_and_recorded(runs, tmp_path, capsys):
+    code = main(["fit-stacker", "--oof", str(runs["runs"]), "--folds", str(runs["folds"]),
+                 "--manifest", str(runs["manifest"]), "-o", str(tmp_path / "m"), "--family-balance", "1"])
+    assert code == 0, capsys.readouterr().err
+    assert json.loads((tmp_path / "m/stacker/report.json").read_text())["fit"]["family_balance"] == 1.0
+    assert main(["fit-stacker", "--oof", str(runs["runs"]), "--folds", str(runs["folds"]),  # no manifest
+                 "-o", str(tmp_path / "n"), "--family-balance", "1"]) == 2
+    assert "needs each video's family" in capsys.readouterr().err

@@ -197,3 +197,15 @@ def test_balanced_weights_even_out_sources_and_classes():
     assert np.isclose(w[y == 0].sum(), w[y == 1].sum())
     assert np.isclose(w[1:5].sum(), w[6])  # four fakes of source a weigh what b's one fake weighs
     assert np.allclose(balanced_weights(y, groups, power=0.0)[y == 1], w[y == 1].sum() / 5)
+
+
+def test_family_weights_even_out_the_kinds_of_fake():
+    from stacking.stacker import balanced_weights
+
+    y = np.array([0, 0, 1, 1, 1, 1, 1])
+    groups = np.arange(7).astype(str)  # every video its own source
+    families = np.array(["", "", "blend", "blend", "blend", "blend", "wav2lip"])
+    w = balanced_weights(y, groups, families=families, family_power=1.0)
+    assert np.isclose(w[2:6].sum(), w[6]) and np.isclose(w[y == 0].sum(), w[y == 1].sum())
+    assert np.allclose(w[:2], 3.5 / 2)  # the reals as without families
+    assert np.allclose(balanced_weights(y, groups, families=families, family_power=0.0), balanced_weights(y, groups))

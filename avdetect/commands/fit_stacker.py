@@ -6,7 +6,7 @@ Reads the branches' out-of-fold scores (``runs/visual/oof.csv``, ``runs/audio/oo
 writes the bundle, its cross-validation report and its training table into ``MODEL_DIR/stacker/``.
 
 `avdetect fit-stacker --from-model MODEL_DIR -o NEW` fits again on MODEL_DIR's training table (another
-``--seed``, ``--balance`` or ``--max-error``) and bundles the result with MODEL_DIR's branches and spec.
+``--seed``, ``--balance``, ``--family-balance`` or ``--max-error``) and bundles the result with MODEL_DIR's branches and spec.
 """
 
 from __future__ import annotations
@@ -60,6 +60,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "total, so pseudo-fakes that outnumber their real source do not set the prior "
                         "(default 0.5; 1 balances fully)")
     parser.add_argument("--no-balance", action="store_true", help="weigh every video 1")
+    parser.add_argument("--family-balance", type=float, default=0.0, metavar="POWER",
+                        help="also divide each fake's weight by n(its family) ** POWER: the manifest's generator "
+                        "family, or the kind of pseudo-fake variant; 1 weighs every family the same (default 0: off)")
     bundle = parser.add_argument_group("model bundle (all three make MODEL_DIR a bundle `avdetect score` loads)")
     bundle.add_argument("--visual-model", type=Path, help="visual checkpoint JSON trained on all rows (--refit)")
     bundle.add_argument("--audio-model", type=Path, help="audio checkpoint JSON trained on all rows (--refit)")
@@ -82,10 +85,13 @@ def run(args: argparse.Namespace) -> int:
         data = load_table(old.stacker / TABLE_FILE)
     else:
         data = load_training_data(args.oof, args.folds, args.manifest, audio_window_s=args.audio_window_s)
-    stacker = fit_stacker(data, calibration=args.calibration, seed=args.seed,
-                          balance=None if args.no_balance else args.balance)
+    balance = None if args.no_balance else args.balance
+    stacker = fit_stacker(data, calibration=args.calibration, seed=args.seed, balance=balance,
+                          family_balance=args.family_balance)
+    settings = {"seed": args.seed, "balance": balance, "family_balance": args.family_balance,
+                "calibration": args.calibration, "max_error": args.max_error}
     report, band = write_outputs(args.output / "stacker", stacker, data, max_error=args.max_error,
-                                 equal_classes=not args.no_balance)
+                                 equal_classes=not args.no_balance, settings=settings)
     bundle = None
     if args.from_model:
         bundle = rebundle(args.output, old)

@@ -21,7 +21,7 @@ import numpy as np
 from avdetect.bundle import ModelBundle, assemble_bundle
 from avdetect.corpus.folds import fold_map, read_folds
 from avdetect.corpus.manifest import FAKE, REAL, ManifestRow, read_manifest
-from avdetect.corpus.variants import sync_label
+from avdetect.corpus.variants import sync_label, variant_kind
 from avdetect.defaults import AUDIO_WINDOW_S
 from avdetect.errors import InputError
 from avdetect.features.registry import get_extractor
@@ -62,14 +62,24 @@ class TrainingData:
 
 
 def fit_stacker(data: TrainingData, *, calibration: str = "auto", seed: int = 0,
-                balance: float | None = 0.5) -> LGBMStacker:
+                balance: float | None = 0.5, family_balance: float = 0.0) -> LGBMStacker:
     """The calibrated stacker, cross-fitted over the data's folds.
 
     Args:
         balance: weigh each video 1 / n(its source group, its class) ** balance (classes equal in total),
             so pseudo-fakes that outnumber their real source do not set the prior; None weighs every video 1.
+        family_balance: further divide each fake's weight by n(its family) ** family_balance (families from
+            the manifest, `fake_family`), so that our pseudo-fake kinds do not outweigh the real generators.
+
+    Raises:
+        InputError: family_balance without the videos' families (data read without a manifest, or a
+            training table saved before families were kept).
     """
-    weights = None if balance is None else balanced_weights(data.y, data.sources_of_rows, power=balance)
+    families = data.groups.get("family")
+    if family_balance and families is None:
+        raise InputError("--family-balance needs each video's family: fit from the runs with --manifest")
+    weights = None if balance is None else balanced_weights(data.y, data.sources_of_rows, power=balance,
+                                                            families=families, family_power=family_balance)
     return LGBMStacker(calibration=calibration, random_state=seed).fit(
         data.table.X, data.y, folds=data.folds, feature_names=data.table.names,
         modality_labels=data.modality_labels, sample_weight=weights)
@@ -220,21 +230,36 @@ def modality_group(video_label: str | None, audio_label: str | None) -> str:
     return f"video={video_label or '?'} audio={audio_label or '?'}"
 
 
+def fake_family(row: ManifestRow) -> str:
+    """What made a video: ``real``, its generator family (else generator, else ``?``), or ``variant:KIND``
+    for our pseudo-fake variants (their rows carry their real source's columns)."""
+    kind = variant_kind(row.path)
+    if kind is not None:
+        return f"variant:{kind}"
+    if row.label == REAL:
+        return "real"
+    return row.family or row.generator or "?"
+
+
 def report_groups(rows: list[ManifestRow | None]) -> dict[str, np.ndarray]:
-    """Breakdowns for the report: by dataset and by modality labels (empty without a manifest)."""
+    """Breakdowns for the report: by dataset, by modality labels and by family (`fake_family`); empty
+    without a manifest."""
     if not rows or any(r is None for r in rows):
         return {}
     return {"dataset": np.array([r.dataset or "?" for r in rows], dtype=str),
-            "modality": np.array([modality_group(r.video_label, r.audio_label) for r in rows], dtype=str)}
+            "modality": np.array([modality_group(r.video_label, r.audio_label) for r in rows], dtype=str),
+            "family": np.array([fake_family(r) for r in rows], dtype=str)}
 
 
 def write_outputs(directory: Path, stacker: LGBMStacker, data: TrainingData, *,
-                  max_error: float = DEFAULT_MAX_ERROR, equal_classes: bool = True) -> tuple[CvReport, DecisionBand]:
+                  max_error: float = DEFAULT_MAX_ERROR, equal_classes: bool = True,
+                  settings: dict[str, Any] | None = None) -> tuple[CvReport, DecisionBand]:
     """Writes the bundle, ``report.json``, charts, ``oof.csv`` (per-video out-of-fold scores) and the
     training table (``table.npz``, `avdetect.training.stacker_table`: the stacker can be fitted again from it).
 
     `equal_classes`: the stacker was fitted with class-balanced weights (`fit_stacker`'s default), so its
     reliability is drawn, and the band's error rates are held, with both classes weighing the same.
+    `settings`: how it was fitted (seed, balance, ...), kept in the report as ``fit``.
 
     The decision band (real / inconclusive / fake) is fitted on the stacker's out-of-fold probabilities,
     each decided verdict held to ``max_error``.
@@ -243,7 +268,7 @@ def write_outputs(directory: Path, stacker: LGBMStacker, data: TrainingData, *,
     report = cv_report(stacker, data.y, baseline=baseline, modality_labels=data.modality_labels,
                        groups=data.groups)
     extra = {"sources": data.sources, "n_videos": len(data.y), "n_fake": int(data.y.sum()),
-             "cv": {k: m.to_dict() for k, m in report.metrics.items()}}
+             "cv": {k: m.to_dict() for k, m in report.metrics.items()}, "fit": settings or {}}
     weights = equal_class_weights(data.y) if equal_classes else None
     band = fit_band(data.y, stacker.oof_proba_, max_error=max_error, sample_weight=weights)
     save_bundle(directory, stacker, aggregate=AggregateConfig(), extra=extra, band=band)
