@@ -72,6 +72,26 @@ def test_from_model_refits_and_bundles_with_its_branches(model_with_table, tmp_p
     assert Detector.load(new).stacker.band.max_error == pytest.approx(0.3)
 
 
+def test_from_model_without_a_block_neither_fits_nor_scores_it(model_with_table, tmp_path, capsys):
+    from avdetect.scoring.pipeline import Detector
+
+    new = tmp_path / "refit"
+    assert main(["fit-stacker", "--from-model", str(model_with_table), "-o", str(new),
+                 "--drop-features", "face_spectrum_*,sync_learnt_n_windows"]) == 0, capsys.readouterr().err
+    old, refit = load_bundle(model_with_table), load_bundle(new)
+    dropped = [n for n in old.spec.features if n.startswith("face_spectrum_")] + ["sync_learnt_n_windows"]
+    assert refit.spec.features == tuple(n for n in old.spec.features if n not in dropped)
+    assert "face_spectrum" in old.spec.extractors and "face_spectrum" not in refit.spec.extractors
+    assert "sync_learnt" in refit.spec.extractors  # other columns of it are still read
+    assert Detector.load(new).bundle.spec.extractors == refit.spec.extractors
+    assert main(["fit-stacker", "--from-model", str(model_with_table), "-o", str(tmp_path / "x"),
+                 "--drop-features", "nothing_*"]) == 2
+    assert "matches none" in capsys.readouterr().err
+    assert main(["fit-stacker", "--from-model", str(model_with_table), "-o", str(tmp_path / "x"),
+                 "--drop-features", "vis_*"]) == 2
+    assert "baseline" in capsys.readouterr().err
+
+
 def test_from_model_input_errors_exit_2(model_with_table, tmp_path, capsys):
     assert main(["fit-stacker", "--from-model", str(model_with_table), "-o", str(model_with_table)]) == 2
     assert "new folder" in capsys.readouterr().err

@@ -6,7 +6,8 @@ Reads the branches' out-of-fold scores (``runs/visual/oof.csv``, ``runs/audio/oo
 writes the bundle, its cross-validation report and its training table into ``MODEL_DIR/stacker/``.
 
 `avdetect fit-stacker --from-model MODEL_DIR -o NEW` fits again on MODEL_DIR's training table (another
-``--seed``, ``--balance``, ``--family-balance`` or ``--max-error``) and bundles the result with MODEL_DIR's branches and spec.
+``--seed``, ``--balance``, ``--family-balance``, ``--max-error``, fewer features with ``--drop-features``)
+and bundles the result with MODEL_DIR's branches and spec (less the feature blocks it no longer reads).
 """
 
 from __future__ import annotations
@@ -60,6 +61,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "total, so pseudo-fakes that outnumber their real source do not set the prior "
                         "(default 0.5; 1 balances fully)")
     parser.add_argument("--no-balance", action="store_true", help="weigh every video 1")
+    parser.add_argument("--drop-features", type=lambda text: [p for p in text.split(",") if p], default=[],
+                        metavar="PATTERNS", help="comma-separated shell patterns of feature names to leave out "
+                        "(e.g. 'face_spectrum_*,voice_spectrum_*'); a block left with no column is not computed when scoring")
     parser.add_argument("--family-balance", type=float, default=0.0, metavar="POWER",
                         help="also divide each fake's weight by n(its family) ** POWER: the manifest's generator "
                         "family, or the kind of pseudo-fake variant; 1 weighs every family the same (default 0: off)")
@@ -72,8 +76,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Fits, saves and reports; 2 on an input error."""
-    from avdetect.training.stacker import (fit_stacker, load_training_data, rebundle, write_model_bundle,
-                                           write_outputs)
+    from avdetect.training.stacker import (drop_features, fit_stacker, load_training_data, rebundle,
+                                           write_model_bundle, write_outputs)
     from avdetect.bundle import load_bundle
     from avdetect.training.stacker_table import TABLE_FILE, load_table
 
@@ -85,16 +89,19 @@ def run(args: argparse.Namespace) -> int:
         data = load_table(old.stacker / TABLE_FILE)
     else:
         data = load_training_data(args.oof, args.folds, args.manifest, audio_window_s=args.audio_window_s)
+    if args.drop_features:
+        data = drop_features(data, args.drop_features)
     balance = None if args.no_balance else args.balance
     stacker = fit_stacker(data, calibration=args.calibration, seed=args.seed, balance=balance,
                           family_balance=args.family_balance)
     settings = {"seed": args.seed, "balance": balance, "family_balance": args.family_balance,
-                "calibration": args.calibration, "max_error": args.max_error}
+                "calibration": args.calibration, "max_error": args.max_error,
+                "drop_features": args.drop_features}
     report, band = write_outputs(args.output / "stacker", stacker, data, max_error=args.max_error,
                                  equal_classes=not args.no_balance, settings=settings)
     bundle = None
     if args.from_model:
-        bundle = rebundle(args.output, old)
+        bundle = rebundle(args.output, old, data)
     elif args.cache:
         bundle = write_model_bundle(args.output, data, runs=args.oof, cache=args.cache,
                                     visual_model=args.visual_model, audio_model=args.audio_model)

@@ -8,9 +8,11 @@ the calibrated LightGBM stacker, its cross-validation report, and the model bund
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import json
 import logging
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -83,6 +85,26 @@ def fit_stacker(data: TrainingData, *, calibration: str = "auto", seed: int = 0,
     return LGBMStacker(calibration=calibration, random_state=seed).fit(
         data.table.X, data.y, folds=data.folds, feature_names=data.table.names,
         modality_labels=data.modality_labels, sample_weight=weights)
+
+
+def drop_features(data: TrainingData, patterns: Sequence[str]) -> TrainingData:
+    """`data` without the feature columns whose names match any of the shell-style `patterns`
+    (``face_spectrum_*``); a feature block left with no column leaves `extractors`, so scoring skips it.
+
+    Raises:
+        InputError: a pattern matches nothing, or it would drop the frame-mean baseline the report needs.
+    """
+    names = data.table.names
+    for pattern in patterns:
+        if not fnmatch.filter(names, pattern):
+            raise InputError(f"--drop-features {pattern}: matches none of the {len(names)} features")
+    keep = [i for i, name in enumerate(names) if not any(fnmatch.fnmatchcase(name, p) for p in patterns)]
+    kept = tuple(names[i] for i in keep)
+    if BASELINE not in kept:
+        raise InputError(f"--drop-features: {BASELINE} (the report's baseline) cannot be dropped")
+    table = FeatureTable(data.table.videos, data.table.X[:, keep], kept)
+    blocks = tuple(b for b in data.extractors if any(n in kept for n in get_extractor(b).names))
+    return dataclasses.replace(data, table=table, extractors=blocks)
 
 
 def write_model_bundle(output: Path, data: TrainingData, *, runs: Path, cache: Path,
@@ -282,9 +304,10 @@ def write_outputs(directory: Path, stacker: LGBMStacker, data: TrainingData, *,
     return report, band
 
 
-def rebundle(output: Path, old: ModelBundle) -> Path:
+def rebundle(output: Path, old: ModelBundle, data: TrainingData) -> Path:
     """OUTPUT/bundle.json: the stacker in OUTPUT/stacker with the branches, block weights (the sync net)
-    and scoring spec of the verified bundle `old` (`load_bundle`), whose training table it was fitted on.
+    and scoring spec of the verified bundle `old` (`load_bundle`), whose training table it was fitted on
+    (`data`: its columns, perhaps fewer, become the spec's features; blocks it no longer reads are not run).
     OUTPUT is another folder than `old`'s: the stacker written there would have replaced `old`'s.
     """
     for part in old.directory.iterdir():  # block weights (sync/...) travel as they are
@@ -292,7 +315,11 @@ def rebundle(output: Path, old: ModelBundle) -> Path:
             shutil.rmtree(output / part.name, ignore_errors=True)
             shutil.copytree(part, output / part.name)
     card = {**old.card, "refitted_from": str(old.directory)}
-    return assemble_bundle(output, stacker=output / "stacker", spec=old.spec, visual=old.visual, audio=old.audio,
+    kept = set(data.table.names)
+    extractors = tuple(e for e in old.spec.extractors
+                       if e in DEFAULT_EXTRACTORS or kept.intersection(get_extractor(e).names))
+    spec = dataclasses.replace(old.spec, features=tuple(data.table.names), extractors=extractors)
+    return assemble_bundle(output, stacker=output / "stacker", spec=spec, visual=old.visual, audio=old.audio,
                            card=card)
 
 
