@@ -1,0 +1,42 @@
+"""benchmarks/stacker_ablation.py: one refit per setting, judged per held-out family."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from avdetect.corpus.manifest import FAKE, REAL, ManifestRow, write_manifest
+from avdetect.training.stacker_table import TABLE_FILE, save_table
+from test_stacker_table import _table_for, model_with_table  # noqa: F401  (a fixture)
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "stacker_ablation.py"
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("stacker_ablation_bench", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_prints_a_row_per_setting(model_with_table, tmp_path, capsys):  # noqa: F811
+    from avdetect.bundle import load_bundle
+
+    data = _table_for(load_bundle(model_with_table).spec.features)
+    rows = [ManifestRow(Path(v), FAKE if y else REAL, f"g{i // 2}", video_label=FAKE if y else REAL,
+                        audio_label=REAL, dataset="d", family=("swap", "clone")[i % 4 // 2] if y else "")
+            for i, (v, y) in enumerate(zip(data.table.videos, data.y))]
+    write_manifest(rows, tmp_path / "all.csv")
+    families = np.array([r.family or "real" for r in rows])
+    save_table(replace(data, groups={"family": families}), model_with_table / "stacker" / TABLE_FILE)
+    load_script().main(["--model", str(model_with_table), "--manifest", str(tmp_path / "all.csv"),
+                        "--setting", "plain=", "--setting", "families=--family-balance 1"])
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].split()[:3] == ["setting", "AUC", "ECE"]
+    assert [line.split()[0] for line in out[2:]] == ["plain", "families"]
+    assert all(0.5 < float(line.split()[1]) <= 1 for line in out[2:])  # the fakes' first columns are higher
