@@ -32,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -99,6 +100,34 @@ def tree_memory(pid: int) -> int:
     return total
 
 
+class Peak:
+    """The highest value `read()` returns, sampled every `interval` seconds in a thread while in the
+    ``with`` block (`value`; `reset` starts a new peak)."""
+
+    def __init__(self, read: Callable[[], int], interval: float) -> None:
+        self.read, self.interval, self.value = read, interval, 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> Peak:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+    def reset(self) -> int:
+        """Starts a new peak from the current value, which it returns."""
+        self.value = self.read()
+        return self.value
+
+    def _sample(self) -> None:
+        while not self.stop.is_set():
+            self.value = max(self.value, self.read())
+            time.sleep(self.interval)
+
+
 def cli_run(clips: list[Path], out: Path, model: str | None, *, engine: str = "local", workers: int = 1,
             fast: bool = False) -> tuple[float, int]:
     """(wall seconds, peak bytes of the process tree) of one `avdetect score` over `clips`, fresh output."""
@@ -108,21 +137,12 @@ def cli_run(clips: list[Path], out: Path, model: str | None, *, engine: str = "l
            *(["--fast"] if fast else [])]
     start = time.perf_counter()
     process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peak = [0]
-
-    def sample() -> None:
-        while process.poll() is None:
-            peak[0] = max(peak[0], tree_memory(process.pid))
-            time.sleep(0.1)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    _, err = process.communicate()
-    seconds = time.perf_counter() - start
-    sampler.join()
+    with Peak(lambda: tree_memory(process.pid), 0.1) as peak:
+        _, err = process.communicate()
+        seconds = time.perf_counter() - start
     if process.returncode not in (0, 1):
         print(f"warning: {' '.join(cmd[2:5])} exited {process.returncode}: {err.decode()[-400:]}", file=sys.stderr)
-    return seconds, peak[0]
+    return seconds, peak.value
 
 
 def measure_cli(clips: list[Path], tmp: Path, model: str | None, **kwargs) -> dict[str, float]:
@@ -141,26 +161,18 @@ def rss_bytes() -> int:
 def batch_size_table(detector, clips: list[Path], sizes: list[int], rounds: int = 3) -> None:
     """Prints, per batch size, the face CNN's seconds per 32 crops and the memory it adds at its peak."""
     crops = np.concatenate([t.crops for c in clips for t in detector.perceiver(c).faces.tracks])
-    peak, stop = [0], threading.Event()
-
-    def sample() -> None:
-        while not stop.is_set():
-            peak[0] = max(peak[0], rss_bytes())
-            time.sleep(0.002)
-
-    threading.Thread(target=sample, daemon=True).start()
     seconds: dict[int, list[float]] = {n: [] for n in sizes}
     added: dict[int, int] = dict.fromkeys(sizes, 0)
     detector.visual.predict_crops(crops[:8])  # warm-up
-    for _ in range(rounds):
-        for n in sizes:
-            gc.collect()
-            base = peak[0] = rss_bytes()
-            start = time.perf_counter()
-            detector.visual.predict_crops(crops, batch_size=n)
-            seconds[n].append((time.perf_counter() - start) * 32 / len(crops))
-            added[n] = max(added[n], peak[0] - base)
-    stop.set()
+    with Peak(rss_bytes, 0.002) as peak:
+        for _ in range(rounds):
+            for n in sizes:
+                gc.collect()
+                base = peak.reset()
+                start = time.perf_counter()
+                detector.visual.predict_crops(crops, batch_size=n)
+                seconds[n].append((time.perf_counter() - start) * 32 / len(crops))
+                added[n] = max(added[n], peak.value - base)
     print(f"face CNN on {len(crops)} crops of {len(clips)} clips, median of {rounds} interleaved rounds")
     print(f"{'batch size':>10} {'s per 32 crops':>15} {'peak added (GB)':>16}")
     for n in sizes:
