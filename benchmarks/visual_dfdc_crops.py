@@ -23,7 +23,6 @@ this (shared, noisy) machine.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import logging
 import os
@@ -40,7 +39,6 @@ SHARED = Path(os.environ.get("AVDETECT_SHARED_DATA", Path(__file__).resolve().pa
 CROPS = SHARED / "faces" / "dfdc-crops"
 UTK_ZIP = SHARED / "faces" / "utkface-8k.zip"
 HELD_OUT = 200  # UTKFace chips, none of them trained on, whose self-blends check the training worked
-UTK_PAD = 100  # pixels of black around a 200 x 200 UTKFace chip before face detection
 REAL_VIDEOS = sorted((SHARED / "video" / "ffpp" / "youtube").glob("*.mp4")) + \
     sorted((SHARED / "video" / "dfdc-face-videos" / "REAL").glob("*.mp4"))
 
@@ -57,42 +55,16 @@ def utk_names(n: int, *, excluding: int | None = None) -> list[str]:
 
 
 def utk_crops(names: list[str], cached: Path, *, size: int = 224):
-    """CropSet of UTKFace chips `names`, whole images resized to `size`, MTCNN landmarks (cached)."""
-    from avdetect.training.visual_data import CropSet
+    """CropSet of UTKFace chips `names`, whole images resized to `size`, MTCNN landmarks (cached).
+
+    The chips are tight aligned faces, so the chip itself is the crop (face box about the whole image, like
+    the tight DFDC crops): a margin of a third would only add black borders (`avdetect face-images`)."""
+    from avdetect.corpus.face_images import FaceImages, detect_faces, read_images
+    from avdetect.training.visual_data import extra_reals
 
     if not cached.is_file():
-        np.savez(cached, **_detect_utk(names, size=size))
-    data = np.load(cached)
-    videos = [f"utkface/{name}" for name in data["names"]]
-    return CropSet.from_images(data["crops"], data["landmarks"], np.zeros(len(videos), np.int64), videos=videos)
-
-
-def _detect_utk(names: list[str], *, size: int, pad: int = UTK_PAD) -> dict[str, np.ndarray]:
-    """Landmarks of the UTKFace chips `names`; keeps those with a confident face.
-
-    The chips are tight aligned faces: MTCNN's box regression goes astray at the image border, so each
-    image is padded first. The chip itself is the crop (face box about the whole image, like the
-    tight DFDC crops): a margin of a third would only add black borders.
-    """
-    import torch
-    from facenet_pytorch import MTCNN
-
-    with zipfile.ZipFile(UTK_ZIP) as z:
-        images = [np.asarray(Image.open(io.BytesIO(z.read(name))).convert("RGB")) for name in names]
-    mtcnn = MTCNN(keep_all=False, min_face_size=40, device=torch.device("cpu"))
-    out: dict[str, list] = {"crops": [], "landmarks": [], "names": []}
-    for start in range(0, len(images), 64):
-        batch = images[start : start + 64]
-        padded = np.stack([np.pad(image, ((pad, pad), (pad, pad), (0, 0))) for image in batch])
-        _, probs, marks = mtcnn.detect(padded, landmarks=True)
-        for name, image, prob, mark in zip(names[start:], batch, probs, marks):
-            if prob[0] is None or prob[0] < 0.95:
-                continue
-            out["crops"].append(np.asarray(Image.fromarray(image).resize((size, size), Image.BILINEAR)))
-            out["landmarks"].append((np.asarray(mark[0], np.float32) - pad) * size / image.shape[0])
-            out["names"].append(name)
-    return {"crops": np.stack(out["crops"]), "landmarks": np.asarray(out["landmarks"], np.float32),
-            "names": np.array(out["names"])}
+        detect_faces(read_images(UTK_ZIP, names), size=size)[0].save(cached)
+    return extra_reals(FaceImages.load(cached), size)
 
 
 def video_crops(work: Path, *, frames_per_track: int):

@@ -87,3 +87,26 @@ def test_no_folds_without_refit_is_refused(tmp_path: Path, capsys: pytest.Captur
     code = run_cli(["train", "visual", "--manifest", "m.csv", "--folds", "f.csv", "--cache", "c", "-o",
                     str(tmp_path), "--no-folds"])
     assert code == 2 and "trains nothing" in capsys.readouterr().err
+
+
+def test_extra_real_faces_train_every_fold_and_are_never_scored(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from avdetect.corpus.face_images import FaceImages
+
+    manifest, folds, cache = make_inputs(tmp_path)
+    rng = np.random.default_rng(0)
+    marks = np.array([[26, 28], [38, 28], [32, 34], [27, 40], [37, 40]], np.float32)
+    faces = FaceImages(np.array([f"chip{i}.jpg" for i in range(6)]),
+                       rng.integers(0, 256, (6, SIZE, SIZE, 3), dtype=np.uint8), np.repeat(marks[None], 6, 0))
+    faces.save(tmp_path / "faces.npz")
+    out = tmp_path / "runs" / "visual"
+    args = ["train", "visual", "--manifest", str(manifest), "--folds", str(folds), "--cache", str(cache),
+            "-o", str(out), "--backbone", "test_efficientnet", "--input-size", str(SIZE), "--no-pretrained",
+            "--quick", "--batch-size", "8", "--extra-reals", str(tmp_path / "faces.npz")]
+    assert run_cli(args) == 0, capsys.readouterr().err
+    with (out / "oof.csv").open() as f:
+        oof = list(csv.DictReader(f))
+    assert len(oof) == 4 * (N_VIDEOS - 1) and not any("chip" in r["path"] for r in oof)
+    assert sorted(p.name for p in out.glob("fold*")) == ["fold0", "fold1", "fold2"]
+    FaceImages(faces.names, faces.crops[:, :16, :16], faces.landmarks).save(tmp_path / "small.npz")
+    args[-1] = str(tmp_path / "small.npz")
+    assert run_cli(args) == 2 and "16 px crops" in capsys.readouterr().err

@@ -51,15 +51,20 @@ def _visual_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--frozen-stages", type=int, default=0, help="leading backbone blocks kept frozen (default 0)")
     group.add_argument("--frames-per-track", type=int, default=8, help="crops taken per face track (default 8)")
     group.add_argument("--no-augment", action="store_true", help="train on crops as they are")
+    group.add_argument("--extra-reals", type=Path, metavar="FACES_NPZ", help="real faces from still photos "
+                       "(`avdetect face-images`) that train every fold too, never held out")
 
 
 def _visual_trainer(args: argparse.Namespace, rows: list[ManifestRow], train: TrainConfig) -> Trainer:
     from avdetect.branches.visual import VisualConfig
     from avdetect.corpus.cache_index import cache_loader
     from avdetect.training.visual import VisualTrainConfig, VisualTrainer, load_crops
-    from avdetect.training.visual_data import AugmentConfig
+    from avdetect.corpus.face_images import FaceImages
+    from avdetect.training.visual_data import AugmentConfig, CropSet, extra_reals
 
     crops = load_crops(rows, cache_loader(args.cache), frames_per_track=args.frames_per_track)
+    if args.extra_reals:
+        crops = CropSet.concat([crops, extra_reals(FaceImages.load(args.extra_reals), crops.crops.shape[1])])
     config = VisualTrainConfig(
         model=VisualConfig(backbone=args.backbone, input_size=args.input_size), train=train,
         augment=None if args.no_augment else AugmentConfig(), p_pseudo=args.p_pseudo, p_cross=args.p_cross,
@@ -157,9 +162,10 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
 
 def run(args: argparse.Namespace) -> int:
     """Trains the branch; prints the OOF metrics. 2 on a manifest, cache or model-file error."""
-    from avdetect.corpus.folds import align_folds, read_folds
+    from avdetect.corpus.folds import align_folds, fold_map, read_folds
     from avdetect.corpus.manifest import read_manifest
-    from avdetect.training.folds_loop import refit, run_folds
+    from avdetect.training.folds_loop import TRAIN_ONLY, refit, run_folds
+    from avdetect.training.visual_data import EXTRA_REALS
     from avdetect.training.progress import rich_progress
 
     if args.no_folds and not args.refit:
@@ -171,7 +177,9 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     rows = read_manifest(args.manifest)
     trainer = BRANCHES[args.branch].make_trainer(args, rows, _train_config(args))
-    folds = align_folds(trainer.index.videos, read_folds(args.folds))
+    fold_of = fold_map(read_folds(args.folds))
+    fold_of.update({v: TRAIN_ONLY for v in trainer.index.videos if str(v).startswith(EXTRA_REALS)})
+    folds = align_folds(trainer.index.videos, fold_of)
     _save_options(args)
     with rich_progress() as progress:
         metrics = None if args.no_folds else run_folds(trainer, folds, out_dir=args.output, progress=progress)

@@ -43,6 +43,7 @@ class SampleIndex:
         return len(self.videos)
 
 
+TRAIN_ONLY = -1  # the fold id of samples that train every fold's model and are never held out
 Evaluate = Callable[[Any], dict[str, Any]]  # evaluate(model) -> held-out metrics for the curves
 
 
@@ -83,25 +84,29 @@ def run_folds(trainer: Trainer, folds: np.ndarray, *, out_dir: Path, progress: P
     Writes `out_dir/fold{k}/model.{json,safetensors}` (+ predictions.npz, curves.json), `oof.csv`,
     `metrics.json` and `curves.png`. A fold whose model and predictions exist is not trained again.
 
+    Samples in fold `TRAIN_ONLY` (extra real faces) train every fold's model and are never held out: they
+    are not in the OOF table.
+
     Returns:
         The metrics written to metrics.json: per fold, and over the OOF table by sample and by video.
     """
     index = trainer.index
     check_folds(index, folds)
     probs, curves, per_fold = np.full(len(index), np.nan, np.float32), {}, {}
-    fold_ids = sorted({int(f) for f in folds})
+    fold_ids = sorted({int(f) for f in folds} - {TRAIN_ONLY})
     for n, k in enumerate(fold_ids, 1):
         held = np.flatnonzero(folds == k)
         probs[held], curves[f"fold{k}"] = _run_fold(trainer, np.flatnonzero(folds != k), held, out_dir / f"fold{k}",
                                                     task=f"fold {n}/{len(fold_ids)}", progress=progress)
         per_fold[f"fold{k}"] = summarize(index.labels[held], probs[held])
+    scored = folds != TRAIN_ONLY
     columns = {"path": index.videos, "track": index.tracks, "position": index.positions,
                "time_s": index.times_s, "label": index.labels, "fold": folds, "probability": probs}
     if index.end_times_s is not None:
         columns["end_s"] = index.end_times_s
-    write_oof(out_dir / "oof.csv", columns)
-    metrics = TrainingMetrics(per_fold, summarize(index.labels, probs),
-                              summarize(*video_means(index.videos, index.labels, probs)))
+    write_oof(out_dir / "oof.csv", {name: values[scored] for name, values in columns.items()})
+    labels, probs, videos = index.labels[scored], probs[scored], index.videos[scored]
+    metrics = TrainingMetrics(per_fold, summarize(labels, probs), summarize(*video_means(videos, labels, probs)))
     (out_dir / "metrics.json").write_text(json.dumps(metrics.to_json(), indent=2))
     plot_curves(curves, out_dir / "curves.png")
     return metrics

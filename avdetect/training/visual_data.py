@@ -21,6 +21,7 @@ import torchvision.transforms.v2.functional as TF
 from PIL import Image, ImageFilter
 from torch.utils.data import Dataset
 
+from avdetect.errors import InputError
 from avdetect.pseudofakes.faces import cross_blend, nearest_pose, self_blend
 
 DONOR_CANDIDATES = 16  # faces drawn at random per cross-blend, of which the nearest in pose is pasted
@@ -72,6 +73,23 @@ class CropSet:
     def has_landmarks(self) -> np.ndarray:
         """bool (N,) True where all five landmarks are known, so a pseudo-fake can be made."""
         return np.isfinite(self.landmarks).all(axis=(1, 2))
+
+
+EXTRA_REALS = "extra-reals:"  # prefix of the `videos` of still-photo faces (`extra_reals`)
+
+
+def extra_reals(faces, size: int) -> CropSet:
+    """Real faces from still photos (`avdetect.corpus.face_images.FaceImages`) as a CropSet of `size` crops,
+    each its own video and group, named ``extra-reals:<name>`` (they train every fold, never held out).
+
+    Raises:
+        InputError: the photos' crops are of another size than the videos'.
+    """
+    if faces.crops.shape[1] != size:
+        raise InputError(f"extra real faces are {faces.crops.shape[1]} px crops, the videos' {size} px: "
+                         f"make them again with `avdetect face-images` (crops of {size} px)")
+    videos = [f"{EXTRA_REALS}{name}" for name in faces.names]
+    return CropSet.from_images(faces.crops, faces.landmarks, np.zeros(len(faces), np.int64), videos=videos)
 
 
 @dataclass(frozen=True)
