@@ -86,6 +86,14 @@ def variant_rows(rows: Sequence, scored: Iterable[str]) -> list:
     return made
 
 
+def with_variants(rows: Sequence, scored: Iterable[str]) -> list:
+    """`rows` with each scored variant judged as its kind (`variant_rows`): a manifest that lists the variants
+    itself (``all.csv``) has them once, as ``variant:KIND``, not also under their source's empty family."""
+    from avdetect.corpus.variants import variant_kind
+
+    return [*(r for r in rows if variant_kind(r.path) is None), *variant_rows(rows, scored)]
+
+
 def read_oof_folds(path: Path) -> dict[str, int]:
     """path -> fold from an OOF table's ``fold`` column (several rows of one path share it)."""
     with path.open(newline="", encoding="utf-8") as f:
@@ -246,7 +254,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"{args.oof}: LightGBM out-of-fold scores from {len(names)} features of {args.fit}")
     scores = read_scores(args.oof, args.column, args.modality)
     if args.variants:
-        rows = [*rows, *variant_rows(rows, scores)]
+        rows = with_variants(rows, scores)
     known = {str(r.path) for r in rows}
     left_out = sum(key not in known for key in scores)
     rows = [r for r in rows if str(r.path) in scores]  # the folds file need only cover the scored files

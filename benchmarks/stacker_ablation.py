@@ -27,7 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from generalization import MIN_N, generalization_table, read_oof_folds, read_scores, variant_rows  # noqa: E402
+from generalization import MIN_N, generalization_table, read_oof_folds, read_scores, with_variants  # noqa: E402
 
 DEFAULT_SETTINGS = {
     "as fitted (balance 0.5)": "",
@@ -60,7 +60,7 @@ def summary(oof: Path, manifest_rows: Sequence, report: dict) -> dict[str, float
     from avdetect.corpus.folds import align_folds
 
     scores = read_scores(oof, None, "av")
-    rows = [*manifest_rows, *variant_rows(manifest_rows, scores)]
+    rows = with_variants(manifest_rows, scores)
     rows = [r for r in rows if str(r.path) in scores]
     folds = align_folds((r.path for r in rows), read_oof_folds(oof))
     table = generalization_table(rows, folds, scores, modality="av", hold_out="family")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,9 @@ def test_variant_rows_carry_their_kinds_labels(bench, tables):
     assert [(r.label, r.video_label, r.audio_label, r.family) for r in made] == [
         ("FAKE", "REAL", "REAL", "variant:shift"), ("FAKE", "FAKE", "REAL", "variant:blend")]
     assert made[0].group == rows[0].group  # a variant stays with its source
+    listed = [*rows, replace(rows[0], path=Path(f"{rows[0].path}#shift=+0.52"), family="")]  # as all.csv lists it
+    kept = bench.with_variants(listed, [f"{rows[0].path}#shift=+0.52"])
+    assert [r.family for r in kept if "#" in str(r.path)] == ["variant:shift"]  # once, as its kind
 
 
 def test_without_variants_they_are_left_out(bench, tables, capsys):
