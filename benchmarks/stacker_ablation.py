@@ -29,16 +29,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from generalization import MIN_N, generalization_table, read_oof_folds, read_scores, with_variants  # noqa: E402
 
-DEFAULT_SETTINGS = {
-    "as fitted (balance 0.5)": "",
-    "family balance 0.5": "--family-balance 0.5",
-    "family balance 1": "--family-balance 1",
-    "without face_spectrum": "--drop-features face_spectrum_*",
-    "without face_motion": "--drop-features face_motion_*",
-    "without voice_spectrum": "--drop-features voice_spectrum_*",
-    "without sync_learnt": "--drop-features sync_learnt_*",
-    "branch scores and hand-made sync only": "--drop-features face_spectrum_*,face_motion_*,voice_spectrum_*,sync_learnt_*",
-}
+BLOCKS = ("face_spectrum", "face_motion", "voice_spectrum", "sync_learnt")
+
+
+def without(*blocks: str) -> str:
+    """fit-stacker options that leave out every column of the feature `blocks` (`avdetect.features`)."""
+    from avdetect.features.registry import get_extractor
+
+    return "--drop-features " + ",".join(name for block in blocks for name in get_extractor(block).names)
+
+
+def default_settings() -> dict[str, str]:
+    return {
+        "as fitted (balance 0.5)": "",
+        "family balance 0.5": "--family-balance 0.5",
+        "family balance 1": "--family-balance 1",
+        **{f"without {block}": without(block) for block in BLOCKS},
+        "branch scores and hand-made sync only": without(*BLOCKS),
+    }
 
 
 def refit(model: Path, out: Path, options: str) -> dict:
@@ -93,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     from avdetect.corpus.manifest import read_manifest
 
-    settings = dict(s.split("=", 1) for s in args.setting) if args.setting else DEFAULT_SETTINGS
+    settings = dict(s.split("=", 1) for s in args.setting) if args.setting else default_settings()
     rows = read_manifest(args.manifest)
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -102,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             out = root / f"setting{i}"
             report = refit(args.model, out, options)
             results[name] = summary(out / "stacker" / "oof.csv", rows, report)
-            print(f"{name}: {options or '(defaults)'}", file=sys.stderr)
+            print(f"{name}: {options[:100] or '(defaults)'}", file=sys.stderr)
     print(f"{args.model}: the stacker refitted per setting; out-of-fold, families held out as the model's folds")
     print(format_rows(results))
 
