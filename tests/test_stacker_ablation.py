@@ -10,8 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from avdetect.corpus.manifest import FAKE, REAL, ManifestRow, write_manifest
-from avdetect.training.stacker_table import TABLE_FILE, save_table
-from test_stacker_table import _table_for, model_with_table  # noqa: F401  (a fixture)
+from test_stacker_table import _table_for, model_with_table, put_table  # noqa: F401  (a fixture)
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "stacker_ablation.py"
 
@@ -33,7 +32,7 @@ def test_prints_a_row_per_setting(model_with_table, tmp_path, capsys):  # noqa: 
             for i, (v, y) in enumerate(zip(data.table.videos, data.y))]
     write_manifest(rows, tmp_path / "all.csv")
     families = np.array([r.family or "real" for r in rows])
-    save_table(replace(data, groups={"family": families}), model_with_table / "stacker" / TABLE_FILE)
+    put_table(model_with_table, replace(data, groups={"family": families}))
     load_script().main(["--model", str(model_with_table), "--manifest", str(tmp_path / "all.csv"),
                         "--setting", "plain=", "--setting", "families=--family-balance 1"])
     out = capsys.readouterr().out.splitlines()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from avdetect.bundle import load_bundle, shipped_model_dir
+from avdetect.branches.checkpoint import sha256
+from avdetect.bundle import BUNDLE_FILE, load_bundle, shipped_model_dir
 from avdetect.cli import main
 from avdetect.errors import ModelFileError
 from avdetect.training.stacker import TrainingData, load_training_data
@@ -48,12 +50,20 @@ def _table_for(names: tuple[str, ...], n: int = 90, seed: int = 0) -> TrainingDa
                         sources_of_rows=np.array([f"g{i // 2}" for i in range(n)]), sources={"visual": "oof.csv"})
 
 
+def put_table(model: Path, data: TrainingData) -> None:
+    """Writes `data` as `model`'s stacker table and records its sha256 in bundle.json."""
+    path = save_table(data, model / "stacker" / TABLE_FILE)
+    manifest = json.loads((model / BUNDLE_FILE).read_text())
+    manifest["files"][f"stacker/{TABLE_FILE}"] = sha256(path)
+    (model / BUNDLE_FILE).write_text(json.dumps(manifest))
+
+
 @pytest.fixture
 def model_with_table(tmp_path: Path) -> Path:
-    """A copy of the shipped model with a training table of its stacker's columns."""
+    """A copy of the shipped model with a training table of random rows in its stacker's columns."""
     model = tmp_path / "model"
     shutil.copytree(shipped_model_dir(), model)
-    save_table(_table_for(load_bundle(model).spec.features), model / "stacker" / TABLE_FILE)
+    put_table(model, _table_for(load_bundle(model).spec.features))
     return model
 
 
@@ -106,7 +116,10 @@ def test_from_model_input_errors_exit_2(model_with_table, tmp_path, capsys):
     assert main(["fit-stacker", "--from-model", str(model_with_table), "-o", str(tmp_path / "y")]) == 2
     assert "sha256 differs" in capsys.readouterr().err and not (tmp_path / "y").exists()
     calibrator.write_bytes(kept)
-    (model_with_table / "stacker" / TABLE_FILE).unlink()
+    (model_with_table / "stacker" / TABLE_FILE).unlink()  # a bundle made before tables were kept:
+    manifest = json.loads((model_with_table / BUNDLE_FILE).read_text())
+    del manifest["files"][f"stacker/{TABLE_FILE}"]
+    (model_with_table / BUNDLE_FILE).write_text(json.dumps(manifest))
     assert main(["fit-stacker", "--from-model", str(model_with_table), "-o", str(tmp_path / "x")]) == 2
     assert "no stacker training table" in capsys.readouterr().err
 
