@@ -63,7 +63,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-balance", action="store_true", help="weigh every video 1")
     parser.add_argument("--drop-features", type=lambda text: [p for p in text.split(",") if p], default=[],
                         metavar="PATTERNS", help="comma-separated shell patterns of feature names to leave out "
-                        "(e.g. 'face_spectrum_*,voice_spectrum_*'); a block left with no column is not computed when scoring")
+                        "(e.g. 'face_spectrum_*,spec_*': voice_spectrum's columns are spec_*); a block left with no "
+                        "column is not computed when scoring")
     parser.add_argument("--family-balance", type=float, default=0.0, metavar="POWER",
                         help="also divide each fake's weight by n(its family) ** POWER: the manifest's generator "
                         "family, or the kind of pseudo-fake variant; 1 weighs every family the same (default 0: off)")

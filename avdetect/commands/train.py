@@ -58,8 +58,8 @@ def _visual_arguments(parser: argparse.ArgumentParser) -> None:
 def _visual_trainer(args: argparse.Namespace, rows: list[ManifestRow], train: TrainConfig) -> Trainer:
     from avdetect.branches.visual import VisualConfig
     from avdetect.corpus.cache_index import cache_loader
-    from avdetect.training.visual import VisualTrainConfig, VisualTrainer, load_crops
     from avdetect.corpus.face_images import FaceImages
+    from avdetect.training.visual import VisualTrainConfig, VisualTrainer, load_crops
     from avdetect.training.visual_data import AugmentConfig, CropSet, extra_reals
 
     crops = load_crops(rows, cache_loader(args.cache), frames_per_track=args.frames_per_track)
@@ -165,8 +165,8 @@ def run(args: argparse.Namespace) -> int:
     from avdetect.corpus.folds import align_folds, fold_map, read_folds
     from avdetect.corpus.manifest import read_manifest
     from avdetect.training.folds_loop import TRAIN_ONLY, refit, run_folds
-    from avdetect.training.visual_data import EXTRA_REALS
     from avdetect.training.progress import rich_progress
+    from avdetect.training.visual_data import EXTRA_REALS
 
     if args.no_folds and not args.refit:
         print(f"avdetect train {args.branch}: --no-folds without --refit trains nothing", file=sys.stderr)

@@ -12,8 +12,8 @@
 # SYNC_STEPS (1200), WORKERS (2), MAX_ERROR (0.2: each decided verdict's held-out error),
 # BLOCKS (the feature blocks without weights, see
 # avdetect/features/registry.py; the learnt sync block is made out of fold below),
-# SYNTH (0), PROGRESS (1: reuse and save finished stages in data/shipped/progress), HOLD_OUT (family: each fold holds out whole generator families, so the stacker learns how
-# the branches behave on fakes they never saw).
+# SYNTH (0), PROGRESS (1: reuse and save finished stages in data/shipped/progress), HOLD_OUT (family: each
+# fold holds out whole generator families, so the stacker learns how the branches behave on fakes they never saw).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SHARED=${AVDETECT_SHARED_DATA:-$(cd .. && pwd)/shared/data}
@@ -60,8 +60,8 @@ fi
 KEY="steps=${SYNC_STEPS:-1200}"
 if ! restore sync "$KEY"; then
   for k in $(seq 0 $((FOLDS - 1))); do
-    [ -f "$W/runs/sync_folds/fold$k/sync/sync.json" ] || $A train-sync "$W/sources.csv" --cache "$W/cache" -o "$W/runs/sync_folds/fold$k/sync" --folds "$W/folds.csv" \
-        --fold "$k" --steps "${SYNC_STEPS:-1200}"
+    [ -f "$W/runs/sync_folds/fold$k/sync/sync.json" ] || $A train-sync "$W/sources.csv" --cache "$W/cache" \
+        -o "$W/runs/sync_folds/fold$k/sync" --folds "$W/folds.csv" --fold "$k" --steps "${SYNC_STEPS:-1200}"
   done
   $A train-sync "$W/sources.csv" --cache "$W/cache" -o "$W/runs/sync_all" --train-on-all --steps "${SYNC_STEPS:-1200}"
   $A video-features "$W/all.csv" --cache "$W/cache" -o "$W/runs/features" --extractors sync_learnt \
