@@ -12,8 +12,10 @@
 # SYNC_STEPS (1200), WORKERS (2), MAX_ERROR (0.2: each decided verdict's held-out error),
 # BLOCKS (the feature blocks without weights, see
 # avdetect/features/registry.py; the learnt sync block is made out of fold below),
-# SYNTH (0), PROGRESS (1: reuse and save finished stages in data/shipped/progress), HOLD_OUT (family: each
-# fold holds out whole generator families, so the stacker learns how the branches behave on fakes they never saw).
+# SYNTH (0), FACE_IMAGES (a folder or zip of real face photos, e.g. $SHARED/faces/utkface-8k.zip: extra
+# real identities for the face CNN, `avdetect face-images`; default none), PROGRESS (1: reuse and save
+# finished stages in data/shipped/progress), HOLD_OUT (family: each fold holds out whole generator
+# families, so the stacker learns how the branches behave on fakes they never saw).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SHARED=${AVDETECT_SHARED_DATA:-$(cd .. && pwd)/shared/data}
@@ -50,9 +52,16 @@ if ! restore audio "$KEY"; then
   save audio "$KEY"
 fi
 KEY="epochs=${VIS_EPOCHS:-6} steps=${VIS_STEPS:-50}"
+EXTRA=()
+if [ -n "${FACE_IMAGES:-}" ]; then  # still photos of real people: extra identities for every fold's face CNN
+  [ -f "$W/faces.npz" ] || $A face-images "$FACE_IMAGES" -o "$W/faces.npz"
+  EXTRA=(--extra-reals "$W/faces.npz")
+  if [ -f "$FACE_IMAGES" ]; then SRC=$(sha256sum "$FACE_IMAGES"); else SRC=$(cd "$FACE_IMAGES" && find . -type f | sort | sha256sum); fi
+  KEY="$KEY extra-reals=${SRC:0:16}"  # the photos' source, not faces.npz: a zip's bytes differ between runs
+fi
 if ! restore visual "$KEY"; then
   $A train visual --manifest "$W/all.csv" --folds "$W/folds.csv" --cache "$W/cache" -o "$W/runs/visual" \
-      --epochs "${VIS_EPOCHS:-6}" --steps-per-epoch "${VIS_STEPS:-50}" --refit --threads 2
+      --epochs "${VIS_EPOCHS:-6}" --steps-per-epoch "${VIS_STEPS:-50}" --refit --threads 2 "${EXTRA[@]}"
   save visual "$KEY"
 fi
 # the learnt lip-sync net, on real talkers only: one per fold, so that each video's sync features come
