@@ -13,7 +13,7 @@ from avdetect.branches.checkpoint import sha256
 from avdetect.bundle import BUNDLE_FILE, load_bundle, shipped_model_dir
 from avdetect.cli import main
 from avdetect.errors import ModelFileError
-from avdetect.training.stacker import TrainingData, load_training_data
+from avdetect.training.stacker_data import TrainingData, load_training_data
 from avdetect.training.stacker_table import TABLE_FILE, load_table, save_table
 from stacking.records import FeatureTable
 from test_fit_stacker import make_runs

@@ -18,7 +18,8 @@ from avdetect.perception.perceiver import PerceptionConfig
 from avdetect.records import Perception
 from avdetect.scoring.pipeline import Detector
 from avdetect.spec import DEFAULT_EXTRACTORS, ScoringSpec
-from avdetect.training.stacker import fit_stacker, load_training_data, write_outputs
+from avdetect.training.stacker import fit_stacker, write_outputs
+from avdetect.training.stacker_data import load_training_data
 from stacking.errors import TableError
 
 CALLS: list[str] = []

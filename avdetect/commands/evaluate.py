@@ -97,7 +97,7 @@ def evaluate(rows: list[ManifestRow], scores: dict[str, np.ndarray]) -> dict[str
             labels = verdict_labels(rows, attr)
             known = labels >= 0
             overall[f"{column} vs {attr}"] = summarize(labels[known], scores[column][known])
-    from avdetect.training.stacker import modality_group  # loads torch: not when the parser is built
+    from avdetect.training.stacker_data import modality_group  # loads torch: not when the parser is built
 
     return {
         "overall": overall,
@@ -109,7 +109,7 @@ def evaluate(rows: list[ManifestRow], scores: dict[str, np.ndarray]) -> dict[str
 
 def verdict_labels(rows: list[ManifestRow], attr: str) -> np.ndarray:
     """int64 (n,) 1 FAKE, 0 REAL, -1 unknown of the manifest attribute ``attr``."""
-    from avdetect.training.stacker import MODALITY_LABEL_VALUES
+    from avdetect.training.stacker_data import MODALITY_LABEL_VALUES
 
     return np.array([MODALITY_LABEL_VALUES[getattr(r, attr)] for r in rows], dtype=np.int64)
 

@@ -27,7 +27,7 @@ from stacking.metrics import format_table
 from stacking.stacker import CALIBRATIONS
 
 if TYPE_CHECKING:  # the training library loads torch: imported when the command runs, not to build the parser
-    from avdetect.training.stacker import TrainingData
+    from avdetect.training.stacker_data import TrainingData
     from stacking.report import CvReport
 
 
@@ -77,8 +77,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Fits, saves and reports; 2 on an input error."""
-    from avdetect.training.stacker import (drop_features, fit_stacker, load_training_data, rebundle,
-                                           write_model_bundle, write_outputs)
+    from avdetect.training.stacker import fit_stacker, rebundle, write_model_bundle, write_outputs
+    from avdetect.training.stacker_data import drop_features, load_training_data
     from avdetect.bundle import load_bundle
     from avdetect.training.stacker_table import TABLE_FILE, load_table
 

@@ -24,7 +24,7 @@ VERSION = 1
 
 
 def save_table(data, path: str | Path) -> Path:
-    """Writes `data` (an `avdetect.training.stacker.TrainingData`) to `path` as a compressed npz."""
+    """Writes `data` (an `avdetect.training.stacker_data.TrainingData`) to `path` as a compressed npz."""
     path = Path(path)
     arrays = {
         "videos": data.table.videos.astype(str), "X": data.table.X.astype(np.float64),
@@ -48,7 +48,7 @@ def load_table(path: str | Path):
     Raises:
         ModelFileError: no such file, not an npz of this format, or a newer version.
     """
-    from avdetect.training.stacker import TrainingData
+    from avdetect.training.stacker_data import TrainingData
 
     path = Path(path)
     if not path.is_file():
