@@ -47,6 +47,11 @@ class Verdicts:
                 "p_sync": self.p_sync}
 
 
+# the LightGBM settings `LGBMStacker` takes
+BOOSTER_PARAMS = ("n_estimators", "learning_rate", "num_leaves", "max_depth", "min_child_samples", "reg_lambda",
+                  "subsample", "colsample_bytree")
+
+
 class LGBMStacker(ClassifierMixin, BaseEstimator):
     """Binary LightGBM stacker with cross-fitted calibration and per-modality verdicts.
 

@@ -85,7 +85,7 @@ def test_writes_bundle_report_and_oof(fitted):
     assert set(report["by_group"]) == {"dataset", "modality", "family"}
     assert set(report["by_group"]["family"]) == {"real", "swap", "clone"}
     assert report["fit"] == {"seed": 0, "balance": 0.5, "family_balance": 0.0, "calibration": "auto",
-                             "max_error": 0.05, "drop_features": []}
+                             "max_error": 0.05, "drop_features": [], "booster": {}}
     assert report["verdicts"]["audio"]["auc"] > 0.8
     with Image.open(fitted / "reliability.png") as image:
         assert image.format == "PNG"
@@ -141,3 +141,22 @@ def test_family_balance_is_fitted_and_recorded(runs, tmp_path, capsys):
     assert main(["fit-stacker", "--oof", str(runs["runs"]), "--folds", str(runs["folds"]),  # no manifest
                  "-o", str(tmp_path / "n"), "--family-balance", "1"]) == 2
     assert "needs each video's family" in capsys.readouterr().err
+
+
+def test_booster_settings_are_fitted_and_recorded(runs, tmp_path, capsys):
+    code = main(["fit-stacker", "--oof", str(runs["runs"]), "--folds", str(runs["folds"]),
+                 "--manifest", str(runs["manifest"]), "-o", str(tmp_path / "m"),
+                 "--booster", "num_leaves=3,max_depth=2,learning_rate=0.05"])
+    assert code == 0, capsys.readouterr().err
+    report = json.loads((tmp_path / "m/stacker/report.json").read_text())
+    assert report["fit"]["booster"] == {"num_leaves": 3, "max_depth": 2, "learning_rate": 0.05}
+    assert "[num_leaves: 3]" in (tmp_path / "m/stacker/booster.txt").read_text()
+
+
+@pytest.mark.parametrize("text", ["leaves=3", "num_leaves", "num_leaves=three", "num_leaves=2.5"])
+def test_booster_settings_that_are_not_lightgbm_settings_exit_2(runs, tmp_path, capsys, text):
+    with pytest.raises(SystemExit) as stop:
+        main(["fit-stacker", "--oof", str(runs["runs"]), "--folds", str(runs["folds"]),
+              "-o", str(tmp_path / "m"), "--booster", text])
+    assert stop.value.code == 2
+    assert "--booster" in capsys.readouterr().err and not (tmp_path / "m").exists()

@@ -6,7 +6,8 @@ Reads the branches' out-of-fold scores (``runs/visual/oof.csv``, ``runs/audio/oo
 writes the bundle, its cross-validation report and its training table into ``MODEL_DIR/stacker/``.
 
 `avdetect fit-stacker --from-model MODEL_DIR -o NEW` fits again on MODEL_DIR's training table (another
-``--seed``, ``--balance``, ``--family-balance``, ``--max-error``, fewer features with ``--drop-features``)
+``--seed``, ``--balance``, ``--family-balance``, ``--max-error``, ``--booster``, fewer features with
+``--drop-features``)
 and bundles the result with MODEL_DIR's branches and spec (less the feature blocks it no longer reads).
 """
 
@@ -24,7 +25,7 @@ from avdetect.defaults import AUDIO_WINDOW_S
 from avdetect.errors import InputError
 from stacking.decision import DEFAULT_MAX_ERROR
 from stacking.metrics import format_table
-from stacking.stacker import CALIBRATIONS
+from stacking.stacker import BOOSTER_PARAMS, CALIBRATIONS
 
 if TYPE_CHECKING:  # the training library loads torch: imported when the command runs, not to build the parser
     from avdetect.training.stacker_data import TrainingData
@@ -68,6 +69,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--family-balance", type=float, default=0.0, metavar="POWER",
                         help="also divide each fake's weight by n(its family) ** POWER: the manifest's generator "
                         "family, or the kind of pseudo-fake variant; 1 weighs every family the same (default 0: off)")
+    parser.add_argument("--booster", type=_booster_params, default={}, metavar="NAME=VALUE,...",
+                        help="LightGBM settings of the stacker, e.g. 'num_leaves=3,min_child_samples=30' "
+                        f"(any of {', '.join(BOOSTER_PARAMS)}; defaults sized for a few hundred videos)")
     bundle = parser.add_argument_group("model bundle (all three make MODEL_DIR a bundle `avdetect score` loads)")
     bundle.add_argument("--visual-model", type=Path, help="visual checkpoint JSON trained on all rows (--refit)")
     bundle.add_argument("--audio-model", type=Path, help="audio checkpoint JSON trained on all rows (--refit)")
@@ -94,10 +98,10 @@ def run(args: argparse.Namespace) -> int:
         data = drop_features(data, args.drop_features)
     balance = None if args.no_balance else args.balance
     stacker = fit_stacker(data, calibration=args.calibration, seed=args.seed, balance=balance,
-                          family_balance=args.family_balance)
+                          family_balance=args.family_balance, booster=args.booster)
     settings = {"seed": args.seed, "balance": balance, "family_balance": args.family_balance,
                 "calibration": args.calibration, "max_error": args.max_error,
-                "drop_features": args.drop_features}
+                "drop_features": args.drop_features, "booster": args.booster}
     report, band = write_outputs(args.output / "stacker", stacker, data, max_error=args.max_error,
                                  equal_classes=not args.no_balance, settings=settings)
     bundle = None
@@ -125,6 +129,27 @@ def _check_sources(args: argparse.Namespace) -> None:
             raise InputError(f"--from-model takes the table, branches and spec of its model: drop {', '.join(clash)}")
     elif not (args.oof and args.folds):
         raise InputError("give --oof and --folds (the branches' runs), or --from-model MODEL_DIR")
+
+
+INT_PARAMS = ("n_estimators", "num_leaves", "max_depth", "min_child_samples")
+
+
+def _booster_params(text: str) -> dict[str, float]:
+    """'num_leaves=3,learning_rate=0.05' -> {'num_leaves': 3, 'learning_rate': 0.05}; integers stay int."""
+    params: dict[str, float] = {}
+    for item in filter(None, text.split(",")):
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or name not in BOOSTER_PARAMS:
+            raise argparse.ArgumentTypeError(f"{item!r}: give NAME=VALUE with NAME one of {', '.join(BOOSTER_PARAMS)}")
+        try:
+            number = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{item!r}: {value!r} is not a number") from None
+        if name in INT_PARAMS and not number.is_integer():
+            raise argparse.ArgumentTypeError(f"{item!r}: {name} takes a whole number")
+        params[name] = int(number) if name in INT_PARAMS else number
+    return params
 
 
 def print_summary(directory: Path, data: TrainingData, report: CvReport) -> None:

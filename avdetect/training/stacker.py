@@ -28,7 +28,8 @@ from stacking.stacker import LGBMStacker, balanced_weights
 
 
 def fit_stacker(data: TrainingData, *, calibration: str = "auto", seed: int = 0,
-                balance: float | None = 0.5, family_balance: float = 0.0) -> LGBMStacker:
+                balance: float | None = 0.5, family_balance: float = 0.0,
+                booster: dict[str, float] | None = None) -> LGBMStacker:
     """The calibrated stacker, cross-fitted over the data's folds.
 
     Args:
@@ -36,6 +37,8 @@ def fit_stacker(data: TrainingData, *, calibration: str = "auto", seed: int = 0,
             so pseudo-fakes that outnumber their real source do not set the prior; None weighs every video 1.
         family_balance: further divide each fake's weight by n(its family) ** family_balance (families from
             the manifest, `fake_family`), so that our pseudo-fake kinds do not outweigh the real generators.
+        booster: LightGBM settings passed to `LGBMStacker` (`stacking.stacker.BOOSTER_PARAMS`); None keeps
+            its defaults.
 
     Raises:
         InputError: family_balance without the videos' families (data read without a manifest, or a
@@ -46,7 +49,7 @@ def fit_stacker(data: TrainingData, *, calibration: str = "auto", seed: int = 0,
         raise InputError("--family-balance needs each video's family: fit from the runs with --manifest")
     weights = None if balance is None else balanced_weights(data.y, data.sources_of_rows, power=balance,
                                                             families=families, family_power=family_balance)
-    return LGBMStacker(calibration=calibration, random_state=seed).fit(
+    return LGBMStacker(calibration=calibration, random_state=seed, **(booster or {})).fit(
         data.table.X, data.y, folds=data.folds, feature_names=data.table.names,
         modality_labels=data.modality_labels, sample_weight=weights)
 
