@@ -47,7 +47,7 @@ class Verdicts:
                 "p_sync": self.p_sync}
 
 
-# the LightGBM settings `LGBMStacker` takes
+# the LightGBM settings `LGBMStacker` takes and passes on to `lightgbm.LGBMClassifier` under the same names
 BOOSTER_PARAMS = ("n_estimators", "learning_rate", "num_leaves", "max_depth", "min_child_samples", "reg_lambda",
                   "subsample", "colsample_bytree")
 
@@ -137,11 +137,8 @@ class LGBMStacker(ClassifierMixin, BaseEstimator):
 
     def _fit_booster(self, X: np.ndarray, y: np.ndarray, w: np.ndarray) -> Booster:
         model = LGBMClassifier(
-            n_estimators=self.n_estimators, learning_rate=self.learning_rate,
-            num_leaves=self.num_leaves, max_depth=self.max_depth,
-            min_child_samples=self.min_child_samples, reg_lambda=self.reg_lambda,
-            subsample=self.subsample, subsample_freq=1 if self.subsample < 1 else 0,
-            colsample_bytree=self.colsample_bytree, random_state=self.random_state,
+            **{name: getattr(self, name) for name in BOOSTER_PARAMS},
+            subsample_freq=1 if self.subsample < 1 else 0, random_state=self.random_state,
             n_jobs=self.n_jobs, verbose=-1)
         return model.fit(X, y, sample_weight=w, feature_name=list(self.feature_names_)).booster_
 

@@ -25,7 +25,7 @@ from avdetect.defaults import AUDIO_WINDOW_S
 from avdetect.errors import InputError
 from stacking.decision import DEFAULT_MAX_ERROR
 from stacking.metrics import format_table
-from stacking.stacker import BOOSTER_PARAMS, CALIBRATIONS
+from stacking.stacker import BOOSTER_PARAMS, CALIBRATIONS, LGBMStacker
 
 if TYPE_CHECKING:  # the training library loads torch: imported when the command runs, not to build the parser
     from avdetect.training.stacker_data import TrainingData
@@ -131,11 +131,10 @@ def _check_sources(args: argparse.Namespace) -> None:
         raise InputError("give --oof and --folds (the branches' runs), or --from-model MODEL_DIR")
 
 
-INT_PARAMS = ("n_estimators", "num_leaves", "max_depth", "min_child_samples")
-
-
 def _booster_params(text: str) -> dict[str, float]:
-    """'num_leaves=3,learning_rate=0.05' -> {'num_leaves': 3, 'learning_rate': 0.05}; integers stay int."""
+    """'num_leaves=3,learning_rate=0.05' -> {'num_leaves': 3, 'learning_rate': 0.05}: a setting whose default is
+    a whole number (`LGBMStacker`'s) takes only whole numbers."""
+    defaults = LGBMStacker().get_params()
     params: dict[str, float] = {}
     for item in filter(None, text.split(",")):
         name, sep, value = item.partition("=")
@@ -146,9 +145,10 @@ def _booster_params(text: str) -> dict[str, float]:
             number = float(value)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{item!r}: {value!r} is not a number") from None
-        if name in INT_PARAMS and not number.is_integer():
+        whole = isinstance(defaults[name], int)
+        if whole and not number.is_integer():
             raise argparse.ArgumentTypeError(f"{item!r}: {name} takes a whole number")
-        params[name] = int(number) if name in INT_PARAMS else number
+        params[name] = int(number) if whole else number
     return params
 
 
