@@ -21,7 +21,11 @@ caught". ``--folds`` defaults to the OOF table's own ``fold`` column (a stacker'
 ``--fit FEATURES_DIR`` first makes such a table: it reads every ``FEATURES_DIR/*.csv`` feature block
 (``avdetect video-features`` or ``benchmarks/voice_features.py --manifest``), fits a LightGBM classifier
 per fold on the other folds' files, and writes the held-out predictions to ``--oof`` (``path, fold,
-label, probability``) before printing the table; ``--blocks`` picks some of the blocks.
+label, probability``) before printing the table; ``--blocks`` picks some of the blocks; ``--branch-oof
+RUNS/audio/oof.csv`` adds per-file statistics of a branch's out-of-fold window scores as one more block
+(``branch_mean``, ``_median``, ``_max``, ``_min``, ``_q25``, ``_q75``, ``_std``, ``_n``), as the stacker sees
+them: the branch and the features fused per file, every score still from models that never saw the
+file's generator.
 """
 
 from __future__ import annotations
@@ -184,6 +188,32 @@ def read_blocks(features_dir: Path, blocks: Sequence[str] | None = None) -> tupl
     return names, {key: np.array([v.get(c, np.nan) for c in names]) for key, v in values.items()}
 
 
+BRANCH_STATS = ("mean", "median", "max", "min", "q25", "q75", "std", "n")
+
+
+def branch_statistics(path: Path) -> tuple[list[str], dict[str, np.ndarray]]:
+    """Column names and path -> per-file statistics (`BRANCH_STATS`) of a branch's out-of-fold window scores."""
+    windows: dict[str, list[float]] = defaultdict(list)
+    with path.open(newline="", encoding="utf-8") as f:
+        for record in csv.DictReader(f):
+            windows[record["path"]].append(float(record["probability"]))
+    stats = {}
+    for key, values in windows.items():
+        p = np.asarray(values)
+        stats[key] = np.array([p.mean(), np.median(p), p.max(), p.min(), *np.quantile(p, [0.25, 0.75]), p.std(),
+                               len(p)])
+    return [f"branch_{name}" for name in BRANCH_STATS], stats
+
+
+def join_blocks(*blocks: tuple[list[str], dict[str, np.ndarray]]) -> tuple[list[str], dict[str, np.ndarray]]:
+    """Blocks of `read_blocks` or `branch_statistics` side by side, joined by path (NaN where one lacks it)."""
+    names = [name for block_names, _ in blocks for name in block_names]
+    keys = set().union(*(rows for _, rows in blocks))
+    rows = {key: np.concatenate([values.get(key, np.full(len(block_names), np.nan)) for block_names, values in blocks])
+            for key in keys}
+    return names, rows
+
+
 def generator_weights(y: np.ndarray, generators: np.ndarray) -> np.ndarray:
     """Sample weights that give every generator's fakes the same total weight and the reals as much as all
     fakes together, so that the few large generators do not set the decision on their own."""
@@ -240,9 +270,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--fit", type=Path, metavar="FEATURES_DIR",
                         help="fit LightGBM per fold on these feature blocks and write --oof first")
     parser.add_argument("--blocks", help="with --fit: comma-separated block names (default all)")
+    parser.add_argument("--branch-oof", type=Path, metavar="OOF",
+                        help="with --fit: a branch's out-of-fold table whose per-file statistics join the blocks")
     args = parser.parse_args(argv)
     if args.fit and args.folds is None:
         parser.error("--fit needs --folds")
+    if args.branch_oof and not args.fit:
+        parser.error("--branch-oof goes with --fit")
     from avdetect.corpus.folds import align_folds, read_folds
     from avdetect.corpus.manifest import read_manifest
 
@@ -250,6 +284,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.fit:
         folds = align_folds((r.path for r in rows), read_folds(args.folds))
         names, features = read_blocks(args.fit, args.blocks.split(",") if args.blocks else None)
+        if args.branch_oof:
+            names, features = join_blocks((names, features), branch_statistics(args.branch_oof))
         write_oof_table(args.oof, fit_oof(rows, folds, features, modality=args.modality, hold_out=args.hold_out))
         print(f"{args.oof}: LightGBM out-of-fold scores from {len(names)} features of {args.fit}")
     scores = read_scores(args.oof, args.column, args.modality)

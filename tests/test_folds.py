@@ -244,6 +244,23 @@ def test_hold_out_keeps_generators_groups_and_speakers_whole_and_both_classes_in
     assert checked > 100
 
 
+def test_hold_out_does_not_pile_the_reals_that_come_with_fakes_into_one_fold():
+    """Vocoder copies bring their real sources along: two such components must not share a fold because
+    each has fewer fakes than a fold already holding many."""
+    def fake(i, family, group):
+        return ManifestRow(Path(f"/d/{family}{i}.wav"), "FAKE", group, audio_label="FAKE", generator=family,
+                           family=family)
+
+    rows = [fake(i, "tts", f"t{i}") for i in range(20)]
+    for family, n_fake in (("hifigan", 10), ("griffinlim", 9)):  # each copies 20 real utterances
+        rows += [fake(i, family, family) for i in range(n_fake)]
+        rows += [ManifestRow(Path(f"/d/real-{family}{i}.wav"), "REAL", family, audio_label="REAL") for i in range(20)]
+    folds = assign_folds(rows, 2, 0, hold_out="family")
+    reals = np.array([r.label == "REAL" for r in rows])
+    assert np.bincount(folds[reals], minlength=2).tolist() == [20, 20]
+    assert np.bincount(folds[~reals], minlength=2).tolist() == [29, 10]  # the TTS fakes go with one of them
+
+
 def test_hold_out_merges_generators_that_share_a_source_and_says_so(tmp_path):
     rows = [ManifestRow(Path(f"/r/{g}.flac"), "REAL", f"g{g}") for g in range(6)]
     rows += [ManifestRow(Path("/v/0a.flac"), "FAKE", "g0", generator="hifigan", family="vocoder"),

@@ -83,3 +83,18 @@ def test_a_table_without_folds_asks_for_them(bench, tables, tmp_path):
     (tmp_path / "bare.csv").write_text(f"path,p_fake\n{tmp_path / 'real0.mp4'},0.1\n", encoding="utf-8")
     with pytest.raises(SystemExit, match="no fold column"):
         bench.main(["--modality", "av", "--oof", str(tmp_path / "bare.csv"), "--manifest", str(manifest)])
+
+
+def test_branch_statistics_join_the_feature_blocks_per_file(bench, tmp_path):
+    """`--branch-oof`: a branch's window scores become per-file columns beside the feature blocks."""
+    with (tmp_path / "oof.csv").open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["path", "fold", "label", "probability"])
+        writer.writerows([["a.wav", 0, 1, 0.2], ["a.wav", 0, 1, 0.6], ["b.wav", 1, 0, 0.1]])
+    names, stats = bench.branch_statistics(tmp_path / "oof.csv")
+    assert names[:3] == ["branch_mean", "branch_median", "branch_max"] and names[-1] == "branch_n"
+    assert stats["a.wav"][:4].tolist() == pytest.approx([0.4, 0.4, 0.6, 0.2]) and stats["a.wav"][-1] == 2
+    block = (["spec_x"], {"a.wav": bench.np.array([7.0]), "c.wav": bench.np.array([8.0])})
+    joined_names, joined = bench.join_blocks(block, (names, stats))
+    assert joined_names == ["spec_x", *names] and set(joined) == {"a.wav", "b.wav", "c.wav"}
+    assert joined["a.wav"][0] == 7.0 and bench.np.isnan(joined["b.wav"][0]) and bench.np.isnan(joined["c.wav"][1:]).all()

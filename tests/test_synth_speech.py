@@ -40,7 +40,8 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> list[ManifestRow]:
 
 @pytest.fixture(scope="module")
 def corpus(sources: list[ManifestRow], tmp_path_factory: pytest.TempPathFactory):
-    """The recipe run once with the two vocoders that always install (Griffin-Lim, WORLD)."""
+    """The recipe run once with the two vocoders that always install (Griffin-Lim, WORLD): each copies one
+    source, the third source gets no fake (a block of its own, see `plan`)."""
     out = tmp_path_factory.mktemp("synth-out")
     config = SynthConfig(engines=VOCODERS, per_source=2, seed=0)
     return out, config, synthesize(sources, out, config)
@@ -52,7 +53,7 @@ def test_sources_are_the_real_speech_files(sources: list[ManifestRow]) -> None:
 
 def test_outputs_are_16k_mono_flac_no_longer_than_the_limit(corpus) -> None:
     out, config, rows = corpus
-    assert len(rows) >= 6  # 3 sources x 2 vocoders, plus the codec-passed reals
+    assert len(rows) >= 2  # 2 vocoder copies, plus the codec-passed reals
     for item in rows:
         info = soundfile.info(str(item.row.path))
         assert item.row.path.is_relative_to(out) and item.row.path.suffix == ".flac"
@@ -63,7 +64,8 @@ def test_outputs_are_16k_mono_flac_no_longer_than_the_limit(corpus) -> None:
 def test_vocoder_copies_are_fake_labelled_and_keep_group_and_actor(corpus) -> None:
     _, _, rows = corpus
     fakes = [item for item in rows if item.row.label == FAKE]
-    assert sorted(item.generator for item in fakes) == sorted(VOCODERS * 3)
+    assert sorted(item.generator for item in fakes) == sorted(VOCODERS)
+    assert len({item.row.group for item in fakes}) == 2  # one family's copies per source
     for item in fakes:
         assert item.row.audio_label == FAKE and item.family == ENGINES[item.generator].family
         assert item.row.group in {"utt0", "utt1", "utt2"} and item.row.actor == "spk" + item.row.group[-1]
@@ -79,7 +81,7 @@ def test_codec_passed_reals_are_real_and_keep_their_group(corpus, sources) -> No
 
 def test_a_copy_follows_its_source_in_time(corpus, sources) -> None:
     _, _, rows = corpus
-    item = next(i for i in rows if i.generator == "world" and i.row.group != "utt2")  # utt2 is at 22.05 kHz
+    item = next(i for i in rows if i.generator and i.row.group != "utt2")  # utt2 is at 22.05 kHz
     copy, _ = soundfile.read(str(item.row.path), dtype="float32")
     real, _ = soundfile.read(str(sources[int(item.row.group[-1])].path), dtype="float32")
     envelope = lambda y: np.sqrt(np.convolve(y ** 2, np.ones(800) / 800, mode="same"))[::160]  # noqa: E731
@@ -104,16 +106,36 @@ def test_plan_is_drawn_from_the_seed(sources, tmp_path: Path) -> None:
                              ["mp3", "opus"])
     assert draw(0) == draw(0) and draw(0) != draw(1)
     fakes = [job for job in draw(0) if job.engine is not None]
-    assert len(fakes) == 6 and all(job.text for job in fakes if job.engine.kind == "tts")
-    per_source = [{job.engine.name for job in fakes if job.source == s} for s in speech_sources(sources)]
-    assert all(len(names) == 2 for names in per_source)  # never one engine twice for a source
+    # blocks: a griffinlim copy + espeak, a world copy + espeak, espeak alone (one TTS engine)
+    assert len(fakes) == 5 and all(job.text for job in fakes if job.engine.kind == "tts")
+    per_source = [[job.engine.name for job in fakes if job.source == s] for s in speech_sources(sources)]
+    assert sorted(map(sorted, per_source)) == [["espeak"], ["espeak", "griffinlim"], ["espeak", "world"]]
+
+
+def test_vocoder_families_copy_disjoint_speakers_and_leave_some_without(tmp_path: Path) -> None:
+    """Holding a vocoder family out takes its sources' reals, and their speakers', into its fold: families
+    must not share speakers (or they are held out together, with most of the reals), and some speakers
+    stay copy-free for the folds to balance."""
+    sources = [ManifestRow(path=tmp_path / f"s{i}.flac", label=REAL, group=f"g{i}", audio_label=REAL,
+                           actor=f"spk{i % 8}") for i in range(40)]  # 8 speakers of 5 utterances
+    engines = get_engines(["griffinlim", "world", "world-vc", "espeak", "flite", "festival-hts"])
+    jobs = [job for job in plan(sources, tmp_path, engines, SynthConfig(per_source=3), []) if job.engine]
+    copied = {}
+    for job in jobs:
+        if job.engine.kind != "tts":
+            copied.setdefault(job.engine.family, set()).add(job.source.actor)
+    assert set(copied) == {"griffinlim", "world"} and not copied["griffinlim"] & copied["world"]
+    assert (len(copied["griffinlim"]), len(copied["world"])) == (3, 3)  # 8 speakers in 3 blocks: 3, 3, 2
+    per_source = {s.group: [job.engine.name for job in jobs if job.source == s] for s in sources}
+    assert all(len(names) == 3 == len(set(names)) for names in per_source.values())
+    assert {job.engine.name for job in jobs if job.engine.family == "world"} == {"world", "world-vc"}
 
 
 def test_every_fake_passes_a_codec_when_asked(sources, tmp_path: Path) -> None:
     config = SynthConfig(engines=("griffinlim",), per_source=1, codec_fraction=1.0, real_codec_fraction=0.0,
                          codecs=("mp3",))
     rows = synthesize(sources, tmp_path, config)
-    assert len(rows) == 3 and all(item.codec == "mp3" and item.row.label == FAKE for item in rows)
+    assert len(rows) == 2 and all(item.codec == "mp3" and item.row.label == FAKE for item in rows)  # 1 source left free
 
 
 def test_missing_engine_is_skipped_with_a_warning(sources, tmp_path: Path, monkeypatch, caplog) -> None:

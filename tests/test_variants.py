@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -52,3 +54,13 @@ def test_sync_label_says_which_rows_have_lips_and_voice_apart() -> None:
                                                             "blend=steady")] == [1, 1, 0, 0]
     assert sync_label("/d/real.mp4", "REAL") == 0
     assert sync_label("/d/wav2lip.mp4", "FAKE") == -1  # a generator's fake: unknown, not "out of sync"
+
+
+def test_variant_draws_do_not_depend_on_where_the_data_lies() -> None:
+    """The recipe's manifests must come out the same from any work folder or checkout."""
+    from avdetect.corpus.variant_cache import row_rng
+
+    draw = lambda path: row_rng(0, Path(path)).random(4).tolist()  # noqa: E731
+    assert draw("/work/shared/data/speech/vctk/p225.flac") == draw("/elsewhere/data/speech/vctk/p225.flac")
+    assert draw("/data/speech/vctk/p225.flac") != draw("/data/speech/vctk/p226.flac")
+    assert row_rng(1, Path("/d/vctk/p225.flac")).random() != row_rng(0, Path("/d/vctk/p225.flac")).random()

@@ -109,9 +109,23 @@ def test_out_of_fold_blocks_read_the_model_of_each_video_s_fold(tmp_path: Path, 
     monkeypatch.setattr(video_features, "cached_paths", lambda _: {str(r.path): r.path.stem for r in rows})
     monkeypatch.setattr(video_features, "load_perception", lambda _: object())
     fold_of = {str(rows[0].path): 0, str(rows[1].path): 2}  # c is in no fold: left out
-    counts = video_features.write_video_features(rows, tmp_path, ["weighted"], tmp_path / "out",
-                                                 models=tmp_path / "m", fold_of=fold_of)
-    assert counts == {"weighted": 2}
+    done = video_features.write_video_features(rows, tmp_path, ["weighted"], tmp_path / "out",
+                                               models=tmp_path / "m", fold_of=fold_of)
+    assert done.written == {"weighted": 2} and done.left_out == {video_features.NO_FOLD: [str(rows[2].path)]}
     assert read_from == [tmp_path / "m" / "fold0" / "w/w.json", tmp_path / "m" / "fold2" / "w/w.json"]
     video_features.write_video_features(rows[:1], tmp_path, ["weighted"], tmp_path / "out", models=tmp_path / "m")
     assert read_from[-1] == tmp_path / "m" / "w/w.json"
+
+
+def test_command_says_which_rows_it_left_out_and_why(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A manifest read from elsewhere than its cache expects: the count alone would not say why rows are missing."""
+    from avdetect.cli import main
+    from avdetect.corpus.manifest import ManifestRow, write_manifest
+
+    (tmp_path / "cache").mkdir()
+    write_manifest([ManifestRow(path=tmp_path / "a.mp4", label="REAL", group="a")], tmp_path / "m.csv")
+    assert main(["video-features", str(tmp_path / "m.csv"), "--cache", str(tmp_path / "cache"),
+                 "-o", str(tmp_path / "out"), "--extractors", "face_motion"]) == 0
+    out = capsys.readouterr().out
+    assert "face_motion.csv: 0 of 1 videos" in out
+    assert f"left out, not in the cache: 1 (e.g. {tmp_path / 'a.mp4'}); run `avdetect extract`" in out

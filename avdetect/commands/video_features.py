@@ -28,12 +28,14 @@ def run(args: argparse.Namespace) -> int:
     from avdetect.corpus.folds import fold_map, read_folds
     from avdetect.corpus.manifest import read_manifest
     from avdetect.features.registry import VIDEO_EXTRACTORS
-    from avdetect.training.video_features import write_video_features
+    from avdetect.training.video_features import HINTS, write_video_features
 
     rows = read_manifest(args.manifest)
     fold_of = fold_map(read_folds(args.folds)) if args.folds else None
     names = [n.strip() for n in (args.extractors or ",".join(VIDEO_EXTRACTORS)).split(",") if n.strip()]
-    counts = write_video_features(rows, args.cache, names, args.output, models=args.models, fold_of=fold_of)
-    for name, n in counts.items():
+    done = write_video_features(rows, args.cache, names, args.output, models=args.models, fold_of=fold_of)
+    for name, n in done.written.items():
         print(f"{args.output / (name + '.csv')}: {n} of {len(rows)} videos")
+    for reason, paths in done.left_out.items():
+        print(f"left out, {reason}: {len(paths)} (e.g. {paths[0]}){HINTS.get(reason, '')}")
     return 0

@@ -10,8 +10,10 @@ Holding out generators (``hold_out="generator"`` or ``"family"``) measures trans
 generator lands in one fold, so each fold's model never saw the generators it is scored on. The
 generator of each fake joins the same union-find, so a vocoder copy that shares its source's group with
 another generator's copy holds both generators out together (`merged_holdouts` names such merges).
-Components are then dealt greedily, largest first: fake-holding ones to the fold with the fewest fakes,
-the real-only ones to the fold with the fewest reals, so every fold has both classes when it can.
+Components are then dealt greedily, largest first: each fake-holding one to the fold whose fuller class
+(as a share of all fakes or of all reals) stays the smallest once it is added, so a component that brings
+many reals (a vocoder's copies come with their real sources) does not land where the reals already are;
+then the real-only ones to the fold with the fewest reals, so every fold has both classes when it can.
 
 The folds file is a CSV ``path,group,fold``: ``group`` is the component (the smallest group, actor or
 generator key in it, prefixed ``group:``, ``actor:``, ``generator:`` or ``family:``); paths follow the
@@ -145,8 +147,10 @@ def hold_out_folds(rows: Sequence[ManifestRow], n_splits: int, seed: int, hold_o
     tie = np.random.default_rng(seed).permutation(len(names))  # equal sizes are dealt in a seeded order
     comp_fold = np.full(len(names), -1, dtype=np.int64)
     counts = np.zeros((n_splits, 2))  # per fold: fakes, reals
+    share = 1.0 / np.maximum([n_fake.sum(), n_real.sum()], 1)  # a row's share of its class
     for c in sorted(np.flatnonzero(n_fake > 0), key=lambda c: (-n_fake[c], tie[c])):
-        comp_fold[c] = int(np.lexsort((counts[:, 1], counts[:, 0]))[0])  # fewest fakes, then fewest reals
+        load = ((counts + (n_fake[c], n_real[c])) * share).max(axis=1)  # the fuller class's share after
+        comp_fold[c] = int(np.lexsort((counts[:, 0], load))[0])  # the least loaded, then fewest fakes
         counts[comp_fold[c]] += (n_fake[c], n_real[c])
     for c in sorted(np.flatnonzero(n_fake == 0), key=lambda c: (-n_real[c], tie[c])):
         comp_fold[c] = int(np.lexsort((counts[:, 0], counts[:, 1]))[0])  # fewest reals

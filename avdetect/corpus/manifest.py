@@ -119,6 +119,12 @@ def resolve_path(text: str, base: Path) -> Path:
     return path if path.is_absolute() else Path(os.path.normpath(base.absolute() / path))
 
 
+def source_name(path: Path) -> str:
+    """A file's name wherever the data lies, ``<folder>/<file>``: what per-file random draws are seeded on, so
+    a recipe run from another checkout or work folder draws the same."""
+    return f"{path.parent.name}/{path.name}"
+
+
 def portable_path(path: Path, base: Path) -> str:
     """Returns ``path`` relative to ``base`` (POSIX) when it lies under it, else as an absolute path."""
     if not path.is_absolute():

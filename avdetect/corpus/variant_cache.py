@@ -13,7 +13,7 @@ import numpy as np
 from avdetect.corpus.cache import CONFIG_NAME, cache_key, is_complete, load_perception, save_perception
 from avdetect.corpus.cache_index import cached_paths
 from avdetect.corpus.extract import VideoResult, log_result
-from avdetect.corpus.manifest import ManifestRow
+from avdetect.corpus.manifest import ManifestRow, source_name
 from avdetect.corpus.variants import FAKE, Variant, VariantInputs, make_variants
 from avdetect.perception.audio import MelConfig, MelExtractor, SpeechConfig, saved_speech_config
 from avdetect.records import Perception
@@ -25,9 +25,10 @@ def audio_configs(cache_dir: Path) -> tuple[MelConfig, SpeechConfig]:
     return MelConfig(**config["mel"]), saved_speech_config(config["speech"])
 
 
-def row_rng(seed: int, path: str) -> np.random.Generator:
-    """A generator fixed by the seed and the path, so a rerun makes the same variants (and skips them)."""
-    digest = hashlib.sha1(f"{seed}:{path}".encode()).digest()
+def row_rng(seed: int, path: Path) -> np.random.Generator:
+    """A generator fixed by the seed and the file's `source_name` (not where it lies), so a rerun makes the
+    same variants (and skips them), from any work folder."""
+    digest = hashlib.sha1(f"{seed}:{source_name(path)}".encode()).digest()
     return np.random.default_rng(int.from_bytes(digest[:8], "little"))
 
 
@@ -57,7 +58,7 @@ def add_variants(
             new_rows.extend(replace(row, path=Path(v["path"]), **_fields(v)) for v in done[str(row.path)])
             continue
         seen = load_perception(cache_dir / f"{keys[str(row.path)]}.npz")
-        rng = row_rng(seed, str(row.path))
+        rng = row_rng(seed, row.path)
         inputs = VariantInputs(_donor(donors, row.group, rng), extractor, speech)
         made = [_store(row, v, cache_dir, _unique(f"{row.path}#{v.tag}", seed, taken))
                 for v in make_variants(seen, kinds, rng, inputs)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from avdetect.corpus.cache import load_perception
@@ -22,12 +23,27 @@ from avdetect.features.registry import get_extractor
 log = logging.getLogger(__name__)
 
 FEATURES_DIR = "features"  # under the runs folder `fit-stacker --oof` reads
+NOT_CACHED, UNREADABLE, NO_FOLD = "not in the cache", "cache file unreadable", "in no fold"
+HINTS = {  # what to do about the rows left out for each reason
+    NOT_CACHED: "; run `avdetect extract` on this manifest with the same --cache (relative paths are read "
+                "from the manifest's own folder)",
+    NO_FOLD: "; the --folds file was made for another manifest",
+}
+
+
+@dataclass(frozen=True)
+class FeatureRun:
+    """What `write_video_features` wrote, and the rows it left out by reason."""
+
+    written: dict[str, int]  # extractor -> rows in its CSV
+    left_out: dict[str, list[str]] = field(default_factory=dict)  # reason (NOT_CACHED, ...) -> paths
 
 
 def write_video_features(rows: Sequence[ManifestRow], cache_dir: Path, extractors: Sequence[str], out_dir: Path,
                          *, models: Path | None = None, fold_of: Mapping[str, int] | None = None,
-                         progress: Callable[[int], None] | None = None) -> dict[str, int]:
-    """Writes OUT_DIR/<extractor>.csv for every extractor; returns how many videos each file holds.
+                         progress: Callable[[int], None] | None = None) -> FeatureRun:
+    """Writes OUT_DIR/<extractor>.csv for every extractor; returns how many videos each file holds and
+    which rows were left out, and why.
 
     Blocks with weights (the learnt sync net) read them from the `models` folder (default the package's
     model). With `fold_of` (path -> fold) the rows of fold k read them from `models`/fold<k> instead: each
@@ -46,6 +62,7 @@ def write_video_features(rows: Sequence[ManifestRow], cache_dir: Path, extractor
     files = {name: (out_dir / f"{name}.csv").open("w", newline="", encoding="utf-8") for name in blocks}
     writers = {name: csv.writer(f) for name, f in files.items()}
     counts = dict.fromkeys(blocks, 0)
+    left_out: dict[str, list[str]] = {}
     try:
         for name, extractor in blocks.items():
             writers[name].writerow(["path", *extractor.names])
@@ -53,15 +70,16 @@ def write_video_features(rows: Sequence[ManifestRow], cache_dir: Path, extractor
             key = keys.get(str(row.path))
             where = models if fold_of is None else _fold_models(models, fold_of, row)
             if fold_of is not None and where is None:
-                log.info("%s: in no fold, left out", row.path)
+                left_out.setdefault(NO_FOLD, []).append(str(row.path))
                 continue
             if key is None:
-                log.info("%s: not in the cache, left out", row.path)
+                left_out.setdefault(NOT_CACHED, []).append(str(row.path))
                 continue
             try:
                 seen = load_perception(cache_dir / f"{key}.npz")
             except AvdetectError as err:
                 log.warning("%s: %s; left out", row.path, err)
+                left_out.setdefault(UNREADABLE, []).append(str(row.path))
                 continue
             for name, extractor in blocks.items():
                 writers[name].writerow([str(row.path), *(f"{v:.6g}" for v in extractor(seen, where))])
@@ -71,7 +89,7 @@ def write_video_features(rows: Sequence[ManifestRow], cache_dir: Path, extractor
     finally:
         for f in files.values():
             f.close()
-    return counts
+    return FeatureRun(counts, left_out)
 
 
 def _fold_models(models: Path | None, fold_of: Mapping[str, int], row: ManifestRow) -> Path | None:

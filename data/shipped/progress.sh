@@ -14,8 +14,8 @@
 # from the restored folds if any). KEY names the stage's settings (its budget knobs); a saved stage also records
 # the sha256 of WORK_DIR's all.csv and folds.csv, and is restored only when all three match: out-of-fold
 # predictions made on other folds or rows would leak into the stacker or miss rows. PROGRESS_DIR (default
-# data/shipped/progress) moves the store. Manifests hold absolute paths: run the recipe in the same checkout
-# folder to reuse a stage.
+# data/shipped/progress) moves the store. Manifests hold the shared data's absolute paths: keep it in the same
+# place to reuse a stage (any checkout folder and WORK_DIR will do).
 set -euo pipefail
 ACTION=$1 W=$(cd "$2" && pwd) STAGE=$3 KEY=$4
 P=${PROGRESS_DIR:-$(cd "$(dirname "$0")" && pwd)/progress}/$STAGE

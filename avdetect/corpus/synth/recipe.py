@@ -1,12 +1,18 @@
 """The synthetic-speech recipe: a manifest's real speech in, labelled fakes and codec-passed reals out.
 
-Every real speech file (label REAL, an audio file) gets `per_source` fakes from different engines,
-dealt round-robin over a seeded shuffle so each engine makes about as many as the others:
+Every real speech file (label REAL, an audio file) gets up to `per_source` fakes from different engines:
 
 * a vocoder copies the real utterance (same words, speaker and timing) and its output keeps the
   source's ``group`` and ``actor``, so folds keep a real file and its copies together;
 * a TTS engine speaks one or two sentences of `texts.SENTENCES` with a drawn voice, rate and noise; its
   output is its own group and its actor the voice (e.g. ``flite-slt``).
+
+Holding a vocoder family out (``avdetect folds --hold-out family``) takes the real sources of its copies,
+and every utterance of their speakers, into the same fold. So the speakers are dealt to one block per
+vocoder family plus one block with none: a source gets copies of its block's family only and its other
+fakes from TTS engines (round-robin, so each makes about as many as the others). Each family can then be held out in a fold
+of its own with its share of the reals, and a share of the reals is free to balance the folds; before
+this, one fold held two thirds of the real speech and the model scoring it had trained on the rest.
 
 A third of the fakes and half of the sources (copied as new REAL files, so a third of all reals) pass
 through a lossy codec (`avdetect.pseudofakes.codecs`), so "was re-encoded" marks neither class
@@ -18,14 +24,15 @@ from __future__ import annotations
 
 import logging
 import zlib
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from avdetect.corpus.datasets.common import AUDIO_EXTENSIONS
-from avdetect.corpus.manifest import FAKE, REAL, ManifestRow, check_unique_paths
+from avdetect.corpus.datasets.common import AUDIO_EXTENSIONS, connected_components
+from avdetect.corpus.manifest import FAKE, REAL, ManifestRow, check_unique_paths, source_name
 from avdetect.corpus.synth.base import SAMPLE_RATE, TTS, Engine, fit_length, match_rms, resample, scale_to_peak
 from avdetect.corpus.synth.engines import get_engines
 from avdetect.corpus.synth.outputs import SynthRow, settings_text, write_flac
@@ -75,7 +82,7 @@ def speech_sources(rows: Sequence[ManifestRow]) -> list[ManifestRow]:
 
 def source_key(row: ManifestRow) -> str:
     """A source's name independent of where the data lies: ``<folder>/<file>``."""
-    return f"{row.path.parent.name}/{row.path.name}"
+    return source_name(row.path)
 
 
 def _stem(row: ManifestRow) -> str:
@@ -115,19 +122,51 @@ def _real_job(row: ManifestRow, out_dir: Path, config: SynthConfig, codecs: Sequ
 
 def plan(sources: Sequence[ManifestRow], out_dir: Path, engines: Sequence[Engine], config: SynthConfig,
          codecs: Sequence[str]) -> list[Job]:
-    """Every output of the recipe, drawn from the seed: the fakes, then the codec-passed reals.
-
-    Source i (in a seeded shuffle) gets engines i*k .. i*k+k-1 modulo their number (k = per_source), so
-    engines make equal shares within one and no source gets one engine twice.
-    """
-    if not engines:
-        return []
-    per_source = min(config.per_source, len(engines))
-    order = np.random.default_rng(config.seed).permutation(len(sources))
-    fakes = [_fake_job(sources[i], engines[(rank * per_source + k) % len(engines)], k, out_dir, config, codecs)
-             for rank, i in enumerate(order) for k in range(per_source)]
+    """Every output of the recipe, drawn from the seed: the fakes, then the codec-passed reals."""
+    shuffled = [sources[i] for i in np.random.default_rng(config.seed).permutation(len(sources))]
+    n_families = len({engine.family for engine in engines if engine.kind != TTS})
+    dealt = deal_engines(speaker_blocks(shuffled, n_families + 1), engines, config.per_source)
+    fakes = [_fake_job(row, engine, k, out_dir, config, codecs)
+             for row, chosen in zip(shuffled, dealt) for k, engine in enumerate(chosen)]
     reals = [_real_job(row, out_dir, config, codecs) for row in sources]
     return fakes + [job for job in reals if job is not None]
+
+
+def speaker_blocks(rows: Sequence[ManifestRow], n_blocks: int) -> list[int]:
+    """The block (0 .. n_blocks - 1) of each row: rows that share a group or an actor (one speaker's
+    utterances) share a block, as folds keep them together; the largest speakers are dealt first, each to
+    the block with the fewest rows (ties in the rows' order)."""
+    links = [[f"group:{row.group}"] + ([f"actor:{row.actor}"] if row.actor else []) for row in rows]
+    names = connected_components(links)
+    comps = [names[link[0]] for link in links]
+    size = Counter(comps)
+    first = {comp: i for i, comp in reversed(list(enumerate(comps)))}
+    counts, block_of = [0] * n_blocks, {}
+    for comp in sorted(size, key=lambda c: (-size[c], first[c])):
+        block_of[comp] = counts.index(min(counts))
+        counts[block_of[comp]] += size[comp]
+    return [block_of[comp] for comp in comps]
+
+
+def deal_engines(blocks: Sequence[int], engines: Sequence[Engine], per_source: int) -> list[list[Engine]]:
+    """The engines of each source, given its block (`speaker_blocks`).
+
+    In block b < F of the F vocoder families a source gets one copy by family b's engines in turn; its
+    other fakes (up to ``per_source`` in all) come from the TTS engines dealt round-robin, so no source
+    gets one engine twice. Block F gets no copies.
+    """
+    families = sorted({engine.family for engine in engines if engine.kind != TTS})
+    copiers = [[engine for engine in engines if engine.kind != TTS and engine.family == family]
+               for family in families]
+    speakers = [engine for engine in engines if engine.kind == TTS]
+    dealt, turns, spoken = [], Counter(), 0
+    for block in blocks:
+        chosen = [copiers[block][turns[block] % len(copiers[block])]] if block < len(families) else []
+        turns[block] += 1
+        n_tts = min(per_source - len(chosen), len(speakers))
+        dealt.append(chosen + [speakers[(spoken + k) % len(speakers)] for k in range(n_tts)])
+        spoken += n_tts
+    return dealt
 
 
 def render(job: Job, *, max_seconds: float = 6.0) -> np.ndarray:
