@@ -50,8 +50,8 @@ def write_video_features(rows: Sequence[ManifestRow], cache_dir: Path, extractor
     video is measured by the model that never trained on it (out-of-fold blocks for the stacker); rows
     that no fold places are left out.
 
-    A video that is not in the cache is left out (logged); one whose cache file cannot be read is left
-    out with a warning, so one broken file does not stop the run.
+    A video that is not in the cache is left out; one whose cache file cannot be read is left out with a
+    warning, so one broken file does not stop the run; both are named in the result's ``left_out``.
 
     Raises:
         ValueError: an unknown extractor name (listing the valid ones).

@@ -10,9 +10,10 @@ Every real speech file (label REAL, an audio file) gets up to `per_source` fakes
 Holding a vocoder family out (``avdetect folds --hold-out family``) takes the real sources of its copies,
 and every utterance of their speakers, into the same fold. So the speakers are dealt to one block per
 vocoder family plus one block with none: a source gets copies of its block's family only and its other
-fakes from TTS engines (round-robin, so each makes about as many as the others). Each family can then be held out in a fold
-of its own with its share of the reals, and a share of the reals is free to balance the folds; before
-this, one fold held two thirds of the real speech and the model scoring it had trained on the rest.
+fakes from TTS engines (round-robin, so each makes about as many as the others). Each family can then be
+held out in a fold of its own with its share of the reals, and a share of the reals is free to balance
+the folds; before this, one fold held two thirds of the real speech and the model scoring it had trained
+on the rest.
 
 A third of the fakes and half of the sources (copied as new REAL files, so a third of all reals) pass
 through a lossy codec (`avdetect.pseudofakes.codecs`), so "was re-encoded" marks neither class
