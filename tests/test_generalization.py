@@ -24,6 +24,14 @@ def bench():
     return module
 
 
+@pytest.fixture(scope="module")
+def fit_blocks():
+    spec = importlib.util.spec_from_file_location("fit_blocks_bench", SCRIPT.with_name("fit_blocks.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def _write_oof(path: Path, rows: list[tuple[str, int, float]]) -> None:
     with path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
@@ -85,16 +93,16 @@ def test_a_table_without_folds_asks_for_them(bench, tables, tmp_path):
         bench.main(["--modality", "av", "--oof", str(tmp_path / "bare.csv"), "--manifest", str(manifest)])
 
 
-def test_branch_statistics_join_the_feature_blocks_per_file(bench, tmp_path):
+def test_branch_statistics_join_the_feature_blocks_per_file(fit_blocks, tmp_path):
     """`--branch-oof`: a branch's window scores become per-file columns beside the feature blocks."""
     with (tmp_path / "oof.csv").open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(["path", "fold", "label", "probability"])
         writer.writerows([["a.wav", 0, 1, 0.2], ["a.wav", 0, 1, 0.6], ["b.wav", 1, 0, 0.1]])
-    names, stats = bench.branch_statistics(tmp_path / "oof.csv")
+    names, stats = fit_blocks.branch_statistics(tmp_path / "oof.csv")
     assert names[:3] == ["branch_mean", "branch_median", "branch_max"] and names[-1] == "branch_n"
     assert stats["a.wav"][:4].tolist() == pytest.approx([0.4, 0.4, 0.6, 0.2]) and stats["a.wav"][-1] == 2
-    block = (["spec_x"], {"a.wav": bench.np.array([7.0]), "c.wav": bench.np.array([8.0])})
-    joined_names, joined = bench.join_blocks(block, (names, stats))
+    block = (["spec_x"], {"a.wav": fit_blocks.np.array([7.0]), "c.wav": fit_blocks.np.array([8.0])})
+    joined_names, joined = fit_blocks.join_blocks(block, (names, stats))
     assert joined_names == ["spec_x", *names] and set(joined) == {"a.wav", "b.wav", "c.wav"}
-    assert joined["a.wav"][0] == 7.0 and bench.np.isnan(joined["b.wav"][0]) and bench.np.isnan(joined["c.wav"][1:]).all()
+    assert joined["a.wav"][0] == 7.0 and fit_blocks.np.isnan(joined["b.wav"][0]) and fit_blocks.np.isnan(joined["c.wav"][1:]).all()
