@@ -7,8 +7,10 @@ on the same folds as the model (folds holding out whole generator families when 
 Columns: OOF AUC and ECE (classes weighed equally) over all videos; the mean AUC over the held-out
 families (each against the reals of its folds; our pseudo-fake kinds count as families, `--variants` of
 `generalization.py`) and over those with n >= 10; the reals' false alarms at 0.5; the inconclusive share of
-the decision band. Each setting is a line of `fit-stacker` options (`--setting NAME='OPTIONS'`, repeatable);
-the default list compares family weighting and leaving each feature block out.
+the decision band. Each setting is a line of `fit-stacker` options (`--setting NAME='OPTIONS'`, repeatable)
+on top of the model's own (seed, balance, calibration, decision band, booster; a setting's `--booster`
+changes only the values it names); the default list compares family weighting and leaving out each
+feature block the model has.
 """
 
 from __future__ import annotations
@@ -39,25 +41,40 @@ def without(*blocks: str) -> str:
     return "--drop-features " + ",".join(name for block in blocks for name in get_extractor(block).names)
 
 
-def default_settings() -> dict[str, str]:
+def default_settings(features: Sequence[str]) -> dict[str, str]:
+    """Family weighting, and leaving out each of `BLOCKS` that has a column among the model's `features`."""
+    from avdetect.features.registry import get_extractor
+
+    present = [block for block in BLOCKS if set(get_extractor(block).names) & set(features)]
     return {
-        "as fitted (balance 0.5)": "",
+        "as fitted": "",
         "family balance 0.5": "--family-balance 0.5",
         "family balance 1": "--family-balance 1",
-        **{f"without {block}": without(block) for block in BLOCKS},
-        "branch scores and hand-made sync only": without(*BLOCKS),
+        **{f"without {block}": without(block) for block in present},
+        **({"branch scores and hand-made sync only": without(*present)} if present else {}),
     }
 
 
+def fitted_options(fit: dict) -> list[str]:
+    """The fit-stacker options that fit the stacker again as `fit` (report.json's "fit") records it."""
+    options = ["--seed", str(fit.get("seed", 0)), "--calibration", fit.get("calibration", "auto"),
+               "--family-balance", str(fit.get("family_balance", 0.0))]
+    options += ["--no-balance"] if fit.get("balance", 0.5) is None else ["--balance", str(fit.get("balance", 0.5))]
+    if "max_error" in fit:
+        options += ["--max-error", str(fit["max_error"])]
+    if fit.get("booster"):
+        options += ["--booster", ",".join(f"{name}={value}" for name, value in fit["booster"].items())]
+    return options
+
+
 def refit(model: Path, out: Path, options: str) -> dict:
-    """Fits `model`'s stacker again with `options` into `out` (its decision band held to the model's own
-    --max-error unless `options` says otherwise); its report.json."""
+    """Fits `model`'s stacker again with its own settings and then `options` into `out`; its report.json."""
     from avdetect.cli import main
 
     fitted = json.loads((model / "stacker" / "report.json").read_text()).get("fit", {})
-    base = ["--max-error", str(fitted["max_error"])] if "max_error" in fitted else []
     with redirect_stdout(StringIO()):
-        code = main(["fit-stacker", "--from-model", str(model), "-o", str(out), *base, *shlex.split(options)])
+        code = main(["fit-stacker", "--from-model", str(model), "-o", str(out), *fitted_options(fitted),
+                     *shlex.split(options)])
     if code != 0:
         raise SystemExit(f"fit-stacker {options}: exit {code}")
     return json.loads((out / "stacker" / "report.json").read_text())
@@ -101,7 +118,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     from avdetect.corpus.manifest import read_manifest
 
-    settings = dict(s.split("=", 1) for s in args.setting) if args.setting else default_settings()
+    features = json.loads((args.model / "stacker" / "config.json").read_text())["feature_names"]
+    settings = dict(s.split("=", 1) for s in args.setting) if args.setting else default_settings(features)
     rows = read_manifest(args.manifest)
     results = {}
     with tempfile.TemporaryDirectory() as tmp:

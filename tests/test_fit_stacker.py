@@ -146,10 +146,10 @@ def test_family_balance_is_fitted_and_recorded(runs, tmp_path, capsys):
 def test_booster_settings_are_fitted_and_recorded(runs, tmp_path, capsys):
     code = main(["fit-stacker", "--oof", str(runs["runs"]), "--folds", str(runs["folds"]),
                  "--manifest", str(runs["manifest"]), "-o", str(tmp_path / "m"),
-                 "--booster", "num_leaves=3,max_depth=2,learning_rate=0.05"])
+                 "--booster", "num_leaves=3,max_depth=3,learning_rate=0.05", "--booster", "max_depth=2"])
     assert code == 0, capsys.readouterr().err
     report = json.loads((tmp_path / "m/stacker/report.json").read_text())
-    assert report["fit"]["booster"] == {"num_leaves": 3, "max_depth": 2, "learning_rate": 0.05}
+    assert report["fit"]["booster"] == {"num_leaves": 3, "max_depth": 2, "learning_rate": 0.05}  # the later wins
     assert "[num_leaves: 3]" in (tmp_path / "m/stacker/booster.txt").read_text()
 
 

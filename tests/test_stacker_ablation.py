@@ -39,3 +39,22 @@ def test_prints_a_row_per_setting(model_with_table, tmp_path, capsys):  # noqa: 
     assert out[1].split()[:3] == ["setting", "AUC", "ECE"]
     assert [line.split()[0] for line in out[2:]] == ["plain", "families"]
     assert all(0.5 < float(line.split()[1]) <= 1 for line in out[2:])  # the fakes' first columns are higher
+
+
+def test_refits_start_from_the_models_own_settings():
+    script = load_script()
+    fit = {"seed": 3, "balance": None, "family_balance": 0.5, "calibration": "platt", "max_error": 0.2,
+           "booster": {"n_estimators": 400, "learning_rate": 0.05}}
+    assert script.fitted_options(fit) == [
+        "--seed", "3", "--calibration", "platt", "--family-balance", "0.5", "--no-balance",
+        "--max-error", "0.2", "--booster", "n_estimators=400,learning_rate=0.05"]
+
+
+def test_default_settings_leave_out_only_the_blocks_the_model_has():
+    from avdetect.features.registry import get_extractor
+
+    script = load_script()
+    settings = script.default_settings(["vis_max_mean", *get_extractor("face_motion").names])
+    assert [name for name in settings if name.startswith("without")] == ["without face_motion"]
+    assert settings["branch scores and hand-made sync only"] == settings["without face_motion"]
+    assert not any(name.startswith("without") or name.startswith("branch") for name in script.default_settings(["x"]))

@@ -87,12 +87,12 @@ def test_from_model_without_a_block_neither_fits_nor_scores_it(model_with_table,
 
     new = tmp_path / "refit"
     assert main(["fit-stacker", "--from-model", str(model_with_table), "-o", str(new),
-                 "--drop-features", "face_spectrum_*,sync_learnt_n_windows"]) == 0, capsys.readouterr().err
+                 "--drop-features", "face_spectrum_*,face_motion_eye_var"]) == 0, capsys.readouterr().err
     old, refit = load_bundle(model_with_table), load_bundle(new)
-    dropped = [n for n in old.spec.features if n.startswith("face_spectrum_")] + ["sync_learnt_n_windows"]
+    dropped = [n for n in old.spec.features if n.startswith("face_spectrum_")] + ["face_motion_eye_var"]
     assert refit.spec.features == tuple(n for n in old.spec.features if n not in dropped)
     assert "face_spectrum" in old.spec.extractors and "face_spectrum" not in refit.spec.extractors
-    assert "sync_learnt" in refit.spec.extractors  # other columns of it are still read
+    assert "face_motion" in refit.spec.extractors  # other columns of it are still read
     assert Detector.load(new).bundle.spec.extractors == refit.spec.extractors
     assert main(["fit-stacker", "--from-model", str(model_with_table), "-o", str(tmp_path / "x"),
                  "--drop-features", "nothing_*"]) == 2

@@ -69,9 +69,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--family-balance", type=float, default=0.0, metavar="POWER",
                         help="also divide each fake's weight by n(its family) ** POWER: the manifest's generator "
                         "family, or the kind of pseudo-fake variant; 1 weighs every family the same (default 0: off)")
-    parser.add_argument("--booster", type=_booster_params, default={}, metavar="NAME=VALUE,...",
+    parser.add_argument("--booster", type=_booster_params, action="append", default=[], metavar="NAME=VALUE,...",
                         help="LightGBM settings of the stacker, e.g. 'num_leaves=3,min_child_samples=30' "
-                        f"(any of {', '.join(BOOSTER_PARAMS)}; defaults sized for a few hundred videos)")
+                        f"(any of {', '.join(BOOSTER_PARAMS)}; defaults sized for a few hundred videos); "
+                        "repeatable, a later value of a setting wins")
     bundle = parser.add_argument_group("model bundle (all three make MODEL_DIR a bundle `avdetect score` loads)")
     bundle.add_argument("--visual-model", type=Path, help="visual checkpoint JSON trained on all rows (--refit)")
     bundle.add_argument("--audio-model", type=Path, help="audio checkpoint JSON trained on all rows (--refit)")
@@ -97,11 +98,12 @@ def run(args: argparse.Namespace) -> int:
     if args.drop_features:
         data = drop_features(data, args.drop_features)
     balance = None if args.no_balance else args.balance
+    booster = {name: value for given in args.booster for name, value in given.items()}
     stacker = fit_stacker(data, calibration=args.calibration, seed=args.seed, balance=balance,
-                          family_balance=args.family_balance, booster=args.booster)
+                          family_balance=args.family_balance, booster=booster)
     settings = {"seed": args.seed, "balance": balance, "family_balance": args.family_balance,
                 "calibration": args.calibration, "max_error": args.max_error,
-                "drop_features": args.drop_features, "booster": args.booster}
+                "drop_features": args.drop_features, "booster": booster}
     report, band = write_outputs(args.output / "stacker", stacker, data, max_error=args.max_error,
                                  equal_classes=not args.no_balance, settings=settings)
     bundle = None

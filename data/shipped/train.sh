@@ -9,13 +9,15 @@
 #   data/shipped/train.sh [WORK_DIR]        # default out/shipped; resumable: finished steps are kept
 #
 # Budget knobs (environment): FOLDS (4), VIS_EPOCHS (6), VIS_STEPS (50), AUD_EPOCHS (4), AUD_STEPS (200),
-# SYNC_STEPS (1200), WORKERS (2), MAX_ERROR (0.2: each decided verdict's held-out error),
-# BLOCKS (the feature blocks without weights, see
-# avdetect/features/registry.py; the learnt sync block is made out of fold below),
-# SYNTH (0), FACE_IMAGES (a folder or zip of real face photos, e.g. $SHARED/faces/utkface-8k.zip: extra
-# real identities for the face CNN, `avdetect face-images`; default none), PROGRESS (1: reuse and save
-# finished stages in data/shipped/progress), HOLD_OUT (family: each fold holds out whole generator
-# families, so the stacker learns how the branches behave on fakes they never saw).
+# SYNC_STEPS (1200), WORKERS (2), MAX_ERROR (0.2: each decided verdict's held-out error), BLOCKS (the
+# feature blocks without weights, see avdetect/features/registry.py; the learnt sync block is made out of
+# fold below), SYNTH (0), FACE_IMAGES (a folder or zip of real face photos, e.g.
+# $SHARED/faces/utkface-8k.zip: extra real identities for the face CNN, `avdetect face-images`; default
+# none), PROGRESS (1: reuse and save finished stages in data/shipped/progress), HOLD_OUT (family: each fold
+# holds out whole generator families, so the stacker learns how the branches behave on fakes they never
+# saw), and the stacker's: BOOSTER (its LightGBM settings; n_estimators=400) and DROP_FEATURES (columns it
+# leaves out; sync_learnt_*: the learnt sync net's block made it worse on held-out generators, see
+# data/shipped/README.md; empty fuses every block).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SHARED=${AVDETECT_SHARED_DATA:-$(cd .. && pwd)/shared/data}
@@ -86,5 +88,6 @@ $A video-features "$W/all.csv" --cache "$W/cache" -o "$W/runs/features" \
 awk -F, 'NR == 1 || $1 ~ /\/video\//' "$W/folds.csv" > "$W/folds_videos.csv"
 $A fit-stacker --oof "$W/runs" --folds "$W/folds_videos.csv" --manifest "$W/all.csv" -o "$W/model" \
     --visual-model "$W/runs/visual/refit/model.json" --audio-model "$W/runs/audio/refit/model.json" \
-    --cache "$W/cache" --max-error "${MAX_ERROR:-0.2}"  # at 0.05 this model would decide 2 % of held-out videos
+    --cache "$W/cache" --max-error "${MAX_ERROR:-0.2}" --booster "${BOOSTER-n_estimators=400}" \
+    --drop-features "${DROP_FEATURES-sync_learnt_*}"  # at max-error 0.05 this model would decide 5 % of videos
 echo "bundle: $W/model (copy it to avdetect/model to ship it)"
