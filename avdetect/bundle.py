@@ -4,6 +4,7 @@
     MODEL_DIR/visual/visual.*    visual branch (safetensors + JSON config)
     MODEL_DIR/audio/audio.*      audio branch
     MODEL_DIR/stacker/           LightGBM text model, calibrator and verdict models (stacking.bundle)
+    MODEL_DIR/voice/             optional: the voice stacker, same format, for inputs without a face
 
 Nothing in it is a pickle; every file is checked against its sha256 when the bundle is loaded.
 """
@@ -37,6 +38,7 @@ class ModelBundle:
     audio: Path | None  # JSON path of the audio checkpoint
     stacker: Path  # folder of the stacker bundle
     card: dict[str, Any]  # model card facts: data, metrics, limits
+    voice: Path | None = None  # folder of the voice stacker (inputs without a face); None: the stacker scores all
 
 
 def shipped_model_dir() -> Path:
@@ -51,6 +53,7 @@ def assemble_bundle(
     spec: ScoringSpec,
     visual: str | os.PathLike | None = None,
     audio: str | os.PathLike | None = None,
+    voice: str | os.PathLike | None = None,
     half: bool = True,
     card: dict[str, Any] | None = None,
 ) -> Path:
@@ -62,12 +65,15 @@ def assemble_bundle(
         spec: the scoring spec; its branch configs are filled in from the checkpoints given.
         visual: JSON path of a visual checkpoint, or None.
         audio: JSON path of an audio checkpoint, or None.
+        voice: folder of a voice stacker (`stacking.bundle.save_bundle`, the stacker's columns), or None.
         half: store branch weights as float16 (half the size; loaded back as float32).
         card: model card facts to keep with the model.
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     parts = {"stacker": _copy_tree(Path(stacker), directory / "stacker")}
+    if voice is not None:
+        parts["voice"] = _copy_tree(Path(voice), directory / "voice")
     branches = {}
     for name, source in (("visual", visual), ("audio", audio)):
         if source is not None:
@@ -119,6 +125,7 @@ def load_bundle(directory: str | os.PathLike | None = None) -> ModelBundle:
         audio=directory / parts["audio"] if "audio" in parts else None,
         stacker=directory / parts["stacker"],
         card=spec.get("card", {}),
+        voice=directory / parts["voice"] if "voice" in parts else None,
     )
 
 
@@ -140,7 +147,8 @@ def _read_spec(path: Path) -> dict[str, Any]:
     return spec
 
 
-def check_bundle(bundle: ModelBundle, *, stacker_features: tuple[str, ...], aggregate: AggregateConfig) -> None:
+def check_bundle(bundle: ModelBundle, *, stacker_features: tuple[str, ...], aggregate: AggregateConfig,
+                 voice_features: tuple[str, ...] | None = None) -> None:
     """Refuses a bundle whose checkpoints, stacker or installed code disagree with its scoring spec.
 
     Raises:
@@ -154,6 +162,9 @@ def check_bundle(bundle: ModelBundle, *, stacker_features: tuple[str, ...], aggr
         aggregate=aggregate,
     )
     problems += missing_block_weights(bundle.directory, bundle.spec.extractors)
+    if voice_features is not None and tuple(voice_features) != tuple(bundle.spec.features):
+        problems.append(f"voice stacker: {len(voice_features)} feature columns, not spec.features' "
+                        f"{len(bundle.spec.features)}")
     if problems:
         raise ModelFileError(f"{bundle.directory}: the bundle disagrees with its scoring spec: {'; '.join(problems)}")
 

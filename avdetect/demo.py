@@ -31,7 +31,10 @@ def shared_data() -> Path:
 def write_clip(path: Path, frames: np.ndarray, fps: float, audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> Path:
     """H.264/AAC mp4 of uint8 (T, H, W, 3) frames and float32 (N,) mono audio."""
     with av.open(str(path), "w") as out:
-        video = out.add_stream("libx264", rate=int(round(fps)), options={"preset": "veryfast", "crf": "20"})
+        # x264's macroblock tree made a varying one of every few encodes of the same frames differ (another
+        # demo table each time); without it the same input gives the same bytes
+        video = out.add_stream("libx264", rate=int(round(fps)),
+                               options={"preset": "veryfast", "crf": "20", "x264-params": "mbtree=0"})
         video.width, video.height, video.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
         sound = out.add_stream("aac", rate=sample_rate, layout="mono")
         for rgb in frames:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -160,3 +161,64 @@ def test_booster_settings_that_are_not_lightgbm_settings_exit_2(runs, tmp_path, 
               "-o", str(tmp_path / "m"), "--booster", text])
     assert stop.value.code == 2
     assert "--booster" in capsys.readouterr().err and not (tmp_path / "m").exists()
+
+
+def add_speech(runs: dict[str, Path], n_groups: int = 24, seed: int = 1) -> dict[str, Path]:
+    """Speech files (voice scores only, no face) next to make_runs' videos: their manifest and audio OOF rows
+    join the run's; folds_all.csv holds every row, the videos on their own folds."""
+    from avdetect.corpus.folds import read_folds
+    from avdetect.corpus.manifest import read_manifest
+
+    rng = np.random.default_rng(seed)
+    rows, folds = read_manifest(runs["manifest"]), [f.fold for f in read_folds(runs["folds"])]
+    audio = []
+    for g in range(n_groups):
+        for fake in (0, 1):
+            path = runs["root"] / "speech" / f"spk{g:02d}_{fake}.wav"
+            rows.append(ManifestRow(path, FAKE if fake else REAL, f"spk{g:02d}", audio_label=FAKE if fake else REAL,
+                                    dataset="speech", family=("vocoder", "tts")[g % 2] if fake else ""))
+            folds.append(g % 3)
+            p = rng.beta(5, 2, 6) if fake else rng.beta(2, 5, 6)
+            audio += [[str(path), -1, i, float(i), fake, g % 3, f"{q:.4f}"] for i, q in enumerate(p)]
+    out = runs["root"] / "with_speech"
+    shutil.copytree(runs["runs"], out / "runs")
+    with (out / "runs" / "audio" / "oof.csv").open("a", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(audio)
+    write_manifest(rows, out / "manifest.csv")
+    write_folds(rows, np.array(folds), out / "folds_all.csv")
+    return {**runs, "root": out, "runs": out / "runs", "manifest": out / "manifest.csv",
+            "all_folds": out / "folds_all.csv"}
+
+
+@pytest.fixture(scope="module")
+def speech(runs):
+    return add_speech(runs)
+
+
+def test_voice_folds_fit_the_voice_stacker_on_the_rows_without_a_face(speech, tmp_path, capsys):
+    code = main(["fit-stacker", "--oof", str(speech["runs"]), "--folds", str(speech["folds"]),
+                 "--voice-folds", str(speech["all_folds"]), "--manifest", str(speech["manifest"]),
+                 "-o", str(tmp_path / "m")])
+    assert code == 0, capsys.readouterr().err
+    assert "48 videos (24 fake)" in capsys.readouterr().out  # the voice stacker's rows: the speech files
+    video, voice = load_bundle(tmp_path / "m/stacker"), load_bundle(tmp_path / "m/voice")
+    assert voice.feature_names == video.feature_names  # one feature row serves both
+    with (tmp_path / "m/voice/oof.csv").open(newline="") as f:
+        scored = list(csv.DictReader(f))
+    assert {Path(r["path"]).suffix for r in scored} == {".wav"} and len(scored) == 48
+    p, y = np.array([float(r["p_fake"]) for r in scored]), np.array([int(r["label"]) for r in scored])
+    assert p[y == 1].mean() > p[y == 0].mean() + 0.2  # the voice scores carry it
+    report = json.loads((tmp_path / "m/voice/report.json").read_text())
+    assert report["fit"]["family_balance"] == 1.0  # each generator family weighs the same
+    with (tmp_path / "m/stacker/oof.csv").open(newline="") as f:
+        assert {Path(r["path"]).suffix for r in csv.DictReader(f)} == {".mp4"}
+
+
+def test_voice_folds_need_a_manifest_and_rows_without_a_face(runs, speech, tmp_path, capsys):
+    assert main(["fit-stacker", "--oof", str(speech["runs"]), "--folds", str(speech["folds"]),
+                 "--voice-folds", str(speech["all_folds"]), "-o", str(tmp_path / "a")]) == 2
+    assert "--voice-folds needs --manifest" in capsys.readouterr().err
+    assert main(["fit-stacker", "--oof", str(runs["runs"]), "--folds", str(runs["folds"]),
+                 "--voice-folds", str(runs["folds"]), "--manifest", str(runs["manifest"]),
+                 "-o", str(tmp_path / "b")]) == 2
+    assert "without a face" in capsys.readouterr().err

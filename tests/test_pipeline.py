@@ -151,3 +151,29 @@ def test_scoring_only_the_stacker_crops_changes_no_probability(detector, bad_inp
     full, picked = detector.score(bad_inputs["speech_clip"].path), crops_only.score(bad_inputs["speech_clip"].path)
     _same_scores(full, picked, atol=1e-5)  # the CNN's batch differs: float noise only
     assert len(picked.tracks[0].probs) == detector.spec.frames_per_track < len(full.tracks[0].probs)
+
+
+def test_inputs_without_a_face_are_fused_by_the_voice_stacker(tmp_path):
+    """The stacker learnt from videos with a face; a bundle's voice stacker fuses the rest."""
+    from avdetect.bundle import assemble_bundle
+    from avdetect.features.registry import VIDEO_EXTRACTORS
+    from avdetect.scoring.scores import TrackScores, WindowScores
+    from stacking.bundle import load_bundle as load_stacker
+    from stacking.bundle import save_bundle
+    from stacking.decision import DecisionBand
+
+    shipped = load_bundle()
+    video = load_stacker(shipped.stacker)
+    save_bundle(tmp_path / "voice", video.stacker, aggregate=video.aggregate,
+                band=DecisionBand(low=0.0, high=0.0, max_error=0.2))  # calls everything it fuses fake
+    assemble_bundle(tmp_path / "m", stacker=shipped.stacker, spec=shipped.spec, visual=shipped.visual,
+                    audio=shipped.audio, voice=tmp_path / "voice")
+    routed, plain = Detector.load(tmp_path / "m"), Detector.load(shipped.directory)
+    assert load_bundle(tmp_path / "m").voice == tmp_path / "m" / "voice"
+    blocks = {name: np.full(len(VIDEO_EXTRACTORS[name].names), np.nan)
+              for name in shipped.spec.extractors if name in VIDEO_EXTRACTORS}
+    windows = WindowScores(np.array([0.0, 1.0]), np.array([2.0, 3.0]), np.array([0.2, 0.3], np.float32))
+    track = TrackScores(0, np.arange(8) * 0.1, np.full(8, 0.2, np.float32), 100.0, np.zeros((224, 224, 3), np.uint8))
+    assert routed.fuse("voice.wav", (), windows, None, blocks)["verdict"] == "fake"
+    with_face = [d.fuse("talk.mp4", (track,), windows, None, blocks) for d in (routed, plain)]
+    assert with_face[0]["verdict"] == with_face[1]["verdict"] and with_face[0]["p_fake"] == with_face[1]["p_fake"]

@@ -79,6 +79,7 @@ def test_from_model_refits_and_bundles_with_its_branches(model_with_table, tmp_p
     assert refit.card["refitted_from"] == str(model_with_table)
     assert (new / "sync" / "sync.safetensors").is_file()  # block weights travel with the spec
     assert (new / "stacker" / TABLE_FILE).is_file()  # and the table, for the next refit
+    assert refit.voice == new / "voice" and (new / "voice" / "booster.txt").is_file()  # as does the voice stacker
     assert Detector.load(new).stacker.band.max_error == pytest.approx(0.3)
 
 
@@ -93,6 +94,13 @@ def test_from_model_without_a_block_neither_fits_nor_scores_it(model_with_table,
     assert refit.spec.features == tuple(n for n in old.spec.features if n not in dropped)
     assert "face_spectrum" in old.spec.extractors and "face_spectrum" not in refit.spec.extractors
     assert "face_motion" in refit.spec.extractors  # other columns of it are still read
+    assert old.voice is not None and refit.voice is None  # the voice stacker reads the dropped columns
+    from avdetect.bundle import assemble_bundle
+
+    assemble_bundle(tmp_path / "mixed", stacker=old.stacker, spec=old.spec, visual=old.visual, audio=old.audio,
+                    voice=new / "stacker")  # a voice stacker of fewer columns than the spec's
+    with pytest.raises(ModelFileError, match="voice stacker"):
+        Detector.load(tmp_path / "mixed")
     assert Detector.load(new).bundle.spec.extractors == refit.spec.extractors
     assert main(["fit-stacker", "--from-model", str(model_with_table), "-o", str(tmp_path / "x"),
                  "--drop-features", "nothing_*"]) == 2
@@ -128,3 +136,23 @@ def test_a_damaged_table_is_a_model_file_error(tmp_path):
     (tmp_path / TABLE_FILE).write_bytes(b"not an npz")
     with pytest.raises(ModelFileError, match="not a stacker training table"):
         load_table(tmp_path / TABLE_FILE)
+
+
+def test_faceless_inputs_benchmark_scores_the_rows_without_a_face(model_with_table, tmp_path, capsys):
+    import importlib.util
+    import csv
+
+    names = load_bundle(model_with_table).spec.features
+    data = _table_for(names)
+    data.table.X[::3, names.index("has_face")] = 0.0
+    save_table(data, tmp_path / "table.npz")
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "faceless_inputs.py"
+    spec = importlib.util.spec_from_file_location("faceless_inputs_bench", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.main(["--model", str(model_with_table), "--table", str(tmp_path / "table.npz"), "-o", str(tmp_path / "f.csv")])
+    with (tmp_path / "f.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["path"] for r in rows] == data.table.videos[::3].tolist()
+    assert all(0 <= float(r["p_fake"]) <= 1 for r in rows)
+    assert "rows without a face" in capsys.readouterr().out

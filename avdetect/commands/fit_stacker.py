@@ -9,6 +9,11 @@ writes the bundle, its cross-validation report and its training table into ``MOD
 ``--seed``, ``--balance``, ``--family-balance``, ``--max-error``, ``--booster``, fewer features with
 ``--drop-features``)
 and bundles the result with MODEL_DIR's branches and spec (less the feature blocks it no longer reads).
+
+``--voice-folds F`` also fits the voice stacker into ``MODEL_DIR/voice/``: the same columns and settings, on
+the rows of F where no face was found (speech files), each generator family weighing the same. The video
+stacker never sees a row without a face, so scoring gives such inputs (a WAV, a video without a face) to the
+voice stacker.
 """
 
 from __future__ import annotations
@@ -73,6 +78,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="LightGBM settings of the stacker, e.g. 'num_leaves=3,min_child_samples=30' "
                         f"(any of {', '.join(BOOSTER_PARAMS)}; defaults sized for a few hundred videos); "
                         "repeatable, a later value of a setting wins")
+    parser.add_argument("--voice-folds", type=Path, metavar="FOLDS",
+                        help="with --oof and --manifest: also fit the voice stacker (MODEL_DIR/voice) on the rows of "
+                        "this folds file without a face, e.g. the speech files of the branches' folds")
     bundle = parser.add_argument_group("model bundle (all three make MODEL_DIR a bundle `avdetect score` loads)")
     bundle.add_argument("--visual-model", type=Path, help="visual checkpoint JSON trained on all rows (--refit)")
     bundle.add_argument("--audio-model", type=Path, help="audio checkpoint JSON trained on all rows (--refit)")
@@ -82,8 +90,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Fits, saves and reports; 2 on an input error."""
-    from avdetect.training.stacker import fit_stacker, rebundle, write_model_bundle, write_outputs
-    from avdetect.training.stacker_data import drop_features, load_training_data
+    from avdetect.training.stacker import VOICE_FAMILY_BALANCE, rebundle, write_model_bundle
+    from avdetect.training.stacker_data import drop_features, faceless_rows, load_training_data
     from avdetect.bundle import load_bundle
     from avdetect.training.stacker_table import TABLE_FILE, load_table
 
@@ -97,40 +105,59 @@ def run(args: argparse.Namespace) -> int:
         data = load_training_data(args.oof, args.folds, args.manifest, audio_window_s=args.audio_window_s)
     if args.drop_features:
         data = drop_features(data, args.drop_features)
-    balance = None if args.no_balance else args.balance
-    booster = {name: value for given in args.booster for name, value in given.items()}
-    stacker = fit_stacker(data, calibration=args.calibration, seed=args.seed, balance=balance,
-                          family_balance=args.family_balance, booster=booster)
-    settings = {"seed": args.seed, "balance": balance, "family_balance": args.family_balance,
-                "calibration": args.calibration, "max_error": args.max_error,
-                "drop_features": args.drop_features, "booster": booster}
-    report, band = write_outputs(args.output / "stacker", stacker, data, max_error=args.max_error,
-                                 equal_classes=not args.no_balance, settings=settings)
+    settings = {"seed": args.seed, "balance": None if args.no_balance else args.balance,
+                "family_balance": args.family_balance, "calibration": args.calibration, "max_error": args.max_error,
+                "drop_features": args.drop_features,
+                "booster": {name: value for given in args.booster for name, value in given.items()}}
+    voice = None
+    if args.voice_folds:
+        voice = faceless_rows(load_training_data(args.oof, args.voice_folds, args.manifest,
+                                                 audio_window_s=args.audio_window_s))
+        voice = drop_features(voice, args.drop_features) if args.drop_features else voice
+        if voice.table.names != data.table.names:
+            raise InputError(f"--voice-folds: its rows have other feature columns than --folds' "
+                             f"({len(voice.table.names)} against {len(data.table.names)})")
+        _fit_and_write(args.output / "voice", voice, {**settings, "family_balance": VOICE_FAMILY_BALANCE},
+                       equal_classes=not args.no_balance)
+    _fit_and_write(args.output / "stacker", data, settings, equal_classes=not args.no_balance)
     bundle = None
     if args.from_model:
         bundle = rebundle(args.output, old, data)
     elif args.cache:
         bundle = write_model_bundle(args.output, data, runs=args.oof, cache=args.cache,
-                                    visual_model=args.visual_model, audio_model=args.audio_model)
-    print_summary(args.output / "stacker", data, report)
-    print(f"verdicts: real below {band.low:.3f}, fake from {band.high:.3f}, inconclusive between: out of fold "
-          f"{_error_line(band.real_error, 'real', 'fake')}, {_error_line(band.fake_error, 'fake', 'real')}, "
-          f"{band.inconclusive_rate:.1%} inconclusive (held to {band.max_error:.0%}"
-          f"{'' if args.no_balance else ', classes weighed equally'})")
+                                    visual_model=args.visual_model, audio_model=args.audio_model,
+                                    voice=args.output / "voice" if voice else None)
     if bundle:
         print(f"model bundle: {bundle}")
     return 0
+
+
+def _fit_and_write(directory: Path, data: TrainingData, settings: dict, *, equal_classes: bool) -> None:
+    """Fits one stacker with `settings` (fit-stacker's options), writes it with its report and prints both."""
+    from avdetect.training.stacker import fit_stacker, write_outputs
+
+    keys = ("calibration", "seed", "balance", "family_balance", "booster")
+    stacker = fit_stacker(data, **{k: settings[k] for k in keys})
+    report, band = write_outputs(directory, stacker, data, max_error=settings["max_error"],
+                                 equal_classes=equal_classes, settings=settings)
+    print_summary(directory, data, report)
+    print(f"verdicts: real below {band.low:.3f}, fake from {band.high:.3f}, inconclusive between: out of fold "
+          f"{_error_line(band.real_error, 'real', 'fake')}, {_error_line(band.fake_error, 'fake', 'real')}, "
+          f"{band.inconclusive_rate:.1%} inconclusive (held to {band.max_error:.0%}"
+          f"{', classes weighed equally' if equal_classes else ''})")
 
 
 def _check_sources(args: argparse.Namespace) -> None:
     """--oof with --folds, or --from-model alone; InputError (exit 2) otherwise."""
     if args.from_model:
         clash = [f"--{k.replace('_', '-')}" for k in ("oof", "folds", "manifest", "cache", "visual_model",
-                                                       "audio_model") if getattr(args, k)]
+                                                       "audio_model", "voice_folds") if getattr(args, k)]
         if clash:
             raise InputError(f"--from-model takes the table, branches and spec of its model: drop {', '.join(clash)}")
     elif not (args.oof and args.folds):
         raise InputError("give --oof and --folds (the branches' runs), or --from-model MODEL_DIR")
+    elif args.voice_folds and not args.manifest:
+        raise InputError("--voice-folds needs --manifest: the voice stacker weighs each generator family the same")
 
 
 def _booster_params(text: str) -> dict[str, float]:

@@ -53,7 +53,9 @@ class Detector:
                  mode: str | ScoringMode = "full", overlap: bool = True):
         self.bundle, self.spec, self.mode = bundle, bundle.spec, get_mode(mode)
         self.stacker: StackerBundle = load_stacker(bundle.stacker)
-        check_bundle(bundle, stacker_features=self.stacker.feature_names, aggregate=self.stacker.aggregate)
+        self.voice: StackerBundle | None = load_stacker(bundle.voice) if bundle.voice else None
+        check_bundle(bundle, stacker_features=self.stacker.feature_names, aggregate=self.stacker.aggregate,
+                     voice_features=self.voice.feature_names if self.voice else None)
         self.visual = VisualClassifier.load(bundle.visual, device=device) if bundle.visual else None
         self.audio = AudioClassifier.load(bundle.audio, device=device) if bundle.audio else None
         self.perceiver = Perceiver(self.mode.perception(self.spec.perception), device=device)
@@ -126,12 +128,14 @@ class Detector:
     def fuse(self, video: str, tracks: tuple[TrackScores, ...], windows: WindowScores,
              sync: SyncFeatures | None, blocks: dict[str, np.ndarray] | None = None) -> dict[str, float | str]:
         """Calibrated p_fake, p_visual, p_audio, p_sync from the stacker (NaN where a modality is missing),
-        the verdict of the bundle's decision band and why."""
+        the verdict of its decision band and why. Without a face track the bundle's voice stacker, fitted on
+        such inputs, decides when it has one (the stacker learnt from videos with a face)."""
         X = feature_row(video, tracks, windows, sync, names=self.spec.features, config=self.stacker.aggregate,
                         frames_per_track=self.spec.frames_per_track, blocks=blocks)
-        p = {name: float(values[0]) for name, values in self.stacker.stacker.predict_verdicts(X).as_dict().items()}
+        fusion = self.voice if self.voice is not None and not tracks else self.stacker
+        p = {name: float(values[0]) for name, values in fusion.stacker.predict_verdicts(X).as_dict().items()}
         modalities = {"face": p["p_visual"], "voice": p["p_audio"], "lip-sync": p["p_sync"]}
-        band = self.stacker.band
+        band = fusion.band
         return {**p, "verdict": str(band.verdicts(np.array([p["p_fake"]]))[0]), "why": why(p["p_fake"], modalities, band)}
 
     def segments(self, tracks: tuple[TrackScores, ...], windows: WindowScores) -> np.ndarray:

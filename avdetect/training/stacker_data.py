@@ -1,5 +1,6 @@
 """The stacker's training data: the branches' out-of-fold scores, folds and labels read into one feature
-row per video (`TrainingData`, `load_training_data`), and the same with fewer columns (`drop_features`).
+row per video (`TrainingData`, `load_training_data`), and the same with fewer columns (`drop_features`) or
+only the rows without a face (`faceless_rows`: the voice stacker's).
 
 `avdetect.training.stacker` fits the stacker on it; `avdetect.training.stacker_table` keeps it with the model.
 """
@@ -217,3 +218,21 @@ def drop_features(data: TrainingData, patterns: Sequence[str]) -> TrainingData:
     table = FeatureTable(data.table.videos, data.table.X[:, keep], kept)
     blocks = tuple(b for b in data.extractors if any(n in kept for n in get_extractor(b).names))
     return dataclasses.replace(data, table=table, extractors=blocks)
+
+
+def faceless_rows(data: TrainingData) -> TrainingData:
+    """The rows of `data` where no face was found (speech files, faceless videos): the voice stacker's.
+
+    Raises:
+        InputError: fewer than two such rows of each class (nothing to fit a voice stacker on).
+    """
+    rows = np.flatnonzero(data.table.column("has_face") == 0)
+    y = data.y[rows]
+    if min(int((y == 1).sum()), int((y == 0).sum())) < 2:
+        raise InputError(f"--voice-folds: {len(rows)} row(s) without a face ({int(y.sum())} fake); the voice "
+                         "stacker needs real and fake files without a face (speech files)")
+    table = FeatureTable(data.table.videos[rows], data.table.X[rows], data.table.names)
+    return dataclasses.replace(
+        data, table=table, y=y, folds=data.folds[rows], sources_of_rows=data.sources_of_rows[rows],
+        modality_labels={k: v[rows] for k, v in data.modality_labels.items()},
+        groups={k: np.asarray(v)[rows] for k, v in data.groups.items()})

@@ -84,9 +84,10 @@ $A sync-features "$W/all.csv" --cache "$W/cache" -o "$W/runs/sync/features.csv"
 # voice_pitch (CREPE) is left out of the shipped model: ~0.4 s of CPU a file did not fit the 2-core budget
 $A video-features "$W/all.csv" --cache "$W/cache" -o "$W/runs/features" \
     --extractors "${BLOCKS:-face_motion,face_spectrum,voice_spectrum}"
-# the stacker learns from the videos (speech-only files train the audio branch): a folds file of those rows
+# the stacker learns from the videos: a folds file of those rows; the voice stacker, for inputs without a
+# face, from every row without one (the speech files)
 awk -F, 'NR == 1 || $1 ~ /\/video\//' "$W/folds.csv" > "$W/folds_videos.csv"
-$A fit-stacker --oof "$W/runs" --folds "$W/folds_videos.csv" --manifest "$W/all.csv" -o "$W/model" \
+$A fit-stacker --oof "$W/runs" --folds "$W/folds_videos.csv" --voice-folds "$W/folds.csv" --manifest "$W/all.csv" -o "$W/model" \
     --visual-model "$W/runs/visual/refit/model.json" --audio-model "$W/runs/audio/refit/model.json" \
     --cache "$W/cache" --max-error "${MAX_ERROR:-0.2}" --booster "${BOOSTER-n_estimators=400}" \
     --drop-features "${DROP_FEATURES-sync_learnt_*}"  # at max-error 0.05 this model would decide 5 % of videos
