@@ -16,6 +16,8 @@ time, their coefficient of variation.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from avdetect.features.face_motion import main_track
@@ -53,7 +55,8 @@ def face_box_in_crop(track: FaceTrack, i: int) -> np.ndarray:
 
 def summarise(rows: np.ndarray) -> np.ndarray:
     """The block from per-frame rows (n, len(FRAME_NAMES)): medians, log-ratios, variation over time."""
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a column without a finite value gives NaN, as meant
         med = np.nanmedian(rows, axis=0) if np.isfinite(rows).any() else np.full(rows.shape[1], np.nan)
         col = dict(zip(FRAME_NAMES, med))
         noise_ratio = np.log(rows[:, 4] / rows[:, 5])
