@@ -74,6 +74,8 @@ def assemble_bundle(
     parts = {"stacker": _copy_tree(Path(stacker), directory / "stacker")}
     if voice is not None:
         parts["voice"] = _copy_tree(Path(voice), directory / "voice")
+    else:
+        shutil.rmtree(directory / "voice", ignore_errors=True)  # an old bundle's, which this one does not use
     branches = {}
     for name, source in (("visual", visual), ("audio", audio)):
         if source is not None:
