@@ -174,6 +174,7 @@ def test_inputs_without_a_face_are_fused_by_the_voice_stacker(tmp_path):
               for name in shipped.spec.extractors if name in VIDEO_EXTRACTORS}
     windows = WindowScores(np.array([0.0, 1.0]), np.array([2.0, 3.0]), np.array([0.2, 0.3], np.float32))
     track = TrackScores(0, np.arange(8) * 0.1, np.full(8, 0.2, np.float32), 100.0, np.zeros((224, 224, 3), np.uint8))
-    assert routed.fuse("voice.wav", (), windows, None, blocks)["verdict"] == "fake"
+    voice_only = routed.fuse("voice.wav", (), windows, None, blocks)
+    assert voice_only["verdict"] == "fake" and voice_only["why"].startswith("no face: the voice model decides")
     with_face = [d.fuse("talk.mp4", (track,), windows, None, blocks) for d in (routed, plain)]
     assert with_face[0]["verdict"] == with_face[1]["verdict"] and with_face[0]["p_fake"] == with_face[1]["p_fake"]

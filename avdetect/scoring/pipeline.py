@@ -135,8 +135,10 @@ class Detector:
         fusion = self.voice if self.voice is not None and not tracks else self.stacker
         p = {name: float(values[0]) for name, values in fusion.stacker.predict_verdicts(X).as_dict().items()}
         modalities = {"face": p["p_visual"], "voice": p["p_audio"], "lip-sync": p["p_sync"]}
-        band = fusion.band
-        return {**p, "verdict": str(band.verdicts(np.array([p["p_fake"]]))[0]), "why": why(p["p_fake"], modalities, band)}
+        band, reason = fusion.band, why(p["p_fake"], modalities, fusion.band)
+        if fusion is not self.stacker:
+            reason = f"no face: the voice model decides; {reason}"
+        return {**p, "verdict": str(band.verdicts(np.array([p["p_fake"]]))[0]), "why": reason}
 
     def segments(self, tracks: tuple[TrackScores, ...], windows: WindowScores) -> np.ndarray:
         """float64 (K, 2) intervals where the frame or window scores say fake."""
