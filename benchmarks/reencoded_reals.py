@@ -9,6 +9,8 @@ without that fold), its voice windows the source's (the audio stream is the same
 shift a window), its sync features and feature blocks measured on it. The stacker settings of MODEL are
 then fitted once per fold on the other folds' videos (no copy among them) and score that fold's copies.
 Prints the reals' out-of-fold p_fake (MODEL/stacker/oof.csv) against their copies', overall and by dataset.
+The copies, their manifest and the combined tables (runs/, folds.csv, all.csv: `fit-stacker` takes them)
+are kept in WORK_DIR/reencoded_crf<CRF>; a second run re-encodes nothing.
 
     .venv/bin/python benchmarks/reencoded_reals.py --work out/next --model avdetect/model [--crf 28]
 """
