@@ -1,10 +1,10 @@
 """`make demo`: the main job on the shipped model, offline, on media made at run time.
 
-From a real talking-head clip of ../shared/data (GRID) it makes five inputs: the clip itself, the clip
+From a real talking-head clip of ../shared/data (GRID) it makes six inputs: the clip itself, the clip
 with its audio 0.6 s late, the clip dubbed with another speaker's audio, the clip with another speaker's
 face swapped in (aligned on the landmarks and blended, frame by frame) and with its own face
-self-blended in every frame. It scores them with `avdetect score` and the shipped model, prints the
-table and writes an HTML report. Without the sample data it scores a clip it synthesises instead.
+self-blended in every frame, and its voice alone as a WAV (no face: the bundle's voice stacker decides).
+It scores them with `avdetect score` and the shipped model, prints the table and writes an HTML report. Without the sample data it scores a clip it synthesises instead.
 """
 
 from __future__ import annotations
@@ -40,6 +40,17 @@ def write_clip(path: Path, frames: np.ndarray, fps: float, audio: np.ndarray, sa
         for rgb in frames:
             out.mux(video.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
         out.mux(video.encode(None))
+        frame = av.AudioFrame.from_ndarray(audio.astype(np.float32)[None], format="fltp", layout="mono")
+        frame.sample_rate = sample_rate
+        out.mux(sound.encode(frame))
+        out.mux(sound.encode(None))
+    return path
+
+
+def write_wav(path: Path, audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> Path:
+    """16-bit PCM WAV of float32 (N,) mono audio."""
+    with av.open(str(path), "w") as out:
+        sound = out.add_stream("pcm_s16le", rate=sample_rate, layout="mono")
         frame = av.AudioFrame.from_ndarray(audio.astype(np.float32)[None], format="fltp", layout="mono")
         frame.sample_rate = sample_rate
         out.mux(sound.encode(frame))
@@ -101,6 +112,7 @@ def make_inputs(root: Path, folder: Path) -> list[Path]:
         write_clip(folder / "dubbed.mp4", frames, fps, replace_audio(audio, donor)),
         write_clip(folder / "face_swapped.mp4", swap_faces(frames, points, all_frames(root / DONOR)[0]), fps, audio),
         write_clip(folder / "face_blended.mp4", blend_faces(frames, points), fps, audio),
+        write_wav(folder / "voice_only.wav", audio),  # no face: the voice stacker decides
     ]
 
 
