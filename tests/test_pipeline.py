@@ -176,5 +176,8 @@ def test_inputs_without_a_face_are_fused_by_the_voice_stacker(tmp_path):
     track = TrackScores(0, np.arange(8) * 0.1, np.full(8, 0.2, np.float32), 100.0, np.zeros((224, 224, 3), np.uint8))
     voice_only = routed.fuse("voice.wav", (), windows, None, blocks)
     assert voice_only["verdict"] == "fake" and voice_only["why"].startswith("no face: the voice model decides")
+    none = WindowScores(np.zeros(0), np.zeros(0), np.zeros(0, np.float32))
+    nothing = routed.fuse("silence.wav", (), none, None, blocks)  # no face, no speech: no evidence either way
+    assert nothing["verdict"] == "inconclusive" and nothing["why"].startswith("no face, voice or lip-sync found")
     with_face = [d.fuse("talk.mp4", (track,), windows, None, blocks) for d in (routed, plain)]
     assert with_face[0]["verdict"] == with_face[1]["verdict"] and with_face[0]["p_fake"] == with_face[1]["p_fake"]

@@ -32,7 +32,7 @@ from avdetect.scoring.modes import ScoringMode, get_mode
 from avdetect.scoring.scores import TrackScores, VideoScore, WindowScores, empty_windows
 from stacking.bundle import StackerBundle
 from stacking.bundle import load_bundle as load_stacker
-from stacking.decision import why
+from stacking.decision import INCONCLUSIVE, why
 from stacking.segments import fake_segments, frame_segments, merge_intervals
 
 
@@ -135,10 +135,12 @@ class Detector:
         fusion = self.voice if self.voice is not None and not tracks else self.stacker
         p = {name: float(values[0]) for name, values in fusion.stacker.predict_verdicts(X).as_dict().items()}
         modalities = {"face": p["p_visual"], "voice": p["p_audio"], "lip-sync": p["p_sync"]}
-        band, reason = fusion.band, why(p["p_fake"], modalities, fusion.band)
-        if fusion is not self.stacker:
+        verdict, reason = str(fusion.band.verdicts(np.array([p["p_fake"]]))[0]), why(p["p_fake"], modalities, fusion.band)
+        if all(np.isnan(v) for v in modalities.values()):  # p_fake is then the model's prior, not evidence
+            verdict, reason = INCONCLUSIVE, "no face, voice or lip-sync found: nothing to judge"
+        elif fusion is not self.stacker:
             reason = f"no face: the voice model decides; {reason}"
-        return {**p, "verdict": str(band.verdicts(np.array([p["p_fake"]]))[0]), "why": reason}
+        return {**p, "verdict": verdict, "why": reason}
 
     def segments(self, tracks: tuple[TrackScores, ...], windows: WindowScores) -> np.ndarray:
         """float64 (K, 2) intervals where the frame or window scores say fake."""
