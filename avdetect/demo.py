@@ -4,7 +4,8 @@ From a real talking-head clip of ../shared/data (GRID) it makes six inputs: the 
 with its audio 0.6 s late, the clip dubbed with another speaker's audio, the clip with another speaker's
 face swapped in (aligned on the landmarks and blended, frame by frame) and with its own face
 self-blended in every frame, and its voice alone as a WAV (no face: the bundle's voice stacker decides).
-It scores them with `avdetect score` and the shipped model, prints the table and writes an HTML report. Without the sample data it scores a clip it synthesises instead.
+It scores them with `avdetect score` and the shipped model, prints the table and writes an HTML report.
+Without the sample data it scores a clip it synthesises instead.
 """
 
 from __future__ import annotations

@@ -57,7 +57,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     for name, label in (("real", 0), ("fake", 1)):
         p = p_fake[y == label]
         q = np.quantile(p, [0.25, 0.5, 0.75]) if len(p) else [np.nan] * 3
-        print(f"{name:<6} {len(p):>5} {q[0]:>6.3f} {q[1]:>6.3f} {q[2]:>6.3f} {np.mean(p >= 0.5) if len(p) else np.nan:>6.3f}")
+        share = np.mean(p >= 0.5) if len(p) else np.nan
+        print(f"{name:<6} {len(p):>5} {q[0]:>6.3f} {q[1]:>6.3f} {q[2]:>6.3f} {share:>6.3f}")
 
 
 if __name__ == "__main__":

@@ -30,9 +30,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from perception import ffmpeg_exe  # noqa: E402
 
-FIT_KEYS = ("seed", "balance", "family_balance", "calibration", "booster")
-
-
 def copy_name(path: Path) -> str:
     return f"{path.parent.name}__{path.stem}"
 
@@ -115,7 +112,8 @@ def combined_runs(work: Path, manifest: Path, source_of: dict[str, str], extract
     measured = {"sync/features.csv": out / "sync.csv", **{f"features/{e}.csv": out / "blocks" / f"{e}.csv"
                                                           for e in extractors}}
     if (main(["sync-features", str(manifest), *cache, "-o", str(out / "sync.csv")])
-            or main(["video-features", str(manifest), *cache, "-o", str(out / "blocks"), "--extractors", ",".join(extractors)])):
+            or main(["video-features", str(manifest), *cache, "-o", str(out / "blocks"),
+                     "--extractors", ",".join(extractors)])):
         raise SystemExit("avdetect sync-features or video-features failed")
     for name, new in measured.items():
         head, rows = read_csv(work / "runs" / name)
@@ -128,25 +126,20 @@ def combined_runs(work: Path, manifest: Path, source_of: dict[str, str], extract
 
 def held_out_copies(out: Path, runs: Path, model: Path, copies: set[str]) -> dict[str, float]:
     """Copy path -> P(fake) from MODEL's stacker settings fitted on the other folds' videos (no copy)."""
-    from avdetect.training.stacker import fit_stacker
-    from avdetect.training.stacker_data import load_training_data
+    from avdetect.training.stacker import FIT_SETTINGS, fit_stacker
+    from avdetect.training.stacker_data import load_training_data, select_rows
     from stacking.records import FeatureTable
 
     report = json.loads((model / "stacker/report.json").read_text())
     names = json.loads((model / "stacker/config.json").read_text())["feature_names"]
-    settings = {k: report.get("fit", {}).get(k) for k in FIT_KEYS if k in report.get("fit", {})}
+    settings = {k: report["fit"][k] for k in FIT_SETTINGS if k in report.get("fit", {})}
     data = load_training_data(runs, out / "folds.csv", out / "all.csv")
     X = data.table.X[:, [data.table.names.index(n) for n in names]]
+    data = dataclasses.replace(data, table=FeatureTable(data.table.videos, X, tuple(names)))  # the model's columns
     copy = np.array([v in copies for v in data.table.videos])
     scores = {}
     for k in np.unique(data.folds[copy]):
-        train = ~copy & (data.folds != k)
-        part = dataclasses.replace(
-            data, table=FeatureTable(data.table.videos[train], X[train], tuple(names)), y=data.y[train],
-            folds=data.folds[train], sources_of_rows=data.sources_of_rows[train],
-            modality_labels={m: v[train] for m, v in data.modality_labels.items()},
-            groups={g: np.asarray(v)[train] for g, v in data.groups.items()})
-        stacker = fit_stacker(part, **settings)
+        stacker = fit_stacker(select_rows(data, ~copy & (data.folds != k)), **settings)
         test = np.flatnonzero(copy & (data.folds == k))
         scores.update(zip(data.table.videos[test].tolist(), stacker.predict_proba(X[test])[:, 1].tolist()))
     return scores

@@ -150,7 +150,8 @@ def test_faceless_inputs_benchmark_scores_the_rows_without_a_face(model_with_tab
     spec = importlib.util.spec_from_file_location("faceless_inputs_bench", script)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    module.main(["--model", str(model_with_table), "--table", str(tmp_path / "table.npz"), "-o", str(tmp_path / "f.csv")])
+    module.main(["--model", str(model_with_table), "--table", str(tmp_path / "table.npz"),
+                 "-o", str(tmp_path / "f.csv")])
     with (tmp_path / "f.csv").open(newline="") as f:
         rows = list(csv.DictReader(f))
     assert [r["path"] for r in rows] == data.table.videos[::3].tolist()

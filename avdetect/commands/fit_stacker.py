@@ -134,10 +134,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _fit_and_write(directory: Path, data: TrainingData, settings: dict, *, equal_classes: bool) -> None:
     """Fits one stacker with `settings` (fit-stacker's options), writes it with its report and prints both."""
-    from avdetect.training.stacker import fit_stacker, write_outputs
+    from avdetect.training.stacker import FIT_SETTINGS, fit_stacker, write_outputs
 
-    keys = ("calibration", "seed", "balance", "family_balance", "booster")
-    stacker = fit_stacker(data, **{k: settings[k] for k in keys})
+    stacker = fit_stacker(data, **{k: settings[k] for k in FIT_SETTINGS})
     report, band = write_outputs(directory, stacker, data, max_error=settings["max_error"],
                                  equal_classes=equal_classes, settings=settings)
     print_summary(directory, data, report)

@@ -135,7 +135,8 @@ class Detector:
         fusion = self.voice if self.voice is not None and not tracks else self.stacker
         p = {name: float(values[0]) for name, values in fusion.stacker.predict_verdicts(X).as_dict().items()}
         modalities = {"face": p["p_visual"], "voice": p["p_audio"], "lip-sync": p["p_sync"]}
-        verdict, reason = str(fusion.band.verdicts(np.array([p["p_fake"]]))[0]), why(p["p_fake"], modalities, fusion.band)
+        verdict = str(fusion.band.verdicts(np.array([p["p_fake"]]))[0])
+        reason = why(p["p_fake"], modalities, fusion.band)
         if all(np.isnan(v) for v in modalities.values()):  # p_fake is then the model's prior, not evidence
             verdict, reason = INCONCLUSIVE, "no face, voice or lip-sync found: nothing to judge"
         elif fusion is not self.stacker:

@@ -35,6 +35,8 @@ logger = logging.getLogger(__name__)
 # differ far more in size than the video families (344 diphone files against 36 MelGAN in the shipped
 # recipe), and on its family-held-out folds this lifted the mean AUC over families from 0.667 to 0.711.
 VOICE_FAMILY_BALANCE = 1.0
+# `fit_stacker`'s settings, as fit-stacker records them in report.json's "fit"
+FIT_SETTINGS = ("calibration", "seed", "balance", "family_balance", "booster")
 
 
 def fit_stacker(data: TrainingData, *, calibration: str = "auto", seed: int = 0,

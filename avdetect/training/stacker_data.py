@@ -1,6 +1,6 @@
 """The stacker's training data: the branches' out-of-fold scores, folds and labels read into one feature
-row per video (`TrainingData`, `load_training_data`), and the same with fewer columns (`drop_features`) or
-only the rows without a face (`faceless_rows`: the voice stacker's).
+row per video (`TrainingData`, `load_training_data`), and the same with fewer columns (`drop_features`), fewer
+rows (`select_rows`) or only the rows without a face (`faceless_rows`: the voice stacker's).
 
 `avdetect.training.stacker` fits the stacker on it; `avdetect.training.stacker_table` keeps it with the model.
 """
@@ -231,8 +231,13 @@ def faceless_rows(data: TrainingData) -> TrainingData:
     if min(int((y == 1).sum()), int((y == 0).sum())) < 2:
         raise InputError(f"--voice-folds: {len(rows)} row(s) without a face ({int(y.sum())} fake); the voice "
                          "stacker needs real and fake files without a face (speech files)")
+    return select_rows(data, rows)
+
+
+def select_rows(data: TrainingData, rows: np.ndarray) -> TrainingData:
+    """`data` with only `rows` (indices or a boolean mask), every per-video array cut alike."""
     table = FeatureTable(data.table.videos[rows], data.table.X[rows], data.table.names)
     return dataclasses.replace(
-        data, table=table, y=y, folds=data.folds[rows], sources_of_rows=data.sources_of_rows[rows],
+        data, table=table, y=data.y[rows], folds=data.folds[rows], sources_of_rows=data.sources_of_rows[rows],
         modality_labels={k: v[rows] for k, v in data.modality_labels.items()},
         groups={k: np.asarray(v)[rows] for k, v in data.groups.items()})
