@@ -7,7 +7,16 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from avdetect.perception.lipsync import audio_envelope, clip_sync, cross_correlation, speech_within, sync_features
+from avdetect.perception.lipsync import (
+    SyncConfig,
+    audio_envelope,
+    clip_sync,
+    cross_correlation,
+    mouth_motion,
+    speech_band,
+    speech_within,
+    sync_features,
+)
 from avdetect.records import MouthTrack
 
 FPS, SR = 25, 16_000
@@ -101,6 +110,66 @@ def test_real_grid_speaker_is_in_sync_and_a_shift_is_seen(shared_data):
     from avdetect.perception.perceiver import Perceiver
 
     seen = Perceiver()(shared_data / "video/grid/brbk7n.mpg")
-    real = sync_features(seen.mouths, seen.clip.audio, SR)
-    shifted = sync_features(seen.mouths, _shift(seen.clip.audio, 0.5), SR)
-    assert abs(real.best_lag_s) <= 0.2 and shifted.best_lag_s == pytest.approx(0.5, abs=0.15)
+    for config in (SyncConfig(), SyncConfig(motion_search_px=3, speech_band_hz=(300.0, 3400.0))):
+        real = sync_features(seen.mouths, seen.clip.audio, SR, config)
+        shifted = sync_features(seen.mouths, _shift(seen.clip.audio, 0.5), SR, config)
+        assert abs(real.best_lag_s) <= 0.2 and shifted.best_lag_s == pytest.approx(0.5, abs=0.15)
+
+
+def _moving_head(mouth: MouthTrack, seed: int = 1) -> MouthTrack:
+    """The same mouth on a textured face that wanders by a crop pixel or so each frame (a talker who moves,
+    as the interpolated mouth box sees them)."""
+    rng = np.random.default_rng(seed)
+    texture = rng.integers(60, 200, mouth.crops.shape[1:]).astype(np.int16)
+    offsets = np.clip(np.cumsum(rng.integers(-1, 2, (len(mouth.crops), 2)), axis=0), -4, 4)
+    crops = []
+    for crop, offset in zip(mouth.crops.astype(np.int16), offsets):
+        face = np.where(crop == 120, texture, crop)  # skin texture around the dark opening
+        crops.append(np.roll(face, tuple(offset), axis=(0, 1)))
+    return MouthTrack(mouth.track_id, mouth.times_s, mouth.boxes, np.clip(crops, 0, 255).astype(np.uint8))
+
+
+def test_motion_search_ignores_a_sliding_face_but_not_an_opening_mouth():
+    rng = np.random.default_rng(0)
+    still = np.repeat(rng.integers(0, 255, (1, 32, 64)), 10, axis=0)
+    sliding = np.stack([np.roll(still[0], (i % 3 - 1, 2 * (i % 2) - 1), axis=(0, 1)) for i in range(10)]).astype(np.uint8)
+    assert mouth_motion(sliding)[1:].min() > 0.5  # the plain difference sees the slide as motion
+    assert mouth_motion(sliding, search_px=3)[1:].max() < 0.05
+    mouth, _ = _talking(4.0)
+    plain, searched = mouth_motion(mouth.crops), mouth_motion(mouth.crops, search_px=3)
+    assert np.corrcoef(plain, searched)[0, 1] > 0.8 and searched.max() > 0.2
+
+
+def test_speech_band_keeps_the_voice_and_drops_hum_and_hiss():
+    t = np.arange(SR) / SR
+    voice, hum, hiss = np.sin(2 * np.pi * 1000 * t), np.sin(2 * np.pi * 50 * t), np.sin(2 * np.pi * 7000 * t)
+    assert np.std(speech_band(voice, SR, (300, 3400))) == pytest.approx(np.std(voice), rel=0.05)
+    assert np.std(speech_band(hum + hiss, SR, (300, 3400))) < 0.02
+    assert np.array_equal(speech_band(voice[:10], SR, (300, 3400)), voice[:10])  # too short to filter
+
+
+def test_motion_search_and_speech_band_keep_the_lag_of_a_talker_who_moves():
+    mouth, audio = _talking(8.0)
+    moving = _moving_head(mouth)
+    t = np.arange(len(audio)) / SR
+    hum = (0.3 * np.sin(2 * np.pi * 50 * t) * (1 + np.sin(2 * np.pi * 0.7 * t))).astype(np.float32)
+    noisy = audio + hum  # a mains hum whose loudness wanders
+    config = SyncConfig(motion_search_px=3, speech_band_hz=(300.0, 3400.0))
+    plain, robust = sync_features((moving,), noisy, SR), sync_features((moving,), noisy, SR, config)
+    assert abs(robust.best_lag_s) <= 0.2 and robust.peak > plain.peak + 0.2
+    shifted = sync_features((moving,), _shift(noisy, 0.5), SR, config)
+    assert shifted.best_lag_s - robust.best_lag_s == pytest.approx(0.5, abs=0.1)
+
+
+def test_the_sync_motion_block_is_nan_without_evidence_and_finite_with_it():
+    from avdetect.features.sync_motion import NAMES, sync_motion_features
+
+    mouth, audio = _talking(8.0)
+    clip = SimpleNamespace(audio=audio, sample_rate=SR)
+    talking = SimpleNamespace(mouths=(_moving_head(mouth),), clip=clip, audio=SimpleNamespace(
+        speech_segments=np.array([[0.0, 8.0]])))
+    values = sync_motion_features(talking)
+    assert values.shape == (len(NAMES),) and np.isfinite(values).all()
+    assert abs(values[NAMES.index("sync_motion_best_lag_s")]) <= 0.2
+    silent = SimpleNamespace(mouths=(mouth,), clip=clip, audio=SimpleNamespace(speech_segments=np.zeros((0, 2))))
+    assert np.isnan(sync_motion_features(silent)).all()

@@ -22,6 +22,7 @@ from avdetect.features import (  # issue 11 (voice)
     face_spectrum,
     pitch,
     sync_learnt,  # issue 13 (learnt lip-sync)
+    sync_motion,
     voice_spectrum,
 )
 from avdetect.records import Perception
@@ -58,6 +59,8 @@ VIDEO_EXTRACTORS: dict[str, VideoExtractor] = {
     "sync_learnt": VideoExtractor(sync_learnt.NAMES, sync_learnt.sync_learnt_features,
                                   "learnt lip-sync offset, confidence and their spread over speech windows (issue 13)",
                                   checkpoint="sync/sync.json"),
+    "sync_motion": VideoExtractor(sync_motion.NAMES, sync_motion.sync_motion_features,
+                                  "lip-sync of motion-compensated lips against speech-band energy (issue 13)"),
 }
 
 

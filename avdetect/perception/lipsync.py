@@ -6,6 +6,12 @@ cross-correlation over lags of +-1 s peaks near 0 for real speech (checked on GR
 clips: |lag| <= 0.17 s) and moves with the shift when audio is delayed or advanced (0.5 s shift ->
 peak at +0.44..+0.72 s). Dubbed or re-voiced video loses the peak altogether. SyncNet (Chung &
 Zisserman, 2016) learns this with a network; this is the hand-made signal the stacker starts from.
+
+Two options make it hold on talkers who move (`SyncConfig`): `motion_search_px` takes each frame
+difference after the small shift of the crop that best matches the previous one (head motion is not lip
+motion), and `speech_band_hz` measures the energy of the speech band only (hum, rumble and hiss are not
+the voice). The `sync` block of the stacker uses neither (as the bundles trained on it); the
+`sync_motion` feature block uses both (`avdetect.features.sync_motion`).
 """
 
 from __future__ import annotations
@@ -26,6 +32,9 @@ class SyncConfig:
     min_frames: fewer dense frames than this give no sync features.
     min_speech_s: with speech segments given, a mouth track needs this much speech in its span: music,
         silence or an off-screen voice give "no sync evidence", not "out of sync".
+    motion_search_px: each frame difference is the smallest over shifts of up to this many crop pixels
+        each way (0: the plain difference).
+    speech_band_hz: (low, high) band the audio energy is measured in; None: the whole signal.
     """
 
     max_lag_s: float = 1.0
@@ -33,13 +42,42 @@ class SyncConfig:
     window_s: float = 3.0
     min_frames: int = 25
     min_speech_s: float = 1.0
+    motion_search_px: int = 0
+    speech_band_hz: tuple[float, float] | None = None
 
 
-def mouth_motion(crops: np.ndarray) -> np.ndarray:
-    """float64 (F,) mean absolute difference to the previous crop, after per-crop normalisation."""
+def mouth_motion(crops: np.ndarray, search_px: int = 0) -> np.ndarray:
+    """float64 (F,) mean absolute difference to the previous crop, after per-crop normalisation.
+
+    With `search_px` > 0, the difference of the inner crop (`search_px` cut from each side) to the
+    previous one shifted by up to `search_px` pixels each way, the smallest of those: a face that moves
+    by a few pixels between frames does not count as a mouth that moves.
+    """
     c = crops.astype(np.float64)
     c = (c - c.mean(axis=(1, 2), keepdims=True)) / (c.std(axis=(1, 2), keepdims=True) + 1e-6)
-    return np.concatenate([[0.0], np.abs(np.diff(c, axis=0)).mean(axis=(1, 2))])
+    r = int(search_px)
+    if r <= 0 or min(c.shape[1:]) <= 2 * r + 1:
+        return np.concatenate([[0.0], np.abs(np.diff(c, axis=0)).mean(axis=(1, 2))])
+    h, w = c.shape[1] - 2 * r, c.shape[2] - 2 * r
+    previous = c[:-1, r : r + h, r : r + w]
+    best = np.full(len(previous), np.inf)
+    for dy in range(-r, r + 1):
+        for dx in range(-r, r + 1):
+            moved = c[1:, r + dy : r + dy + h, r + dx : r + dx + w]
+            best = np.minimum(best, np.abs(moved - previous).mean(axis=(1, 2)))
+    return np.concatenate([[0.0], best])
+
+
+def speech_band(audio: np.ndarray, sample_rate: int, band_hz: tuple[float, float]) -> np.ndarray:
+    """float64 `audio` band-passed to `band_hz` (4th-order Butterworth, forward and back: no delay)."""
+    from scipy.signal import butter, sosfiltfilt
+
+    low, high = band_hz
+    high = min(high, 0.45 * sample_rate)
+    audio = np.asarray(audio, np.float64)
+    if len(audio) < 64 or not 0 < low < high:
+        return audio
+    return sosfiltfilt(butter(4, [low, high], btype="band", fs=sample_rate, output="sos"), audio)
 
 
 def audio_envelope(audio: np.ndarray, sample_rate: int, times_s: np.ndarray, window_s: float) -> np.ndarray:
@@ -85,6 +123,8 @@ def sync_features(
         return None
     usable = [m for m in mouths if len(m.times_s) >= config.min_frames
               and (speech_segments is None or speech_within(speech_segments, m.times_s) >= config.min_speech_s)]
+    if usable and config.speech_band_hz is not None:
+        audio = speech_band(audio, sample_rate, config.speech_band_hz)
     candidates = [_track_sync(m, audio, sample_rate, config) for m in usable]
     candidates = [c for c in candidates if c is not None]
     return max(candidates, key=lambda c: c.peak, default=None)
@@ -107,7 +147,7 @@ def speech_within(segments: np.ndarray, times_s: np.ndarray) -> float:
 def _track_sync(mouth: MouthTrack, audio: np.ndarray, sample_rate: int, config: SyncConfig) -> SyncFeatures | None:
     fps = 1.0 / float(np.median(np.diff(mouth.times_s)))
     max_lag = max(1, int(round(config.max_lag_s * fps)))
-    motion = mouth_motion(mouth.crops)
+    motion = mouth_motion(mouth.crops, config.motion_search_px)
     envelope = audio_envelope(audio, sample_rate, mouth.times_s, config.envelope_s)
     if len(motion) <= 2 * max_lag:
         max_lag = max(1, len(motion) // 3)

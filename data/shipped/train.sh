@@ -83,7 +83,7 @@ mkdir -p "$W/model/sync" && cp "$W/runs/sync_all/sync.json" "$W/runs/sync_all/sy
 $A sync-features "$W/all.csv" --cache "$W/cache" -o "$W/runs/sync/features.csv"
 # voice_pitch (CREPE) is left out of the shipped model: ~0.4 s of CPU a file did not fit the 2-core budget
 $A video-features "$W/all.csv" --cache "$W/cache" -o "$W/runs/features" \
-    --extractors "${BLOCKS:-face_motion,face_spectrum,voice_spectrum}"
+    --extractors "${BLOCKS:-face_motion,face_spectrum,voice_spectrum,sync_motion}"
 # the stacker learns from the videos: a folds file of those rows; the voice stacker, for inputs without a
 # face, from every row without one (the speech files)
 awk -F, 'NR == 1 || $1 ~ /\/video\//' "$W/folds.csv" > "$W/folds_videos.csv"
