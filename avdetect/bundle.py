@@ -20,7 +20,7 @@ from typing import Any
 
 from avdetect.branches.checkpoint import load_checkpoint, read_checkpoint_config, save_checkpoint, sha256
 from avdetect.errors import ModelFileError
-from avdetect.spec import ScoringSpec, spec_mismatches
+from avdetect.spec import ScoringSpec, spec_mismatches, unmade_features
 from stacking.aggregate import AggregateConfig
 
 BUNDLE_FILE = "bundle.json"
@@ -164,9 +164,10 @@ def check_bundle(bundle: ModelBundle, *, stacker_features: tuple[str, ...], aggr
         aggregate=aggregate,
     )
     problems += missing_block_weights(bundle.directory, bundle.spec.extractors)
-    if voice_features is not None and tuple(voice_features) != tuple(bundle.spec.features):
-        problems.append(f"voice stacker: {len(voice_features)} feature columns, not spec.features' "
-                        f"{len(bundle.spec.features)}")
+    unmade = unmade_features(bundle.spec, voice_features or (), aggregate)
+    if unmade:  # it may read fewer columns than the stacker, or others, but the spec must make them
+        problems.append(f"voice stacker: expects {', '.join(unmade[:5])}{' ...' if len(unmade) > 5 else ''}, "
+                        f"which no extractor of the spec makes")
     if problems:
         raise ModelFileError(f"{bundle.directory}: the bundle disagrees with its scoring spec: {'; '.join(problems)}")
 

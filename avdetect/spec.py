@@ -117,12 +117,18 @@ def spec_mismatches(spec: ScoringSpec, *, visual: dict[str, Any] | None, audio: 
     if unknown:
         problems.append(f"spec.extractors: {', '.join(unknown)} unknown to this avdetect "
                         f"(valid: {', '.join(known_extractors())})")
-    made = {column for name in spec.extractors if name not in unknown for column in extractor_columns(name, aggregate)}
-    missing = [f for f in spec.features if f not in made]
+    missing = unmade_features(spec, spec.features, aggregate)
     if missing:
         problems.append(f"spec.features: the stacker expects {', '.join(missing[:5])}"
                         f"{' ...' if len(missing) > 5 else ''}, which no extractor of the spec makes")
     return problems
+
+
+def unmade_features(spec: ScoringSpec, names: tuple[str, ...], aggregate: AggregateConfig) -> list[str]:
+    """The feature `names` that none of the spec's (known) extractors makes."""
+    made = {column for name in spec.extractors if name in known_extractors()
+            for column in extractor_columns(name, aggregate)}
+    return [name for name in names if name not in made]
 
 
 def _perception_mismatches(p: PerceptionConfig) -> list[str]:

@@ -86,7 +86,7 @@ def test_writes_bundle_report_and_oof(fitted):
     assert set(report["by_group"]) == {"dataset", "modality", "family"}
     assert set(report["by_group"]["family"]) == {"real", "swap", "clone"}
     assert report["fit"] == {"seed": 0, "balance": 0.5, "family_balance": 0.0, "calibration": "auto",
-                             "max_error": 0.05, "drop_features": [], "booster": {}}
+                             "max_error": 0.05, "drop_features": [], "voice_only": [], "booster": {}}
     assert report["verdicts"]["audio"]["auc"] > 0.8
     with Image.open(fitted / "reliability.png") as image:
         assert image.format == "PNG"
@@ -212,6 +212,19 @@ def test_voice_folds_fit_the_voice_stacker_on_the_rows_without_a_face(speech, tm
     assert report["fit"]["family_balance"] == 1.0  # each generator family weighs the same
     with (tmp_path / "m/stacker/oof.csv").open(newline="") as f:
         assert {Path(r["path"]).suffix for r in csv.DictReader(f)} == {".mp4"}
+
+
+def test_voice_only_columns_are_read_by_the_voice_stacker_alone(speech, tmp_path, capsys):
+    code = main(["fit-stacker", "--oof", str(speech["runs"]), "--folds", str(speech["folds"]),
+                 "--voice-folds", str(speech["all_folds"]), "--manifest", str(speech["manifest"]),
+                 "--voice-only", "aud_q*", "-o", str(tmp_path / "m")])
+    assert code == 0, capsys.readouterr().err
+    video, voice = load_bundle(tmp_path / "m/stacker"), load_bundle(tmp_path / "m/voice")
+    only = [name for name in voice.feature_names if name.startswith("aud_q")]
+    assert only and not set(only) & set(video.feature_names)
+    assert set(video.feature_names) == set(voice.feature_names) - set(only)
+    report = json.loads((tmp_path / "m/stacker/report.json").read_text())
+    assert report["fit"]["voice_only"] == ["aud_q*"]
 
 
 def test_voice_folds_need_a_manifest_and_rows_without_a_face(runs, speech, tmp_path, capsys):

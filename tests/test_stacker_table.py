@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -92,14 +93,21 @@ def test_from_model_without_a_block_neither_fits_nor_scores_it(model_with_table,
     old, refit = load_bundle(model_with_table), load_bundle(new)
     dropped = [n for n in old.spec.features if n.startswith("face_spectrum_")] + ["face_motion_eye_var"]
     assert refit.spec.features == tuple(n for n in old.spec.features if n not in dropped)
-    assert "face_spectrum" in old.spec.extractors and "face_spectrum" not in refit.spec.extractors
     assert "face_motion" in refit.spec.extractors  # other columns of it are still read
-    assert old.voice is not None and refit.voice is None  # the voice stacker reads the dropped columns
+    assert old.voice is not None and refit.voice is not None  # the voice stacker is kept, with its columns,
+    assert "face_spectrum" in refit.spec.extractors  # so the spec still makes the dropped block for it
     from avdetect.bundle import assemble_bundle
+    from avdetect.training.stacker import rebundle
+    from avdetect.training.stacker_data import drop_features
 
-    assemble_bundle(tmp_path / "mixed", stacker=old.stacker, spec=old.spec, visual=old.visual, audio=old.audio,
-                    voice=new / "stacker")  # a voice stacker of fewer columns than the spec's
-    with pytest.raises(ModelFileError, match="voice stacker"):
+    alone = tmp_path / "alone"  # without a voice stacker, a block no stacker reads is not run
+    shutil.copytree(new / "stacker", alone / "stacker")
+    rebundle(alone, dataclasses.replace(old, voice=None), drop_features(load_table(old.stacker / TABLE_FILE),
+                                                                        ["face_spectrum_*"]))
+    assert "face_spectrum" not in load_bundle(alone).spec.extractors
+    assemble_bundle(tmp_path / "mixed", stacker=new / "stacker", spec=load_bundle(alone).spec, visual=old.visual,
+                    audio=old.audio, voice=old.voice)  # a voice stacker reading columns the spec does not make
+    with pytest.raises(ModelFileError, match="voice stacker: expects face_spectrum"):
         Detector.load(tmp_path / "mixed")
     assert Detector.load(new).bundle.spec.extractors == refit.spec.extractors
     assert main(["fit-stacker", "--from-model", str(model_with_table), "-o", str(tmp_path / "x"),

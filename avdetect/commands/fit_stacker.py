@@ -10,10 +10,10 @@ writes the bundle, its cross-validation report and its training table into ``MOD
 ``--drop-features``)
 and bundles the result with MODEL_DIR's branches and spec (less the feature blocks it no longer reads).
 
-``--voice-folds F`` also fits the voice stacker into ``MODEL_DIR/voice/``: the same columns and settings, on
-the rows of F where no face was found (speech files), each generator family weighing the same. The video
-stacker never sees a row without a face, so scoring gives such inputs (a WAV, a video without a face) to the
-voice stacker.
+``--voice-folds F`` also fits the voice stacker into ``MODEL_DIR/voice/``: the same settings and columns
+(``--voice-only`` columns are its alone, left out of the video stacker), on the rows of F where no face was
+found (speech files), each generator family weighing the same. The video stacker never sees a row without a
+face, so scoring gives such inputs (a WAV, a video without a face) to the voice stacker.
 """
 
 from __future__ import annotations
@@ -71,6 +71,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         metavar="PATTERNS", help="comma-separated shell patterns of feature names to leave out "
                         "(e.g. 'face_spectrum_*,spec_*': voice_spectrum's columns are spec_*); a block left with no "
                         "column is not computed when scoring")
+    parser.add_argument("--voice-only", type=lambda text: [p for p in text.split(",") if p], default=[],
+                        metavar="PATTERNS", help="with --voice-folds (or --from-model, which keeps its voice "
+                        "stacker): feature columns only the voice stacker reads, left out of the video stacker "
+                        "(e.g. 'spec_*')")
     parser.add_argument("--family-balance", type=float, default=0.0, metavar="POWER",
                         help="also divide each fake's weight by n(its family) ** POWER: the manifest's generator "
                         "family, or the kind of pseudo-fake variant; 1 weighs every family the same (default 0: off)")
@@ -103,20 +107,17 @@ def run(args: argparse.Namespace) -> int:
         data = load_table(old.stacker / TABLE_FILE)
     else:
         data = load_training_data(args.oof, args.folds, args.manifest, audio_window_s=args.audio_window_s)
-    if args.drop_features:
-        data = drop_features(data, args.drop_features)
+    if args.drop_features or args.voice_only:
+        data = drop_features(data, args.drop_features + args.voice_only)
     settings = {"seed": args.seed, "balance": None if args.no_balance else args.balance,
                 "family_balance": args.family_balance, "calibration": args.calibration, "max_error": args.max_error,
-                "drop_features": args.drop_features,
+                "drop_features": args.drop_features, "voice_only": args.voice_only,
                 "booster": {name: value for given in args.booster for name, value in given.items()}}
     voice = None
     if args.voice_folds:
         voice = faceless_rows(load_training_data(args.oof, args.voice_folds, args.manifest,
                                                  audio_window_s=args.audio_window_s))
         voice = drop_features(voice, args.drop_features) if args.drop_features else voice
-        if voice.table.names != data.table.names:
-            raise InputError(f"--voice-folds: its rows have other feature columns than --folds' "
-                             f"({len(voice.table.names)} against {len(data.table.names)})")
         _fit_and_write(args.output / "voice", voice, {**settings, "family_balance": VOICE_FAMILY_BALANCE},
                        equal_classes=not args.no_balance)
     _fit_and_write(args.output / "stacker", data, settings, equal_classes=not args.no_balance)
@@ -126,7 +127,8 @@ def run(args: argparse.Namespace) -> int:
     elif args.cache:
         bundle = write_model_bundle(args.output, data, runs=args.oof, cache=args.cache,
                                     visual_model=args.visual_model, audio_model=args.audio_model,
-                                    voice=args.output / "voice" if voice else None)
+                                    voice=args.output / "voice" if voice else None,
+                                    voice_extractors=voice.extractors if voice else ())
     if bundle:
         print(f"model bundle: {bundle}")
     return 0

@@ -129,10 +129,11 @@ class Detector:
              sync: SyncFeatures | None, blocks: dict[str, np.ndarray] | None = None) -> dict[str, float | str]:
         """Calibrated p_fake, p_visual, p_audio, p_sync from the stacker (NaN where a modality is missing),
         the verdict of its decision band and why. Without a face track the bundle's voice stacker, fitted on
-        such inputs, decides when it has one (the stacker learnt from videos with a face)."""
-        X = feature_row(video, tracks, windows, sync, names=self.spec.features, config=self.stacker.aggregate,
-                        frames_per_track=self.spec.frames_per_track, blocks=blocks)
+        such inputs, decides when it has one (the stacker learnt from videos with a face); each reads its own
+        columns, all made by the spec's extractors."""
         fusion = self.voice if self.voice is not None and not tracks else self.stacker
+        X = feature_row(video, tracks, windows, sync, names=fusion.feature_names, config=fusion.aggregate,
+                        frames_per_track=self.spec.frames_per_track, blocks=blocks)
         p = {name: float(values[0]) for name, values in fusion.stacker.predict_verdicts(X).as_dict().items()}
         modalities = {"face": p["p_visual"], "voice": p["p_audio"], "lip-sync": p["p_sync"]}
         verdict = str(fusion.band.verdicts(np.array([p["p_fake"]]))[0])

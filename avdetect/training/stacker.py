@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 import shutil
 from pathlib import Path
 from typing import Any
@@ -27,8 +26,6 @@ from stacking.decision import DEFAULT_MAX_ERROR, DecisionBand, fit_band
 from stacking.metrics import equal_class_weights
 from stacking.report import BASELINE, CvReport, cv_report, write_report, write_scores
 from stacking.stacker import LGBMStacker, balanced_weights
-
-logger = logging.getLogger(__name__)
 
 
 # The voice stacker (rows without a face) weighs each generator family's fakes the same: speech generators
@@ -68,9 +65,10 @@ def fit_stacker(data: TrainingData, *, calibration: str = "auto", seed: int = 0,
 
 def write_model_bundle(output: Path, data: TrainingData, *, runs: Path, cache: Path,
                        visual_model: Path | None = None, audio_model: Path | None = None,
-                       voice: Path | None = None) -> Path:
+                       voice: Path | None = None, voice_extractors: tuple[str, ...] = ()) -> Path:
     """OUTPUT/bundle.json: both branch checkpoints, the stacker in OUTPUT/stacker (and the voice stacker,
-    for inputs without a face, when `voice` names one) and the scoring spec.
+    for inputs without a face, when `voice` names one; `voice_extractors`: the feature blocks it reads) and
+    the scoring spec, whose extractors make the columns of both.
 
     The spec takes the perception settings of the extraction cache the branches were trained on, and the
     crops per track of the visual run (``RUNS/visual/train_config.json``): the Detector feeds the stacker
@@ -81,7 +79,8 @@ def write_model_bundle(output: Path, data: TrainingData, *, runs: Path, cache: P
     per_track = (json.loads(visual_run.read_text(encoding="utf-8")).get("frames_per_track")
                  if visual_run.is_file() else None)
     spec = ScoringSpec(perception=perception_config(config["perception"]), features=tuple(data.table.names),
-                       extractors=DEFAULT_EXTRACTORS + data.extractors, frames_per_track=per_track)
+                       extractors=DEFAULT_EXTRACTORS + _union(data.extractors, voice_extractors),
+                       frames_per_track=per_track)
     card = {"videos": int(len(data.y)), "fakes": int(data.y.sum()), "folds": int(len(set(data.folds.tolist()))),
             "sources": data.sources}
     return assemble_bundle(output, stacker=output / "stacker", spec=spec, visual=visual_model,
@@ -122,8 +121,8 @@ def write_outputs(directory: Path, stacker: LGBMStacker, data: TrainingData, *,
 def rebundle(output: Path, old: ModelBundle, data: TrainingData) -> Path:
     """OUTPUT/bundle.json: the stacker in OUTPUT/stacker with the branches, block weights (the sync net),
     voice stacker and scoring spec of the verified bundle `old` (`load_bundle`), whose training table it was
-    fitted on (`data`: its columns, perhaps fewer, become the spec's features; blocks it no longer reads are
-    not run; a voice stacker that reads other columns is left out, with a warning).
+    fitted on (`data`: its columns, perhaps fewer, become the spec's features; blocks that neither it nor
+    the voice stacker reads are not run).
     OUTPUT is another folder than `old`'s: the stacker written there would have replaced `old`'s.
     """
     for part in old.directory.iterdir():  # block weights (sync/...) travel as they are
@@ -131,14 +130,14 @@ def rebundle(output: Path, old: ModelBundle, data: TrainingData) -> Path:
             shutil.rmtree(output / part.name, ignore_errors=True)
             shutil.copytree(part, output / part.name)
     card = {**old.card, "refitted_from": str(old.directory)}
-    kept = set(data.table.names)
+    read = set(data.table.names) | set(load_stacker(old.voice).feature_names if old.voice else ())
     extractors = tuple(e for e in old.spec.extractors
-                       if e in DEFAULT_EXTRACTORS or kept.intersection(get_extractor(e).names))
+                       if e in DEFAULT_EXTRACTORS or read.intersection(get_extractor(e).names))
     spec = dataclasses.replace(old.spec, features=tuple(data.table.names), extractors=extractors)
-    voice = old.voice
-    if voice is not None and load_stacker(voice).feature_names != tuple(data.table.names):
-        logger.warning("%s reads other columns than the refitted stacker: left out of %s (fit it again with "
-                       "--oof and --voice-folds)", voice, output)
-        voice = None
     return assemble_bundle(output, stacker=output / "stacker", spec=spec, visual=old.visual, audio=old.audio,
-                           voice=voice, card=card)
+                           voice=old.voice, card=card)
+
+
+def _union(first: tuple[str, ...], second: tuple[str, ...]) -> tuple[str, ...]:
+    """The names of `first`, then those of `second` not in it, in order."""
+    return first + tuple(name for name in second if name not in first)

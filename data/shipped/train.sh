@@ -17,7 +17,8 @@
 # holds out whole generator families, so the stacker learns how the branches behave on fakes they never
 # saw), and the stacker's: BOOSTER (its LightGBM settings; n_estimators=400) and DROP_FEATURES (columns it
 # leaves out; sync_learnt_*: the learnt sync net's block made it worse on held-out generators, see
-# data/shipped/README.md; empty fuses every block).
+# data/shipped/README.md; empty fuses every block) and VOICE_ONLY (columns only the voice stacker reads;
+# spec_*: voice_spectrum's high band carries the voice stacker and costs the video stacker transfer).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SHARED=${AVDETECT_SHARED_DATA:-$(cd .. && pwd)/shared/data}
@@ -90,5 +91,6 @@ awk -F, 'NR == 1 || $1 ~ /\/video\//' "$W/folds.csv" > "$W/folds_videos.csv"
 $A fit-stacker --oof "$W/runs" --folds "$W/folds_videos.csv" --voice-folds "$W/folds.csv" --manifest "$W/all.csv" -o "$W/model" \
     --visual-model "$W/runs/visual/refit/model.json" --audio-model "$W/runs/audio/refit/model.json" \
     --cache "$W/cache" --max-error "${MAX_ERROR:-0.2}" --booster "${BOOSTER-n_estimators=400}" \
-    --drop-features "${DROP_FEATURES-sync_learnt_*}"  # at max-error 0.05 this model would decide 5 % of videos
+    --drop-features "${DROP_FEATURES-sync_learnt_*}" --voice-only "${VOICE_ONLY-spec_*}"
+# (at max-error 0.05 this model would decide 5 % of videos)
 echo "bundle: $W/model (copy it to avdetect/model to ship it)"
