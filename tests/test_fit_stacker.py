@@ -231,6 +231,9 @@ def test_voice_folds_need_a_manifest_and_rows_without_a_face(runs, speech, tmp_p
     assert main(["fit-stacker", "--oof", str(speech["runs"]), "--folds", str(speech["folds"]),
                  "--voice-folds", str(speech["all_folds"]), "-o", str(tmp_path / "a")]) == 2
     assert "--voice-folds needs --manifest" in capsys.readouterr().err
+    assert main(["fit-stacker", "--oof", str(speech["runs"]), "--folds", str(speech["folds"]),
+                 "--voice-only", "aud_q*", "-o", str(tmp_path / "c")]) == 2
+    assert "--voice-only needs --voice-folds" in capsys.readouterr().err
     assert main(["fit-stacker", "--oof", str(runs["runs"]), "--folds", str(runs["folds"]),
                  "--voice-folds", str(runs["folds"]), "--manifest", str(runs["manifest"]),
                  "-o", str(tmp_path / "b")]) == 2

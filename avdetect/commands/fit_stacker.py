@@ -159,6 +159,8 @@ def _check_sources(args: argparse.Namespace) -> None:
         raise InputError("give --oof and --folds (the branches' runs), or --from-model MODEL_DIR")
     elif args.voice_folds and not args.manifest:
         raise InputError("--voice-folds needs --manifest: the voice stacker weighs each generator family the same")
+    elif args.voice_only and not args.voice_folds:
+        raise InputError("--voice-only needs --voice-folds: no voice stacker would read those columns")
 
 
 def _booster_params(text: str) -> dict[str, float]:
