@@ -8,6 +8,8 @@ generator's fakes comes from a model that never saw that generator. Each row giv
 (n), the ROC AUC and EER of those fakes against the reals (by default the reals of the same folds, scored
 by the same models: ``--reals fold``; ``--reals all`` uses every real), their mean P(fake) and the
 fraction caught at 0.5; then the reals' false-alarm rate at 0.5 and the means over generators.
+``--false-alarm RATE`` judges at the threshold where that fraction of the reals is called fake instead
+(printed), e.g. 0.05 to ask how much is caught when one real in twenty is flagged.
 
 Reads any OOF table with a ``path`` column: a branch's ``oof.csv`` (a row per window or crop; the
 ``probability`` column is averaged per file), the stacker's ``oof.csv`` (``p_fake``, ``p_visual``,
@@ -53,7 +55,7 @@ class Row:
     auc: float
     eer: float
     mean_p: float
-    rate: float  # fakes: fraction with p >= 0.5 (caught); reals: false alarms at 0.5
+    rate: float  # fakes: fraction with p >= the threshold (caught); reals: false alarms at it
 
 
 def read_scores(path: Path, column: str | None, modality: str) -> dict[str, float]:
@@ -112,19 +114,20 @@ def modality_label(row, modality: str) -> str | None:
     return {"audio": row.audio_label, "video": row.video_label, "av": row.label}[modality]
 
 
-def metric_row(name: str, fakes: np.ndarray, reals: np.ndarray) -> Row:
-    """A generator's row: its fakes against the given reals."""
+def metric_row(name: str, fakes: np.ndarray, reals: np.ndarray, threshold: float = THRESHOLD) -> Row:
+    """A generator's row: its fakes against the given reals, caught at `threshold`."""
     from stacking.metrics import auc, eer
 
     y = np.r_[np.ones(len(fakes)), np.zeros(len(reals))]
     p = np.r_[fakes, reals]
     both = len(fakes) and len(reals)
     return Row(name, len(fakes), auc(y, p) if both else np.nan, eer(y, p) if both else np.nan,
-               float(np.mean(fakes)), float(np.mean(fakes >= THRESHOLD)))
+               float(np.mean(fakes)), float(np.mean(fakes >= threshold)))
 
 
 def generalization_table(rows: Sequence, folds: np.ndarray, scores: dict[str, float], *, modality: str,
-                         hold_out: str = "generator", reals: str = "fold") -> list[Row]:
+                         hold_out: str = "generator", reals: str = "fold", threshold: float = THRESHOLD
+                         ) -> list[Row]:
     """Rows per held-out generator (sorted by name), then the reals, then the mean over generators.
 
     Args:
@@ -134,6 +137,7 @@ def generalization_table(rows: Sequence, folds: np.ndarray, scores: dict[str, fl
         modality: "audio", "video" or "av": which label a row is judged on.
         hold_out: the manifest column that names a fake's generator ("generator" or "family").
         reals: "fold" (the reals of the folds holding the generator's fakes) or "all".
+        threshold: P(fake) from which a file counts as called fake.
     """
     scored = [(r, int(f), scores[str(r.path)]) for r, f in zip(rows, folds)
               if str(r.path) in scores and modality_label(r, modality)]
@@ -146,10 +150,10 @@ def generalization_table(rows: Sequence, folds: np.ndarray, scores: dict[str, fl
     for name in sorted(by_gen):
         fold_set = {f for f, _ in by_gen[name]}
         pool = [p for f, p in real if reals == "all" or f in fold_set]
-        table.append(metric_row(name, np.array([p for _, p in by_gen[name]]), np.array(pool)))
+        table.append(metric_row(name, np.array([p for _, p in by_gen[name]]), np.array(pool), threshold))
     real_p = np.array([p for _, p in real])
     table.append(Row("reals", len(real_p), np.nan, np.nan, float(real_p.mean()) if len(real_p) else np.nan,
-                     float(np.mean(real_p >= THRESHOLD)) if len(real_p) else np.nan))
+                     float(np.mean(real_p >= threshold)) if len(real_p) else np.nan))
     for label, gens in ((f"mean over all {len(table) - 1}", table[:-1]),
                         (f"mean over those with n >= {MIN_N}", [g for g in table[:-1] if g.n >= MIN_N])):
         if gens:
@@ -158,13 +162,22 @@ def generalization_table(rows: Sequence, folds: np.ndarray, scores: dict[str, fl
     return table
 
 
-def format_table(table: Sequence[Row], hold_out: str = "generator") -> str:
-    """The table as aligned text: generator, n, AUC, EER, mean p, caught@0.5 (false alarms for reals)."""
+def format_table(table: Sequence[Row], hold_out: str = "generator", threshold: float = THRESHOLD) -> str:
+    """The table as aligned text: generator, n, AUC, EER, mean p, caught at the threshold (false alarms for
+    reals)."""
     width = max([len(hold_out)] + [len(r.name) for r in table])
-    lines = [f"{hold_out:<{width}} {'n':>5} {'AUC':>6} {'EER':>6} {'mean p':>7} {'>=0.5':>6}"]
+    lines = [f"{hold_out:<{width}} {'n':>5} {'AUC':>6} {'EER':>6} {'mean p':>7} {f'>={threshold:.3g}':>6}"]
     for r in table:
         lines.append(f"{r.name:<{width}} {r.n:>5} {_num(r.auc)} {_num(r.eer)} {r.mean_p:>7.3f} {r.rate:>6.3f}")
     return "\n".join(lines)
+
+
+def false_alarm_threshold(rows: Sequence, scores: dict[str, float], modality: str, rate: float) -> float:
+    """The P(fake) at or above which a fraction `rate` of the scored reals lie (their 1 - rate quantile)."""
+    real = [scores[str(r.path)] for r in rows if str(r.path) in scores and modality_label(r, modality) == "REAL"]
+    if not real:
+        raise SystemExit("--false-alarm: no scored real file")
+    return float(np.quantile(real, 1.0 - rate, method="higher"))
 
 
 def _num(value: float) -> str:
@@ -184,6 +197,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--reals", choices=("fold", "all"), default="fold",
                         help="reals each generator is compared with (default: those of its folds)")
     parser.add_argument("--column", help="score column (default: probability, else by modality)")
+    parser.add_argument("--false-alarm", type=float, metavar="RATE",
+                        help="judge at the threshold where this fraction of the reals is called fake (default: 0.5)")
     parser.add_argument("--fit", type=Path, metavar="FEATURES_DIR",
                         help="fit LightGBM per fold on these feature blocks and write --oof first")
     parser.add_argument("--blocks", help="with --fit: comma-separated block names (default all)")
@@ -215,11 +230,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     rows = [r for r in rows if str(r.path) in scores]  # the folds file need only cover the scored files
     fold_of = read_oof_folds(args.oof) if args.folds is None else read_folds(args.folds)
     folds = align_folds((r.path for r in rows), fold_of)
+    threshold = THRESHOLD if args.false_alarm is None else false_alarm_threshold(rows, scores, args.modality,
+                                                                                 args.false_alarm)
     table = generalization_table(rows, folds, scores, modality=args.modality, hold_out=args.hold_out,
-                                 reals=args.reals)
+                                 reals=args.reals, threshold=threshold)
     print(f"{args.oof}: {len(scores)} scored files ({left_out} not in the manifest, left out); "
           f"{args.modality} labels; AUC/EER against {'the reals of the same folds' if args.reals == 'fold' else 'all reals'}")
-    print(format_table(table, args.hold_out))
+    if args.false_alarm is not None:
+        print(f"threshold {threshold:.3f}: {args.false_alarm:.0%} of the reals score at or above it")
+    print(format_table(table, args.hold_out, threshold))
 
 
 if __name__ == "__main__":

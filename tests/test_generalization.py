@@ -86,6 +86,16 @@ def test_without_variants_they_are_left_out(bench, tables, capsys):
     assert "3 not in the manifest" in out and "variant:" not in out
 
 
+def test_false_alarm_judges_at_the_threshold_the_reals_set(bench, tables, capsys):
+    manifest, oof = tables  # reals 0.10, 0.15, 0.20, 0.25; shift 0.9, dub 0.05, lipsync 0.7
+    bench.main(["--modality", "av", "--oof", str(oof), "--manifest", str(manifest), "--hold-out", "family",
+                "--variants", "--false-alarm", "0.25"])
+    out = capsys.readouterr().out
+    assert "threshold 0.250: 25% of the reals" in out and ">=0.25" in out
+    lines = {line.split()[0]: line.split() for line in out.splitlines()[3:]}
+    assert lines["reals"][-1] == "0.250" and lines["lipsync"][-1] == "1.000" and lines["variant:dub"][-1] == "0.000"
+
+
 def test_a_table_without_folds_asks_for_them(bench, tables, tmp_path):
     manifest, _ = tables
     (tmp_path / "bare.csv").write_text(f"path,p_fake\n{tmp_path / 'real0.mp4'},0.1\n", encoding="utf-8")
