@@ -107,8 +107,10 @@ def run(args: argparse.Namespace) -> int:
         data = load_table(old.stacker / TABLE_FILE)
     else:
         data = load_training_data(args.oof, args.folds, args.manifest, audio_window_s=args.audio_window_s)
-    if args.drop_features or args.voice_only:
-        data = drop_features(data, args.drop_features + args.voice_only)
+    if args.drop_features:
+        data = drop_features(data, args.drop_features)
+    if args.voice_only:  # the video stacker leaves them to the voice stacker
+        data = drop_features(data, args.voice_only, option="--voice-only")
     settings = {"seed": args.seed, "balance": None if args.no_balance else args.balance,
                 "family_balance": args.family_balance, "calibration": args.calibration, "max_error": args.max_error,
                 "drop_features": args.drop_features, "voice_only": args.voice_only,

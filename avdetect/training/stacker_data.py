@@ -200,21 +200,22 @@ def report_groups(rows: list[ManifestRow | None]) -> dict[str, np.ndarray]:
             "family": np.array([fake_family(r) for r in rows], dtype=str)}
 
 
-def drop_features(data: TrainingData, patterns: Sequence[str]) -> TrainingData:
+def drop_features(data: TrainingData, patterns: Sequence[str], *, option: str = "--drop-features") -> TrainingData:
     """`data` without the feature columns whose names match any of the shell-style `patterns`
     (``face_spectrum_*``); a feature block left with no column leaves `extractors`, so scoring skips it.
 
     Raises:
-        InputError: a pattern matches nothing, or it would drop the frame-mean baseline the report needs.
+        InputError: a pattern matches nothing, or it would drop the frame-mean baseline the report needs
+            (the message names `option`, the command-line option the patterns came from).
     """
     names = data.table.names
     for pattern in patterns:
         if not fnmatch.filter(names, pattern):
-            raise InputError(f"--drop-features {pattern}: matches none of the {len(names)} features")
+            raise InputError(f"{option} {pattern}: matches none of the {len(names)} features")
     keep = [i for i, name in enumerate(names) if not any(fnmatch.fnmatchcase(name, p) for p in patterns)]
     kept = tuple(names[i] for i in keep)
     if BASELINE not in kept:
-        raise InputError(f"--drop-features: {BASELINE} (the report's baseline) cannot be dropped")
+        raise InputError(f"{option}: {BASELINE} (the report's baseline) cannot be dropped")
     table = FeatureTable(data.table.videos, data.table.X[:, keep], kept)
     blocks = tuple(b for b in data.extractors if any(n in kept for n in get_extractor(b).names))
     return dataclasses.replace(data, table=table, extractors=blocks)

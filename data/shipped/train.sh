@@ -92,5 +92,5 @@ $A fit-stacker --oof "$W/runs" --folds "$W/folds_videos.csv" --voice-folds "$W/f
     --visual-model "$W/runs/visual/refit/model.json" --audio-model "$W/runs/audio/refit/model.json" \
     --cache "$W/cache" --max-error "${MAX_ERROR:-0.2}" --booster "${BOOSTER-n_estimators=400}" \
     --drop-features "${DROP_FEATURES-sync_learnt_*}" --voice-only "${VOICE_ONLY-spec_*}"
-# (at max-error 0.05 this model would decide 5 % of videos)
+# (with --max-error 0.05 this model would decide 5 % of the videos)
 echo "bundle: $W/model (copy it to avdetect/model to ship it)"
