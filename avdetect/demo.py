@@ -41,22 +41,24 @@ def write_clip(path: Path, frames: np.ndarray, fps: float, audio: np.ndarray, sa
         for rgb in frames:
             out.mux(video.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
         out.mux(video.encode(None))
-        frame = av.AudioFrame.from_ndarray(audio.astype(np.float32)[None], format="fltp", layout="mono")
-        frame.sample_rate = sample_rate
-        out.mux(sound.encode(frame))
-        out.mux(sound.encode(None))
+        _mux_audio(out, sound, audio, sample_rate)
     return path
 
 
 def write_wav(path: Path, audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> Path:
     """16-bit PCM WAV of float32 (N,) mono audio."""
     with av.open(str(path), "w") as out:
-        sound = out.add_stream("pcm_s16le", rate=sample_rate, layout="mono")
-        frame = av.AudioFrame.from_ndarray(audio.astype(np.float32)[None], format="fltp", layout="mono")
-        frame.sample_rate = sample_rate
-        out.mux(sound.encode(frame))
-        out.mux(sound.encode(None))
+        _mux_audio(out, out.add_stream("pcm_s16le", rate=sample_rate, layout="mono"), audio, sample_rate)
     return path
+
+
+def _mux_audio(out: av.container.OutputContainer, sound: av.audio.stream.AudioStream, audio: np.ndarray,
+               sample_rate: int) -> None:
+    """Encodes float32 (N,) mono `audio` as one frame into stream `sound` of `out`, then flushes it."""
+    frame = av.AudioFrame.from_ndarray(audio.astype(np.float32)[None], format="fltp", layout="mono")
+    frame.sample_rate = sample_rate
+    out.mux(sound.encode(frame))
+    out.mux(sound.encode(None))
 
 
 def all_frames(path: Path) -> tuple[np.ndarray, float]:

@@ -3,33 +3,23 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from avdetect.corpus.manifest import ManifestRow, write_manifest
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "generalization.py"
+from bench_scripts import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("generalization_bench", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("generalization")
 
 
 @pytest.fixture(scope="module")
 def fit_blocks():
-    spec = importlib.util.spec_from_file_location("fit_blocks_bench", SCRIPT.with_name("fit_blocks.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("fit_blocks")
 
 
 def _write_oof(path: Path, rows: list[tuple[str, int, float]]) -> None:

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from avdetect.corpus.manifest import FAKE, REAL, ManifestRow, write_manifest
+from bench_scripts import load_benchmark
 from test_stacker_table import _table_for, model_with_table, put_table  # noqa: F401  (a fixture)
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "stacker_ablation.py"
 
 
 def load_script():
-    spec = importlib.util.spec_from_file_location("stacker_ablation_bench", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("stacker_ablation")
 
 
 def test_prints_a_row_per_setting(model_with_table, tmp_path, capsys):  # noqa: F811

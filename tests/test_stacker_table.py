@@ -147,18 +147,15 @@ def test_a_damaged_table_is_a_model_file_error(tmp_path):
 
 
 def test_faceless_inputs_benchmark_scores_the_rows_without_a_face(model_with_table, tmp_path, capsys):
-    import importlib.util
     import csv
+
+    from bench_scripts import load_benchmark
 
     names = load_bundle(model_with_table).spec.features
     data = _table_for(names)
     data.table.X[::3, names.index("has_face")] = 0.0
     save_table(data, tmp_path / "table.npz")
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "faceless_inputs.py"
-    spec = importlib.util.spec_from_file_location("faceless_inputs_bench", script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.main(["--model", str(model_with_table), "--table", str(tmp_path / "table.npz"),
+    load_benchmark("faceless_inputs").main(["--model", str(model_with_table), "--table", str(tmp_path / "table.npz"),
                  "-o", str(tmp_path / "f.csv")])
     with (tmp_path / "f.csv").open(newline="") as f:
         rows = list(csv.DictReader(f))

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "sync_signals.py"
+from bench_scripts import load_benchmark
 
 
 def load_script():
-    spec = importlib.util.spec_from_file_location("sync_signals_bench", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("sync_signals")
 
 
 def row(path: str, label: str = "FAKE", family: str = "") -> dict[str, str]:
