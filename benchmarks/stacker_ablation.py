@@ -58,7 +58,8 @@ def default_settings(features: Sequence[str]) -> dict[str, str]:
 def fitted_options(fit: dict) -> list[str]:
     """The fit-stacker options that fit the stacker again as `fit` (report.json's "fit") records it."""
     options = ["--seed", str(fit.get("seed", 0)), "--calibration", fit.get("calibration", "auto"),
-               "--family-balance", str(fit.get("family_balance", 0.0))]
+               "--family-balance", str(fit.get("family_balance", 0.0)),
+               "--monotone", fit.get("monotone", "none")]  # models fitted before --monotone had none
     options += ["--no-balance"] if fit.get("balance", 0.5) is None else ["--balance", str(fit.get("balance", 0.5))]
     if "max_error" in fit:
         options += ["--max-error", str(fit["max_error"])]

@@ -144,7 +144,9 @@ def load_bundle(directory: Path | str) -> StackerBundle:
 
 
 def _rebuild(config: dict[str, Any], contents: dict[str, bytes], directory: Path) -> LGBMStacker:
-    stacker = LGBMStacker(**config["params"])
+    params = dict(config["params"])
+    params["monotone"] = tuple((str(pattern), int(sign)) for pattern, sign in params.get("monotone", ()))  # JSON lists
+    stacker = LGBMStacker(**params)
     stacker.feature_names_ = tuple(config["feature_names"])
     stacker.n_features_in_ = len(stacker.feature_names_)
     stacker.classes_ = np.asarray(config["classes"])

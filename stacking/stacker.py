@@ -25,6 +25,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from stacking.calibration import ScoreCalibrator, encode_binary_labels
 from stacking.crossfit import can_cross_fit, cross_fit, fold_ids
+from stacking.monotone import constraints
 from stacking.verdicts import MODALITIES, LinearVerdict, fit_verdict
 
 logger = logging.getLogger(__name__)
@@ -61,6 +62,8 @@ class LGBMStacker(ClassifierMixin, BaseEstimator):
         calibration: "auto" (isotonic or Platt by held-out log loss), "isotonic", "platt" or "none".
         cv: folds drawn when ``fit`` gets neither ``folds`` nor ``groups``.
         verdict_C: inverse L2 strength of the per-modality logistic regressions.
+        monotone: (pattern, sign) rules: columns whose name matches may only raise (+1) or only lower (-1)
+            P(fake) (`stacking.monotone`, e.g. its `EVIDENCE`); empty leaves every column free.
         random_state: seeds LightGBM's bagging and any folds drawn.
         n_jobs: LightGBM threads.
 
@@ -79,7 +82,8 @@ class LGBMStacker(ClassifierMixin, BaseEstimator):
     def __init__(self, *, n_estimators: int = 200, learning_rate: float = 0.03, num_leaves: int = 7,
                  max_depth: int = 3, min_child_samples: int = 10, reg_lambda: float = 5.0,
                  subsample: float = 0.8, colsample_bytree: float = 0.7, calibration: str = "auto",
-                 cv: int = 5, verdict_C: float = 0.5, random_state: int = 0, n_jobs: int = 1):
+                 cv: int = 5, verdict_C: float = 0.5, monotone: tuple = (), random_state: int = 0,
+                 n_jobs: int = 1):
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
@@ -91,6 +95,7 @@ class LGBMStacker(ClassifierMixin, BaseEstimator):
         self.calibration = calibration
         self.cv = cv
         self.verdict_C = verdict_C
+        self.monotone = monotone
         self.random_state = random_state
         self.n_jobs = n_jobs
 
@@ -136,10 +141,12 @@ class LGBMStacker(ClassifierMixin, BaseEstimator):
         return tuple(names)
 
     def _fit_booster(self, X: np.ndarray, y: np.ndarray, w: np.ndarray) -> Booster:
+        signs = constraints(self.feature_names_, self.monotone)
+        shape = {"monotone_constraints": signs, "monotone_constraints_method": "advanced"} if any(signs) else {}
         model = LGBMClassifier(
             **{name: getattr(self, name) for name in BOOSTER_PARAMS},
             subsample_freq=1 if self.subsample < 1 else 0, random_state=self.random_state,
-            n_jobs=self.n_jobs, verbose=-1)
+            n_jobs=self.n_jobs, verbose=-1, **shape)
         return model.fit(X, y, sample_weight=w, feature_name=list(self.feature_names_)).booster_
 
     def _oof_raw(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -86,7 +86,8 @@ def test_writes_bundle_report_and_oof(fitted):
     assert set(report["by_group"]) == {"dataset", "modality", "family"}
     assert set(report["by_group"]["family"]) == {"real", "swap", "clone"}
     assert report["fit"] == {"seed": 0, "balance": 0.5, "family_balance": 0.0, "calibration": "auto",
-                             "max_error": 0.05, "drop_features": [], "voice_only": [], "booster": {}}
+                             "max_error": 0.05, "drop_features": [], "voice_only": [], "booster": {},
+                             "monotone": "evidence"}
     assert report["verdicts"]["audio"]["auc"] > 0.8
     with Image.open(fitted / "reliability.png") as image:
         assert image.format == "PNG"

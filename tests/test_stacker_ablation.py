@@ -37,10 +37,12 @@ def test_prints_a_row_per_setting(model_with_table, tmp_path, capsys):  # noqa: 
 def test_refits_start_from_the_models_own_settings():
     script = load_script()
     fit = {"seed": 3, "balance": None, "family_balance": 0.5, "calibration": "platt", "max_error": 0.2,
-           "booster": {"n_estimators": 400, "learning_rate": 0.05}}
+           "booster": {"n_estimators": 400, "learning_rate": 0.05}, "monotone": "evidence"}
     assert script.fitted_options(fit) == [
-        "--seed", "3", "--calibration", "platt", "--family-balance", "0.5", "--no-balance",
-        "--max-error", "0.2", "--booster", "n_estimators=400,learning_rate=0.05"]
+        "--seed", "3", "--calibration", "platt", "--family-balance", "0.5", "--monotone", "evidence",
+        "--no-balance", "--max-error", "0.2", "--booster", "n_estimators=400,learning_rate=0.05"]
+    del fit["monotone"]  # a model fitted before the option had no constraints
+    assert script.fitted_options(fit)[6:8] == ["--monotone", "none"]
 
 
 def test_default_settings_leave_out_only_the_blocks_the_model_has():

@@ -68,9 +68,21 @@ def model_with_table(tmp_path: Path) -> Path:
     return model
 
 
+def add_block_weights(model: Path) -> None:
+    """Gives `model` the weights folder of a block with its own net (`model/sync/`, as a bundle whose spec
+    reads `sync_learnt` carries), listed in bundle.json."""
+    from avdetect.branches.sync import SyncNet, save_sync_model
+
+    save_sync_model(SyncNet(), model / "sync")
+    manifest = json.loads((model / BUNDLE_FILE).read_text())
+    manifest["files"].update({f"sync/{p.name}": sha256(p) for p in (model / "sync").iterdir()})
+    (model / BUNDLE_FILE).write_text(json.dumps(manifest))
+
+
 def test_from_model_refits_and_bundles_with_its_branches(model_with_table, tmp_path, capsys):
     from avdetect.scoring.pipeline import Detector
 
+    add_block_weights(model_with_table)
     new = tmp_path / "refit"
     assert main(["fit-stacker", "--from-model", str(model_with_table), "-o", str(new), "--max-error", "0.3",
                  "--seed", "1"]) == 0, capsys.readouterr().err

@@ -6,8 +6,8 @@ Reads the branches' out-of-fold scores (``runs/visual/oof.csv``, ``runs/audio/oo
 writes the bundle, its cross-validation report and its training table into ``MODEL_DIR/stacker/``.
 
 `avdetect fit-stacker --from-model MODEL_DIR -o NEW` fits again on MODEL_DIR's training table (another
-``--seed``, ``--balance``, ``--family-balance``, ``--max-error``, ``--booster``, fewer features with
-``--drop-features``)
+``--seed``, ``--balance``, ``--family-balance``, ``--max-error``, ``--booster``, ``--monotone``, fewer
+features with ``--drop-features``)
 and bundles the result with MODEL_DIR's branches and spec (less the feature blocks it no longer reads).
 
 ``--voice-folds F`` also fits the voice stacker into ``MODEL_DIR/voice/``: the same settings and columns
@@ -30,6 +30,7 @@ from avdetect.defaults import AUDIO_WINDOW_S
 from avdetect.errors import InputError
 from stacking.decision import DEFAULT_MAX_ERROR
 from stacking.metrics import format_table
+from stacking.monotone import RULES
 from stacking.stacker import BOOSTER_PARAMS, CALIBRATIONS, LGBMStacker
 
 if TYPE_CHECKING:  # the training library loads torch: imported when the command runs, not to build the parser
@@ -82,6 +83,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="LightGBM settings of the stacker, e.g. 'num_leaves=3,min_child_samples=30' "
                         f"(any of {', '.join(BOOSTER_PARAMS)}; defaults sized for a few hundred videos); "
                         "repeatable, a later value of a setting wins")
+    parser.add_argument("--monotone", choices=tuple(RULES), default="evidence",
+                        help="evidence (default): in the video stacker the branch scores and the lip-sync lag and "
+                             "correlation push P(fake) one way only (stacking.monotone); none: every column free. "
+                             "The voice stacker keeps every column free")
     parser.add_argument("--voice-folds", type=Path, metavar="FOLDS",
                         help="with --oof and --manifest: also fit the voice stacker (MODEL_DIR/voice) on the rows of "
                         "this folds file without a face, e.g. the speech files of the branches' folds")
@@ -94,7 +99,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Fits, saves and reports; 2 on an input error."""
-    from avdetect.training.stacker import VOICE_FAMILY_BALANCE, rebundle, write_model_bundle
+    from avdetect.training.stacker import VOICE_FAMILY_BALANCE, VOICE_MONOTONE, rebundle, write_model_bundle
     from avdetect.training.stacker_data import drop_features, faceless_rows, load_training_data
     from avdetect.bundle import load_bundle
     from avdetect.training.stacker_table import TABLE_FILE, load_table
@@ -113,14 +118,15 @@ def run(args: argparse.Namespace) -> int:
         data = drop_features(data, args.voice_only, option="--voice-only")
     settings = {"seed": args.seed, "balance": None if args.no_balance else args.balance,
                 "family_balance": args.family_balance, "calibration": args.calibration, "max_error": args.max_error,
-                "drop_features": args.drop_features, "voice_only": args.voice_only,
+                "drop_features": args.drop_features, "voice_only": args.voice_only, "monotone": args.monotone,
                 "booster": {name: value for given in args.booster for name, value in given.items()}}
     voice = None
     if args.voice_folds:
         voice = faceless_rows(load_training_data(args.oof, args.voice_folds, args.manifest,
                                                  audio_window_s=args.audio_window_s))
         voice = drop_features(voice, args.drop_features) if args.drop_features else voice
-        _fit_and_write(args.output / "voice", voice, {**settings, "family_balance": VOICE_FAMILY_BALANCE},
+        _fit_and_write(args.output / "voice", voice,
+                       {**settings, "family_balance": VOICE_FAMILY_BALANCE, "monotone": VOICE_MONOTONE},
                        equal_classes=not args.no_balance)
     _fit_and_write(args.output / "stacker", data, settings, equal_classes=not args.no_balance)
     bundle = None
