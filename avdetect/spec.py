@@ -126,8 +126,8 @@ def spec_mismatches(spec: ScoringSpec, *, visual: dict[str, Any] | None, audio: 
 
 def unmade_features(spec: ScoringSpec, names: tuple[str, ...], aggregate: AggregateConfig) -> list[str]:
     """The feature `names` that none of the spec's (known) extractors makes."""
-    made = {column for name in spec.extractors if name in known_extractors()
-            for column in extractor_columns(name, aggregate)}
+    known = known_extractors()
+    made = {column for name in spec.extractors if name in known for column in extractor_columns(name, aggregate)}
     return [name for name in names if name not in made]
 
 

@@ -132,7 +132,8 @@ def _moving_head(mouth: MouthTrack, seed: int = 1) -> MouthTrack:
 def test_motion_search_ignores_a_sliding_face_but_not_an_opening_mouth():
     rng = np.random.default_rng(0)
     still = np.repeat(rng.integers(0, 255, (1, 32, 64)), 10, axis=0)
-    sliding = np.stack([np.roll(still[0], (i % 3 - 1, 2 * (i % 2) - 1), axis=(0, 1)) for i in range(10)]).astype(np.uint8)
+    sliding = np.stack([np.roll(still[0], (i % 3 - 1, 2 * (i % 2) - 1), axis=(0, 1))
+                        for i in range(10)]).astype(np.uint8)
     assert mouth_motion(sliding)[1:].min() > 0.5  # the plain difference sees the slide as motion
     assert mouth_motion(sliding, search_px=3)[1:].max() < 0.05
     mouth, _ = _talking(4.0)

@@ -51,12 +51,16 @@ def _table_for(names: tuple[str, ...], n: int = 90, seed: int = 0) -> TrainingDa
                         sources_of_rows=np.array([f"g{i // 2}" for i in range(n)]), sources={"visual": "oof.csv"})
 
 
+def record_files(model: Path, paths) -> None:
+    """Lists the files `paths` (inside `model`) with their sha256 in its bundle.json."""
+    manifest = json.loads((model / BUNDLE_FILE).read_text())
+    manifest["files"].update({p.relative_to(model).as_posix(): sha256(p) for p in paths})
+    (model / BUNDLE_FILE).write_text(json.dumps(manifest))
+
+
 def put_table(model: Path, data: TrainingData) -> None:
     """Writes `data` as `model`'s stacker table and records its sha256 in bundle.json."""
-    path = save_table(data, model / "stacker" / TABLE_FILE)
-    manifest = json.loads((model / BUNDLE_FILE).read_text())
-    manifest["files"][f"stacker/{TABLE_FILE}"] = sha256(path)
-    (model / BUNDLE_FILE).write_text(json.dumps(manifest))
+    record_files(model, [save_table(data, model / "stacker" / TABLE_FILE)])
 
 
 @pytest.fixture
@@ -74,9 +78,7 @@ def add_block_weights(model: Path) -> None:
     from avdetect.branches.sync import SyncNet, save_sync_model
 
     save_sync_model(SyncNet(), model / "sync")
-    manifest = json.loads((model / BUNDLE_FILE).read_text())
-    manifest["files"].update({f"sync/{p.name}": sha256(p) for p in (model / "sync").iterdir()})
-    (model / BUNDLE_FILE).write_text(json.dumps(manifest))
+    record_files(model, (model / "sync").iterdir())
 
 
 def test_from_model_refits_and_bundles_with_its_branches(model_with_table, tmp_path, capsys):
@@ -167,8 +169,8 @@ def test_faceless_inputs_benchmark_scores_the_rows_without_a_face(model_with_tab
     data = _table_for(names)
     data.table.X[::3, names.index("has_face")] = 0.0
     save_table(data, tmp_path / "table.npz")
-    load_benchmark("faceless_inputs").main(["--model", str(model_with_table), "--table", str(tmp_path / "table.npz"),
-                 "-o", str(tmp_path / "f.csv")])
+    load_benchmark("faceless_inputs").main(["--model", str(model_with_table), "--table",
+                                            str(tmp_path / "table.npz"), "-o", str(tmp_path / "f.csv")])
     with (tmp_path / "f.csv").open(newline="") as f:
         rows = list(csv.DictReader(f))
     assert [r["path"] for r in rows] == data.table.videos[::3].tolist()
