@@ -13,9 +13,9 @@ from avdetect.training.visual_data import (
     CropDataset,
     CropSet,
     augment,
-    fake_partners,
     jpeg_compress,
     resize_cycle,
+    same_frame_rows,
     zoom_crop,
 )
 
@@ -112,9 +112,12 @@ def test_p_pseudo_zero_keeps_every_label() -> None:
     assert labels == [0.0, 1.0, 0.0, 1.0]
 
 
-def test_fake_partners_match_group_and_frame() -> None:
-    crops = crop_set([0, 1, 1, 0], groups=["a", "a", "a", "b"], frames=[3, 5, 3, 3])
-    np.testing.assert_array_equal(fake_partners(crops), [2, -1, -1, -1])
+def test_same_frame_rows_match_group_and_frame() -> None:
+    crops = crop_set([0, 1, 1, 0, 1], groups=["a", "a", "a", "b", "a"], frames=[3, 5, 3, 3, 3])
+    fakes = same_frame_rows(crops, 1)
+    assert set(fakes) == {("a", 5), ("a", 3)}
+    np.testing.assert_array_equal(fakes[("a", 3)], [2, 4])
+    assert set(same_frame_rows(crops, 0)) == {("a", 3), ("b", 3)}
 
 
 def test_pairs_share_the_augmentation_and_use_a_real_fake_when_there_is_one() -> None:
@@ -127,6 +130,30 @@ def test_pairs_share_the_augmentation_and_use_a_real_fake_when_there_is_one() ->
     np.testing.assert_array_equal(images[1], crops.crops[1][:, ::-1])
     images, _ = dataset[1]  # no real fake for group b: its self-blend
     assert not np.array_equal(images[1], images[0])
+
+
+def test_pairs_of_every_fake_keep_fakes_whose_source_is_missing() -> None:
+    # group a: a real and its fake at frame 0; group c: a fake whose source is not in the data
+    crops = crop_set([0, 1, 1], groups=["a", "a", "c"], frames=[0, 0, 0], landmarks=False)
+    assert len(CropDataset(crops, paired=True, augment=None)) == 1  # pairs of real rows only: c never trains
+    dataset = CropDataset(crops, paired=True, every_fake=True, augment=None)
+    assert len(dataset) == 3
+    for i in range(3):
+        images, labels = dataset[i]
+        assert labels.tolist() == [0.0, 1.0]
+        np.testing.assert_array_equal(images[0], crops.crops[0])  # the only real crop, beside each fake
+    np.testing.assert_array_equal(dataset[1][0][1], crops.crops[1])
+    np.testing.assert_array_equal(dataset[2][0][1], crops.crops[2])
+
+
+def test_a_real_crop_pairs_with_any_fake_of_its_source_and_frame() -> None:
+    crops = crop_set([0, 1, 1], groups=["a", "a", "a"], frames=[0, 0, 0], landmarks=False)
+    dataset = CropDataset(crops, paired=True, augment=None)
+    seen = set()
+    for epoch in range(12):
+        dataset.set_epoch(epoch)
+        seen.add(dataset[0][0][1].tobytes())
+    assert seen == {crops.crops[1].tobytes(), crops.crops[2].tobytes()}
 
 
 def test_cross_blends_paste_a_face_of_another_group() -> None:

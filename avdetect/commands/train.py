@@ -48,6 +48,8 @@ def _visual_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--p-cross", type=float, default=0.5, help="probability a pseudo-fake blends in another "
                        "group's face (Face X-ray) instead of the crop's own (default 0.5)")
     group.add_argument("--paired", action="store_true", help="batches of real/fake pairs of one source and frame")
+    group.add_argument("--pair-every-fake", action="store_true", help="with --paired: every fake crop trains too, "
+                       "beside a real crop of its source and frame or, when the data has none, any real crop")
     group.add_argument("--frozen-stages", type=int, default=0, help="leading backbone blocks kept frozen (default 0)")
     group.add_argument("--frames-per-track", type=int, default=8, help="crops taken per face track (default 8)")
     group.add_argument("--no-augment", action="store_true", help="train on crops as they are")
@@ -68,7 +70,8 @@ def _visual_trainer(args: argparse.Namespace, rows: list[ManifestRow], train: Tr
     config = VisualTrainConfig(
         model=VisualConfig(backbone=args.backbone, input_size=args.input_size), train=train,
         augment=None if args.no_augment else AugmentConfig(), p_pseudo=args.p_pseudo, p_cross=args.p_cross,
-        paired=args.paired, weights=str(args.weights) if args.weights else None, pretrained=not args.no_pretrained,
+        paired=args.paired or args.pair_every_fake, pair_every_fake=args.pair_every_fake,
+        weights=str(args.weights) if args.weights else None, pretrained=not args.no_pretrained,
         frozen_stages=args.frozen_stages)
     return VisualTrainer(crops, config)
 

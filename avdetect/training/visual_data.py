@@ -206,14 +206,12 @@ def augment(image: np.ndarray, rng: np.random.Generator, config: AugmentConfig =
     return np.ascontiguousarray(image)
 
 
-def fake_partners(crops: CropSet) -> np.ndarray:
-    """int64 (N,) for each real row, a fake row of the same group and frame index; -1 where none (or fake)."""
-    fakes: dict[tuple[str, int], int] = {}
-    for row in np.flatnonzero(crops.labels == 1):
-        fakes.setdefault((crops.groups[row], int(crops.frames[row])), int(row))
-    keys = zip(crops.groups, crops.frames.tolist())
-    return np.array([fakes.get((g, f), -1) if label == 0 else -1 for (g, f), label in zip(keys, crops.labels)],
-                    dtype=np.int64)
+def same_frame_rows(crops: CropSet, label: int) -> dict[tuple[str, int], np.ndarray]:
+    """int64 rows of each (group, frame index) whose crops carry `label`: a source's crops and its fakes'."""
+    found: dict[tuple[str, int], list[int]] = {}
+    for row in np.flatnonzero(crops.labels == label):
+        found.setdefault((crops.groups[row], int(crops.frames[row])), []).append(int(row))
+    return {key: np.array(rows, np.int64) for key, rows in found.items()}
 
 
 class CropDataset(Dataset):
@@ -221,8 +219,11 @@ class CropDataset(Dataset):
 
     Each item is (uint8 (K, S, S, 3) images, float32 (K,) labels). Unpaired, K = 1: a crop, a real one
     turned into a pseudo-fake with probability `p_pseudo`. Paired, K = 2: a real crop and a fake of the
-    same source and frame (a real fake when there is one, with probability 1 - `p_pseudo`, else its
-    self-blend), both through the same augmentation draw, so only the manipulation tells them apart.
+    same source and frame (one of its real fakes, drawn at random, when there is one, with probability
+    1 - `p_pseudo`, else its self-blend), both through the same augmentation draw, so only the manipulation tells them apart.
+    With `every_fake`, each fake crop anchors a pair too: with a real crop of its source and frame, or,
+    when the data has none (a fake whose source is not in it), with a real crop drawn at random; so every
+    generator's output trains, always beside a real face, and every batch is half real.
 
     Args:
         crops: the training crops.
@@ -230,20 +231,33 @@ class CropDataset(Dataset):
         p_cross: probability that a pseudo-fake is a cross-blend (Face X-ray: another group's face, the
             nearest in pose of `DONOR_CANDIDATES` drawn, colour-matched) rather than a self-blend.
         paired: items are real/fake pairs; only real rows with landmarks or a fake partner are used.
+        every_fake: with `paired`, fake rows are items too (see above).
         augment: augmentation ranges; None leaves crops as they are.
         seed: with the epoch (`set_epoch`) and the item, seeds every random draw.
     """
 
     def __init__(self, crops: CropSet, *, p_pseudo: float = 0.5, p_cross: float = 0.0, paired: bool = False,
-                 augment: AugmentConfig | None = AugmentConfig(), seed: int = 0):
+                 every_fake: bool = False, augment: AugmentConfig | None = AugmentConfig(), seed: int = 0):
         self.crops, self.p_pseudo, self.paired, self.augment, self.seed = crops, p_pseudo, paired, augment, seed
         self.p_cross = p_cross
         self.blendable = crops.has_landmarks & (crops.labels == 0)
         self.donors = np.flatnonzero(self.blendable)
-        self.partners = fake_partners(crops)
-        pairable = (crops.labels == 0) & (self.blendable | (self.partners >= 0))
-        self.rows = np.flatnonzero(pairable) if paired else np.arange(len(crops))
+        self.fakes_at, self.reals_at = same_frame_rows(crops, 1), same_frame_rows(crops, 0)
+        self.reals = np.flatnonzero(crops.labels == 0)
+        self.rows = self._item_rows(every_fake) if paired else np.arange(len(crops))
         self.epoch = 0
+
+    def _item_rows(self, every_fake: bool) -> np.ndarray:
+        """int64 rows that anchor a pair: real rows with a fake to pair (and, `every_fake`, every fake row)."""
+        c = self.crops
+        partnered = np.array([self._key(row) in self.fakes_at for row in range(len(c))], bool)
+        anchors = (c.labels == 0) & (self.blendable | partnered)
+        if every_fake and len(self.reals):
+            anchors |= c.labels == 1
+        return np.flatnonzero(anchors)
+
+    def _key(self, row: int) -> tuple[str, int]:
+        return self.crops.groups[row], int(self.crops.frames[row])
 
     def set_epoch(self, epoch: int) -> None:
         """Draws of the next items come from this epoch's seeds."""
@@ -286,11 +300,23 @@ class CropDataset(Dataset):
 
     def _pair(self, row: int, rng: np.random.Generator) -> tuple[list[np.ndarray], list[int]]:
         seed = int(rng.integers(2**62))
-        partner = int(self.partners[row])
-        use_real_fake = partner >= 0 and (not self.blendable[row] or rng.random() >= self.p_pseudo)
-        fake = self.crops.crops[partner] if use_real_fake else self._blend(row, rng)
-        real = self.crops.crops[row]
+        if self.crops.labels[row] == 1:
+            real, fake = self.crops.crops[self._real_for(row, rng)], self.crops.crops[row]
+        else:
+            real, fake = self.crops.crops[row], self._fake_for(row, rng)
         return [self._augment(x, np.random.default_rng(seed)) for x in (real, fake)], [0, 1]
+
+    def _fake_for(self, row: int, rng: np.random.Generator) -> np.ndarray:
+        """A fake of the real crop at `row`: one of its source and frame, or with `p_pseudo` (or when there
+        is none) its blend."""
+        fakes = self.fakes_at.get(self._key(row))
+        if fakes is not None and (not self.blendable[row] or rng.random() >= self.p_pseudo):
+            return self.crops.crops[rng.choice(fakes)]
+        return self._blend(row, rng)
+
+    def _real_for(self, row: int, rng: np.random.Generator) -> int:
+        """A real row for the fake crop at `row`: one of its source and frame, else one drawn at random."""
+        return int(rng.choice(self.reals_at.get(self._key(row), self.reals)))
 
     def _augment(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         return image if self.augment is None else augment(image, rng, self.augment)

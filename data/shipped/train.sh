@@ -13,12 +13,15 @@
 # feature blocks without weights, see avdetect/features/registry.py; the learnt sync block is made out of
 # fold below), SYNTH (0), FACE_IMAGES (a folder or zip of real face photos, e.g.
 # $SHARED/faces/utkface-8k.zip: extra real identities for the face CNN, `avdetect face-images`; default
-# none), PROGRESS (1: reuse and save finished stages in data/shipped/progress), HOLD_OUT (family: each fold
-# holds out whole generator families, so the stacker learns how the branches behave on fakes they never
-# saw), and the stacker's: BOOSTER (its LightGBM settings; n_estimators=400) and DROP_FEATURES (columns it
-# leaves out; sync_learnt_*: the learnt sync net's block made it worse on held-out generators, see
-# data/shipped/README.md; empty fuses every block) and VOICE_ONLY (columns only the voice stacker reads;
-# spec_*: voice_spectrum's high band carries the voice stacker and costs the video stacker transfer).
+# none), VIS_PAIRS (0: the face CNN learns from crops one at a time; 1: from real/fake pairs, each fake beside
+# a real crop of its own source and frame where the data has one, `train visual --pair-every-fake`: better
+# alone, not in the fusion, see data/shipped/README.md), PROGRESS (1: reuse and save finished stages in
+# data/shipped/progress), HOLD_OUT (family: each fold holds out whole generator families, so the stacker
+# learns how the branches behave on fakes they never saw), and the stacker's: BOOSTER (its LightGBM settings;
+# n_estimators=400) and DROP_FEATURES (columns it leaves out; sync_learnt_*: the learnt sync net's block made
+# it worse on held-out generators, see data/shipped/README.md; empty fuses every block) and VOICE_ONLY
+# (columns only the voice stacker reads; spec_*: voice_spectrum's high band carries the voice stacker and
+# costs the video stacker transfer).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SHARED=${AVDETECT_SHARED_DATA:-$(cd .. && pwd)/shared/data}
@@ -56,9 +59,13 @@ if ! restore audio "$KEY"; then
 fi
 KEY="epochs=${VIS_EPOCHS:-6} steps=${VIS_STEPS:-50}"
 EXTRA=()
+if [ "${VIS_PAIRS:-0}" = 1 ]; then  # every batch real/fake pairs: a fake beside a real crop of its source
+  EXTRA=(--pair-every-fake)
+  KEY="$KEY pairs=every-fake"
+fi
 if [ -n "${FACE_IMAGES:-}" ]; then  # still photos of real people: extra identities for every fold's face CNN
   [ -f "$W/faces.npz" ] || $A face-images "$FACE_IMAGES" -o "$W/faces.npz"
-  EXTRA=(--extra-reals "$W/faces.npz")
+  EXTRA+=(--extra-reals "$W/faces.npz")
   if [ -f "$FACE_IMAGES" ]; then SRC=$(sha256sum "$FACE_IMAGES"); else SRC=$(cd "$FACE_IMAGES" && find . -type f | sort | sha256sum); fi
   KEY="$KEY extra-reals=${SRC:0:16}"  # the photos' source, not faces.npz: a zip's bytes differ between runs
 fi
