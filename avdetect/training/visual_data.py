@@ -220,7 +220,8 @@ class CropDataset(Dataset):
     Each item is (uint8 (K, S, S, 3) images, float32 (K,) labels). Unpaired, K = 1: a crop, a real one
     turned into a pseudo-fake with probability `p_pseudo`. Paired, K = 2: a real crop and a fake of the
     same source and frame (one of its real fakes, drawn at random, when there is one, with probability
-    1 - `p_pseudo`, else its self-blend), both through the same augmentation draw, so only the manipulation tells them apart.
+    1 - `p_pseudo`, else its self-blend), both through the same augmentation draw, so only the
+    manipulation tells them apart.
     With `every_fake`, each fake crop anchors a pair too: with a real crop of its source and frame, or,
     when the data has none (a fake whose source is not in it), with a real crop drawn at random; so every
     generator's output trains, always beside a real face, and every batch is half real.
