@@ -94,7 +94,7 @@ def train(args: argparse.Namespace, crops) -> Path:
     from avdetect.training.epochs import TrainConfig
     from avdetect.training.folds_loop import refit
     from avdetect.training.visual import VisualTrainConfig, VisualTrainer
-    from avdetect.training.visual_data import AugmentConfig
+    from avdetect.training.visual_augment import AugmentConfig
 
     augment = replace(AugmentConfig(), zoom=0.5, zoom_range=(0.55, 1.0))  # tight test crops: zoom in more
     config = VisualTrainConfig(

@@ -16,7 +16,8 @@ from avdetect.errors import ManifestError
 from avdetect.training.epochs import TrainConfig
 from avdetect.training.folds_loop import check_folds, refit, run_folds
 from avdetect.training.visual import VisualTrainConfig, VisualTrainer
-from avdetect.training.visual_data import AugmentConfig, CropSet
+from avdetect.training.visual_augment import AugmentConfig
+from avdetect.training.visual_data import CropSet
 
 N_VIDEOS, FRAMES, SIZE = 60, 2, 32
 LANDMARKS = np.array([[10, 12], [22, 12], [16, 17], [11, 23], [21, 23]], np.float32)

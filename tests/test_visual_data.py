@@ -7,17 +7,15 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from avdetect.training.visual_data import (
+from avdetect.training.visual_augment import (
     AUGMENTATIONS,
     AugmentConfig,
-    CropDataset,
-    CropSet,
     augment,
     jpeg_compress,
     resize_cycle,
-    same_frame_rows,
     zoom_crop,
 )
+from avdetect.training.visual_data import CropDataset, CropSet, same_frame_rows
 
 SIZE = 64
 # Five landmarks of a frontal face filling a SIZE crop with a third of margin: eyes, nose, mouth corners.
@@ -136,8 +134,8 @@ def test_pairs_of_every_fake_keep_fakes_whose_source_is_missing() -> None:
     # group a: a real and its fake at frame 0; group c: a fake whose source is not in the data
     crops = crop_set([0, 1, 1], groups=["a", "a", "c"], frames=[0, 0, 0], landmarks=False)
     assert len(CropDataset(crops, paired=True, augment=None)) == 1  # pairs of real rows only: c never trains
-    dataset = CropDataset(crops, paired=True, every_fake=True, augment=None)
-    assert len(dataset) == 3
+    dataset = CropDataset(crops, every_fake=True, augment=None)  # pairs, without being told `paired`
+    assert dataset.paired and len(dataset) == 3
     for i in range(3):
         images, labels = dataset[i]
         assert labels.tolist() == [0.0, 1.0]

@@ -48,8 +48,9 @@ def _visual_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--p-cross", type=float, default=0.5, help="probability a pseudo-fake blends in another "
                        "group's face (Face X-ray) instead of the crop's own (default 0.5)")
     group.add_argument("--paired", action="store_true", help="batches of real/fake pairs of one source and frame")
-    group.add_argument("--pair-every-fake", action="store_true", help="with --paired: every fake crop trains too, "
-                       "beside a real crop of its source and frame or, when the data has none, any real crop")
+    group.add_argument("--pair-every-fake", action="store_true", help="pairs as --paired, in which every fake "
+                       "crop trains too, beside a real crop of its source and frame or, when the data has none, "
+                       "any real crop")
     group.add_argument("--frozen-stages", type=int, default=0, help="leading backbone blocks kept frozen (default 0)")
     group.add_argument("--frames-per-track", type=int, default=8, help="crops taken per face track (default 8)")
     group.add_argument("--no-augment", action="store_true", help="train on crops as they are")
@@ -62,7 +63,8 @@ def _visual_trainer(args: argparse.Namespace, rows: list[ManifestRow], train: Tr
     from avdetect.corpus.cache_index import cache_loader
     from avdetect.corpus.face_images import FaceImages
     from avdetect.training.visual import VisualTrainConfig, VisualTrainer, load_crops
-    from avdetect.training.visual_data import AugmentConfig, CropSet, extra_reals
+    from avdetect.training.visual_augment import AugmentConfig
+    from avdetect.training.visual_data import CropSet, extra_reals
 
     crops = load_crops(rows, cache_loader(args.cache), frames_per_track=args.frames_per_track)
     if args.extra_reals:
@@ -70,7 +72,7 @@ def _visual_trainer(args: argparse.Namespace, rows: list[ManifestRow], train: Tr
     config = VisualTrainConfig(
         model=VisualConfig(backbone=args.backbone, input_size=args.input_size), train=train,
         augment=None if args.no_augment else AugmentConfig(), p_pseudo=args.p_pseudo, p_cross=args.p_cross,
-        paired=args.paired or args.pair_every_fake, pair_every_fake=args.pair_every_fake,
+        paired=args.paired, pair_every_fake=args.pair_every_fake,
         weights=str(args.weights) if args.weights else None, pretrained=not args.no_pretrained,
         frozen_stages=args.frozen_stages)
     return VisualTrainer(crops, config)

