@@ -90,6 +90,9 @@ def _audio_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--spliced", type=int, default=1, help="partial (spliced) fakes per real utterance (default 1)")
     group.add_argument("--codec-p", type=float, default=0.4, help="probability of a codec round trip of each "
                        "training copy, real or fake alike (default 0.4)")
+    group.add_argument("--pairs", action="store_true", help="batches of real/fake pairs: each window beside one "
+                       "of the other class from its group (its utterance's copies, pseudo-fakes and fakes), nearest "
+                       "in time, or any when its group has none")
     parser.set_defaults(lr=1e-3, steps_per_epoch=100)  # a backbone trained from scratch
 
 
@@ -106,7 +109,7 @@ def _audio_trainer(args: argparse.Namespace, rows: list[ManifestRow], train: Tra
         views = replace(views, copies=1, full_fakes=min(1, views.full_fakes), spliced=0, max_source_s=4.0)
     mel, speech = audio_configs(args.cache)  # windows cut as the cache (and so the scorer) cuts them
     config = AudioTrainConfig(model=AudioModelConfig(backbone=args.backbone), mel=mel, speech=speech, views=views,
-                              train=train)
+                              train=train, pairs=args.pairs)
     load = cache_loader(args.cache)
     sources, _ = load_sources(rows, lambda path: perception_audio(load(path), sample_rate=config.mel.sample_rate))
     return AudioTrainer(sources, config=config, bank_path=args.output / "audio_bank.npz")

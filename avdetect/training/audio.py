@@ -35,6 +35,7 @@ from avdetect.training.audio_data import (
     augment_batch,
     make_source,
 )
+from avdetect.training.audio_pairs import WindowPairs
 from avdetect.training.epochs import Progress, TrainConfig, fit_epochs
 from avdetect.training.folds_loop import Evaluate, SampleIndex
 
@@ -55,6 +56,8 @@ class AudioTrainConfig:
         augment: per-batch gain and SpecAugment.
         train: optimisation loop; `steps_per_epoch` caps an epoch (batches are drawn class-balanced).
         predict_batch: windows per forward pass when predicting.
+        pairs: batches of real/fake pairs, each window beside one of the other class from its group
+            (`audio_pairs.WindowPairs`), both through one augmentation draw; else class-balanced windows.
     """
 
     model: AudioModelConfig = field(default_factory=AudioModelConfig)
@@ -64,6 +67,7 @@ class AudioTrainConfig:
     augment: SpecAugmentConfig = field(default_factory=SpecAugmentConfig)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=6, lr=1e-3, steps_per_epoch=100))
     predict_batch: int = 64
+    pairs: bool = False
 
 
 def perception_audio(perception: Perception, *, sample_rate: int) -> np.ndarray:
@@ -123,7 +127,7 @@ class AudioTrainer:
         self.extractor = MelExtractor(config.mel)
         self.clean, self.silent = clean_windows(self.sources, self.extractor, speech=config.speech,
                                                 views=config.views, workers=config.train.workers)
-        groups = np.array([source.group for source in self.sources], dtype=object)
+        self.groups = groups = np.array([source.group for source in self.sources], dtype=object)
         self.index = SampleIndex(
             videos=np.array([self.sources[i].path for i in self.clean.source], dtype=object),
             groups=groups[self.clean.source], labels=(self.clean.labels != 0).astype(np.int64),
@@ -173,16 +177,22 @@ class AudioTrainer:
 
     def _batches(self, train: WindowBank, classifier: AudioClassifier, seed: list[int], epoch: int
                  ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Endless class-balanced, augmented batches of one epoch, drawn from (seed, task, epoch)."""
+        """Endless class-balanced (or paired), augmented batches of one epoch, drawn from (seed, task, epoch)."""
         rng = np.random.default_rng([*seed, 2, epoch])
         fill = classifier.net.mean[:, 0].cpu().numpy()
-        classes = [np.flatnonzero(train.labels == c) for c in (0, 1)]
-        size = self.config.train.batch_size
+        draw = self._pairs(train, log_share=epoch == 0).draw_batch if self.config.pairs else _balanced(train.labels)
         while True:
-            batch = np.sort(np.where(rng.random(size) < 0.5, rng.choice(classes[0], size), rng.choice(classes[1], size)))
-            mels = augment_batch(train.mels[batch], rng, self.config.augment, fill=fill)
+            batch = draw(rng, self.config.train.batch_size)
+            mels = augment_batch(train.mels[batch], rng, self.config.augment, fill=fill, shared=1 + self.config.pairs)
             yield (torch.from_numpy(mels).to(classifier.device),
                    torch.from_numpy(train.labels[batch].astype(np.float32)).to(classifier.device))
+
+    def _pairs(self, train: WindowBank, *, log_share: bool) -> WindowPairs:
+        pairs = WindowPairs(train.labels, self.groups[train.source], train.start_s)
+        if log_share:
+            log.info("pairs: %.0f %% of %d training windows have a partner in their group", 100 * pairs.matched(),
+                     len(train))
+        return pairs
 
     def predict(self, model: AudioClassifier, rows: np.ndarray) -> np.ndarray:
         """float32 (len(rows),) probability of fake of the untouched windows at `rows`."""
@@ -198,6 +208,13 @@ class AudioTrainer:
         cfg.pop("train")
         cfg.pop("predict_batch")
         return cfg
+
+
+def _balanced(labels: np.ndarray) -> Callable[[np.random.Generator, int], np.ndarray]:
+    """(rng, size) -> int64 (size,) sorted rows, each of either class with even odds, uniform within it."""
+    classes = [np.flatnonzero(labels == c) for c in (0, 1)]
+    return lambda rng, size: np.sort(np.where(rng.random(size) < 0.5, rng.choice(classes[0], size),
+                                              rng.choice(classes[1], size)))
 
 
 def _positions(source: np.ndarray) -> np.ndarray:

@@ -275,19 +275,22 @@ def view_windows(audio: np.ndarray, segments: np.ndarray, extractor: MelExtracto
 
 
 def augment_batch(mels: np.ndarray, rng: np.random.Generator, config: SpecAugmentConfig, *,
-                  fill: np.ndarray) -> np.ndarray:
+                  fill: np.ndarray, shared: int = 1) -> np.ndarray:
     """float32 (B, n_mels, t) copy of log-mel windows `mels` (dB) with a random gain each and SpecAugment
-    masks set to `fill` float32 (n_mels,) (the training band means: a mask reads as 0 once standardised)."""
+    masks set to `fill` float32 (n_mels,) (the training band means: a mask reads as 0 once standardised);
+    each run of `shared` consecutive windows (a real/fake pair: 2) gets the same draw."""
     out = np.array(mels, np.float32)
     n, bands, frames = out.shape
-    out += rng.uniform(*config.gain_db, size=(n, 1, 1)).astype(np.float32)
-    for i in range(n):
+    draws = -(-n // shared)
+    out += np.repeat(rng.uniform(*config.gain_db, size=draws), shared)[:n, None, None].astype(np.float32)
+    for d in range(draws):
+        items = slice(d * shared, (d + 1) * shared)
         for _ in range(config.freq_masks):
             lo, hi = _mask_span(rng, bands, config.freq_width)
-            out[i, lo:hi, :] = fill[lo:hi, None]
+            out[items, lo:hi, :] = fill[lo:hi, None]
         for _ in range(config.time_masks):
             lo, hi = _mask_span(rng, frames, config.time_width)
-            out[i, :, lo:hi] = fill[:, None]
+            out[items, :, lo:hi] = fill[:, None]
     return out
 
 

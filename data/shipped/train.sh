@@ -15,9 +15,11 @@
 # $SHARED/faces/utkface-8k.zip: extra real identities for the face CNN, `avdetect face-images`; default
 # none), VIS_PAIRS (0: the face CNN learns from crops one at a time; 1: from real/fake pairs, each fake beside
 # a real crop of its own source and frame where the data has one, `train visual --pair-every-fake`: better
-# alone, not in the fusion, see data/shipped/README.md), PROGRESS (1: reuse and save finished stages in
-# data/shipped/progress), HOLD_OUT (family: each fold holds out whole generator families, so the stacker
-# learns how the branches behave on fakes they never saw), and the stacker's: BOOSTER (its LightGBM settings;
+# alone, not in the fusion, see data/shipped/README.md), AUD_PAIRS (0; 1: the voice CNN learns from
+# real/fake pairs of windows, each beside one of the other class from its utterance, `train audio --pairs`),
+# PROGRESS (1: reuse and save finished stages in data/shipped/progress), HOLD_OUT (family: each fold holds out
+# whole generator families, so the stacker learns how the branches behave on fakes they never saw), and the
+# stacker's: BOOSTER (its LightGBM settings;
 # n_estimators=400) and DROP_FEATURES (columns it leaves out; sync_learnt_*: the learnt sync net's block made
 # it worse on held-out generators, see data/shipped/README.md; empty fuses every block) and VOICE_ONLY
 # (columns only the voice stacker reads; spec_*: voice_spectrum's high band carries the voice stacker and
@@ -51,10 +53,15 @@ restore() { [ "${PROGRESS:-1}" = 1 ] && data/shipped/progress.sh restore "$W" "$
 save() { if [ "${PROGRESS:-1}" = 1 ]; then data/shipped/progress.sh save "$W" "$@"; fi; }
 # the voices' own generators are the fakes now; one whole and one spliced pseudo-fake per real utterance
 KEY="epochs=${AUD_EPOCHS:-4} steps=${AUD_STEPS:-200} full-fakes=1 spliced=1"
+EXTRA=()
+if [ "${AUD_PAIRS:-0}" = 1 ]; then  # every batch real/fake pairs: a window beside one of its own utterance
+  EXTRA=(--pairs)
+  KEY="$KEY pairs"
+fi
 if ! restore audio "$KEY"; then
   $A train audio --manifest "$W/all.csv" --folds "$W/folds.csv" --cache "$W/cache" -o "$W/runs/audio" \
       --epochs "${AUD_EPOCHS:-4}" --steps-per-epoch "${AUD_STEPS:-200}" --refit --threads 2 \
-      --workers "${WORKERS:-2}" --full-fakes 1 --spliced 1
+      --workers "${WORKERS:-2}" --full-fakes 1 --spliced 1 "${EXTRA[@]}"
   save audio "$KEY"
 fi
 KEY="epochs=${VIS_EPOCHS:-6} steps=${VIS_STEPS:-50}"

@@ -22,7 +22,16 @@ MEDIA_EXTENSIONS = VIDEO_EXTENSIONS | AUDIO_EXTENSIONS
 _FFPP_PAIR = re.compile(r"^(\d+)_(\d+)$")  # FaceForensics++ fake: <target>_<source>, e.g. 519_515
 _REAL_FAKE_PAIR = re.compile(r"^(.+)[-_](?:real|fake)$", re.IGNORECASE)  # <x>-real / <x>-fake
 _DFDC_CROP = re.compile(r"^\d+_([a-z]{10})\.mp4_\d+_\d+$")  # 0_aaqaifqrwn.mp4_0_0 -> aaqaifqrwn
+_GENERATED = re.compile(r"^(.+)[-_]gen$")  # WaveFake: LJ001-0001_gen is a vocoder's copy of LJ001-0001
+_MICROPHONE = re.compile(r"^(.+)_mic\d$")  # VCTK 0.92: p225_001_mic1 and _mic2 are one recording
 _ACTOR_ID = re.compile(r"^id\d+$")  # VoxCeleb-style identity folder, e.g. id00076
+# Speaker ids that corpora put in their file names: (pattern of the group key, actor name of a match)
+_SPEAKER_NAMES = (
+    (re.compile(r"^(p\d{3})_\d{3}$"), "vctk-{}"),  # VCTK p225_001
+    (re.compile(r"^(\d{1,4})-\d{1,6}-\d{4}$"), "libri-spk{}"),  # LibriSpeech speaker-chapter-utterance
+    (re.compile(r"^(\d{1,4})_\d{1,6}_\d{6}_\d{6}$"), "libri-spk{}"),  # LibriTTS (LibriSpeech's speakers)
+    (re.compile(r"^LJ\d{3}-\d{4}$"), "ljspeech"),  # LJSpeech: one reader
+)
 
 
 def connected_components(links: Iterable[Sequence[str]]) -> dict[str, str]:
@@ -51,11 +60,11 @@ def name_keys(path: Path) -> list[str]:
     """Group keys a file name implies when nothing else says where it comes from.
 
     FF++-style ``519_515`` gives both ids (target and source), ``<x>-real`` / ``<x>-fake`` give ``x``,
-    DFDC face-crop videos ``0_aaqaifqrwn.mp4_0_0.mp4`` give the DFDC video ``aaqaifqrwn``; anything
-    else gives its stem.
+    DFDC face-crop videos ``0_aaqaifqrwn.mp4_0_0.mp4`` give the DFDC video ``aaqaifqrwn``, WaveFake's
+    ``<x>_gen`` and VCTK's ``<x>_mic1`` give ``x``; anything else gives its stem.
     """
     stem = path.name[: -len(path.suffix)] if path.suffix else path.name
-    for pattern in (_FFPP_PAIR, _DFDC_CROP, _REAL_FAKE_PAIR):
+    for pattern in (_FFPP_PAIR, _DFDC_CROP, _REAL_FAKE_PAIR, _GENERATED, _MICROPHONE):
         match = pattern.match(stem)
         if match:
             return list(match.groups())
@@ -77,6 +86,18 @@ def infer_groups(paths: Sequence[Path]) -> list[str]:
 def actor_from_parts(parts: Sequence[str]) -> str | None:
     """The first VoxCeleb-style identity folder (``id00076``) among path parts, or None."""
     return next((part for part in parts if _ACTOR_ID.match(part)), None)
+
+
+def actor_from_name(path: Path) -> str | None:
+    """The speaker a corpus's file naming gives, named as the shared data's MANIFEST names them, or None:
+    VCTK ``p225_001_mic1`` -> ``vctk-p225``; LibriSpeech ``103-1240-0000`` and LibriTTS
+    ``103_1241_000000_000001`` -> ``libri-spk103``; LJSpeech ``LJ001-0001`` (and its copies) -> ``ljspeech``."""
+    key = name_keys(path)[0]
+    for pattern, actor in _SPEAKER_NAMES:
+        match = pattern.match(key)
+        if match:
+            return actor.format(*match.groups())
+    return None
 
 
 def require_files(rows: Sequence[ManifestRow], *, root: Path) -> None:

@@ -14,7 +14,10 @@ are neither video nor audio (images, archives) are skipped and counted too. A pe
 
 When a row has no group, one is inferred from file names (see `common.infer_groups`): ``519_515``
 unites ids 519 and 515, ``<x>-real``/``<x>-fake`` share ``x``, DFDC face-crop videos
-``0_aaqaifqrwn.mp4_0_0.mp4`` belong to ``aaqaifqrwn``; otherwise the file stem.
+``0_aaqaifqrwn.mp4_0_0.mp4`` belong to ``aaqaifqrwn``, WaveFake's ``LJ001-0001_gen`` to ``LJ001-0001``,
+VCTK's ``p225_001_mic1`` and ``_mic2`` to ``p225_001``; otherwise the file stem. When a row has no actor,
+a VoxCeleb identity folder (``id00076``) or the speaker in a VCTK, LibriSpeech, LibriTTS or LJSpeech file
+name is taken (`common.actor_from_name`), so one speaker's files never straddle folds.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from pathlib import Path
 from avdetect.corpus.datasets.common import (
     AUDIO_EXTENSIONS,
     MEDIA_EXTENSIONS,
+    actor_from_name,
     actor_from_parts,
     infer_groups,
     require_dir,
@@ -107,7 +111,7 @@ def _scanned_row(path: Path, label: str, group: str, root: Path, dataset: str) -
         group=group,
         video_label=REAL if label == REAL and not is_audio else None,
         audio_label=label if is_audio else None,
-        actor=actor_from_parts(path.relative_to(root).parts[:-1]),
+        actor=actor_from_parts(path.relative_to(root).parts[:-1]) or actor_from_name(path),
         dataset=dataset,
     )
 
@@ -165,7 +169,7 @@ def _csv_row(record: dict, path: Path, group: str, dataset: str, source: Path, l
             group=text.get("group") or group,
             video_label=_modality(text.get("video_label")),
             audio_label=_modality(text.get("audio_label")),
-            actor=text.get("actor") or actor_from_parts(path.parts[:-1]),
+            actor=text.get("actor") or actor_from_parts(path.parts[:-1]) or actor_from_name(path),
             dataset=text.get("dataset") or dataset,
             split=text.get("split", ""),
             fake_segments=parse_segments(text.get("fake_segments")),
