@@ -12,14 +12,13 @@ from avdetect.corpus.manifest import ManifestRow
 from avdetect.errors import ModelFileError
 from avdetect.perception.audio import MelConfig, MelExtractor, SpeechConfig
 from avdetect.training.audio_bank import build_bank
+from avdetect.training.audio_batches import SpecAugmentConfig, augment_batch
 from avdetect.training.audio_data import (
     AMBIGUOUS,
     ChannelConfig,
-    SpecAugmentConfig,
     ViewConfig,
     add_noise,
     apply_channel,
-    augment_batch,
     make_source,
     match_spectrum,
     mel_smooth,

@@ -26,16 +26,14 @@ from avdetect.errors import AvdetectError, NoAudioError
 from avdetect.perception.audio import MelConfig, MelExtractor, SpeechConfig
 from avdetect.records import Perception
 from avdetect.training.audio_bank import bank_fingerprint, build_bank, clean_windows, load_bank, log_bank, save_bank
+from avdetect.training.audio_batches import SpecAugmentConfig, WindowPairs, augment_batch, balanced
 from avdetect.training.audio_data import (
     AMBIGUOUS,
     AudioSource,
-    SpecAugmentConfig,
     ViewConfig,
     WindowBank,
-    augment_batch,
     make_source,
 )
-from avdetect.training.audio_pairs import WindowPairs
 from avdetect.training.epochs import Progress, TrainConfig, fit_epochs
 from avdetect.training.folds_loop import Evaluate, SampleIndex
 
@@ -57,7 +55,7 @@ class AudioTrainConfig:
         train: optimisation loop; `steps_per_epoch` caps an epoch (batches are drawn class-balanced).
         predict_batch: windows per forward pass when predicting.
         pairs: batches of real/fake pairs, each window beside one of the other class from its group
-            (`audio_pairs.WindowPairs`), both through one augmentation draw; else class-balanced windows.
+            (`audio_batches.WindowPairs`), both through one augmentation draw; else class-balanced windows.
     """
 
     model: AudioModelConfig = field(default_factory=AudioModelConfig)
@@ -180,7 +178,7 @@ class AudioTrainer:
         """Endless class-balanced (or paired), augmented batches of one epoch, drawn from (seed, task, epoch)."""
         rng = np.random.default_rng([*seed, 2, epoch])
         fill = classifier.net.mean[:, 0].cpu().numpy()
-        draw = self._pairs(train, log_share=epoch == 0).draw_batch if self.config.pairs else _balanced(train.labels)
+        draw = self._pairs(train, log_share=epoch == 0).draw_batch if self.config.pairs else balanced(train.labels)
         while True:
             batch = draw(rng, self.config.train.batch_size)
             mels = augment_batch(train.mels[batch], rng, self.config.augment, fill=fill, shared=1 + self.config.pairs)
@@ -208,13 +206,6 @@ class AudioTrainer:
         cfg.pop("train")
         cfg.pop("predict_batch")
         return cfg
-
-
-def _balanced(labels: np.ndarray) -> Callable[[np.random.Generator, int], np.ndarray]:
-    """(rng, size) -> int64 (size,) sorted rows, each of either class with even odds, uniform within it."""
-    classes = [np.flatnonzero(labels == c) for c in (0, 1)]
-    return lambda rng, size: np.sort(np.where(rng.random(size) < 0.5, rng.choice(classes[0], size),
-                                              rng.choice(classes[1], size)))
 
 
 def _positions(source: np.ndarray) -> np.ndarray:

@@ -1,13 +1,13 @@
-"""Training windows for the audio branch: real speech, its pseudo-fakes, and augmentations.
+"""Training windows for the audio branch: real speech, its pseudo-fakes, and the channel they pass through.
 
 Every real utterance yields copies of itself and pseudo-fakes made from it (`avdetect.pseudofakes.voice`:
 Griffin-Lim and WORLD re-synthesis, and splices of those into the real one, labelled per window by
 overlap, as in PartialSpoof, Zhang et al., 2021), equalised to the long-term spectrum of their source
 so that colouring cannot stand for "fake". Each copy then passes through the same random
 channel whatever its class: a lossy codec round trip and additive noise at a random SNR (ASVspoof 2021
-LA/DF, Liu et al., 2023), so neither compression nor noise can stand for the label. Per batch, a random
-gain and SpecAugment masks (Park et al., Interspeech 2019) are applied to the log-mels. All randomness
-comes from generators seeded by (seed, source index, view), so a bank is the same in any order.
+LA/DF, Liu et al., 2023), so neither compression nor noise can stand for the label (per batch, gain and
+SpecAugment follow: `audio_batches`). All randomness comes from generators seeded by (seed, source index,
+view), so a bank is the same in any order.
 """
 
 from __future__ import annotations
@@ -47,25 +47,6 @@ class ChannelConfig:
     codecs: tuple[str, ...] = ("mp3", "aac", "opus", "telephone", "amr")
     noise_p: float = 0.4
     snr_db: tuple[float, float] = (15.0, 40.0)
-
-
-@dataclass(frozen=True)
-class SpecAugmentConfig:
-    """Per-batch augmentation of log-mel windows.
-
-    Attributes:
-        gain_db: range of a level change, dB, added to every bin of a window.
-        freq_masks: frequency masks per window, each up to `freq_width` bands wide.
-        freq_width: widest frequency mask, mel bands.
-        time_masks: time masks per window, each up to `time_width` frames wide.
-        time_width: widest time mask, frames.
-    """
-
-    gain_db: tuple[float, float] = (-8.0, 8.0)
-    freq_masks: int = 2
-    freq_width: int = 8
-    time_masks: int = 2
-    time_width: int = 20
 
 
 @dataclass(frozen=True)
@@ -272,30 +253,3 @@ def view_windows(audio: np.ndarray, segments: np.ndarray, extractor: MelExtracto
     windows = analyze_audio(audio, extractor.config.sample_rate, extractor, speech).windows
     labels = window_labels(windows.start_s, windows.end_s, segments, min_overlap_s=min_overlap_s)
     return windows, labels
-
-
-def augment_batch(mels: np.ndarray, rng: np.random.Generator, config: SpecAugmentConfig, *,
-                  fill: np.ndarray, shared: int = 1) -> np.ndarray:
-    """float32 (B, n_mels, t) copy of log-mel windows `mels` (dB) with a random gain each and SpecAugment
-    masks set to `fill` float32 (n_mels,) (the training band means: a mask reads as 0 once standardised);
-    each run of `shared` consecutive windows (a real/fake pair: 2) gets the same draw."""
-    out = np.array(mels, np.float32)
-    n, bands, frames = out.shape
-    draws = -(-n // shared)
-    out += np.repeat(rng.uniform(*config.gain_db, size=draws), shared)[:n, None, None].astype(np.float32)
-    for d in range(draws):
-        items = slice(d * shared, (d + 1) * shared)
-        for _ in range(config.freq_masks):
-            lo, hi = _mask_span(rng, bands, config.freq_width)
-            out[items, lo:hi, :] = fill[lo:hi, None]
-        for _ in range(config.time_masks):
-            lo, hi = _mask_span(rng, frames, config.time_width)
-            out[items, :, lo:hi] = fill[:, None]
-    return out
-
-
-def _mask_span(rng: np.random.Generator, size: int, width: int) -> tuple[int, int]:
-    w = int(rng.integers(0, min(width, size) + 1))
-    lo = int(rng.integers(0, size - w + 1))
-    return lo, lo + w
-

@@ -10,8 +10,7 @@ from test_audio_branch import windows
 from test_audio_branch_train import speakers, tiny_config
 
 from avdetect.training.audio import AudioTrainer
-from avdetect.training.audio_data import SpecAugmentConfig, augment_batch
-from avdetect.training.audio_pairs import WindowPairs
+from avdetect.training.audio_batches import SpecAugmentConfig, WindowPairs, augment_batch
 
 # group a: a real utterance (windows at 0, 1, 2 s) and its vocoder copy (0.1, 1.1, 2.1 s); group b: a real
 # one only; group t: a text-to-speech fake whose group holds no real window.

@@ -1,4 +1,8 @@
-"""Real/fake pairs of training windows for the audio branch (`AudioTrainConfig.pairs`).
+"""Batches of the audio branch's training windows: how they are drawn and augmented.
+
+Windows are drawn class-balanced (`balanced`) or in real/fake pairs (`WindowPairs`,
+`AudioTrainConfig.pairs`); each batch then gets a random gain and SpecAugment masks (Park et al.,
+Interspeech 2019, `augment_batch`), shared by the two windows of a pair.
 
 A batch of pairs shows the network a window and one of the other class from the same manifest group (an
 utterance with its channel copies, its pseudo-fakes and the manifest's fakes made from it, such as a
@@ -11,7 +15,36 @@ branch does the same with crops (`visual_data.CropDataset(every_fake=True)`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
+
+
+@dataclass(frozen=True)
+class SpecAugmentConfig:
+    """Per-batch augmentation of log-mel windows.
+
+    Attributes:
+        gain_db: range of a level change, dB, added to every bin of a window.
+        freq_masks: frequency masks per window, each up to `freq_width` bands wide.
+        freq_width: widest frequency mask, mel bands.
+        time_masks: time masks per window, each up to `time_width` frames wide.
+        time_width: widest time mask, frames.
+    """
+
+    gain_db: tuple[float, float] = (-8.0, 8.0)
+    freq_masks: int = 2
+    freq_width: int = 8
+    time_masks: int = 2
+    time_width: int = 20
+
+
+def balanced(labels: np.ndarray) -> Callable[[np.random.Generator, int], np.ndarray]:
+    """(rng, size) -> int64 (size,) sorted rows, each of either class with even odds, uniform within it."""
+    classes = [np.flatnonzero(labels == c) for c in (0, 1)]
+    return lambda rng, size: np.sort(np.where(rng.random(size) < 0.5, rng.choice(classes[0], size),
+                                              rng.choice(classes[1], size)))
 
 
 class WindowPairs:
@@ -65,3 +98,30 @@ class WindowPairs:
     def draw_batch(self, rng: np.random.Generator, size: int) -> np.ndarray:
         """int64 rows of a batch of `size` // 2 pairs (at least one), real then fake: a batch of pairs."""
         return self.draw(rng, max(1, size // 2)).ravel()
+
+
+def augment_batch(mels: np.ndarray, rng: np.random.Generator, config: SpecAugmentConfig, *,
+                  fill: np.ndarray, shared: int = 1) -> np.ndarray:
+    """float32 (B, n_mels, t) copy of log-mel windows `mels` (dB) with a random gain each and SpecAugment
+    masks set to `fill` float32 (n_mels,) (the training band means: a mask reads as 0 once standardised);
+    each run of `shared` consecutive windows (a real/fake pair: 2) gets the same draw."""
+    out = np.array(mels, np.float32)
+    n, bands, frames = out.shape
+    draws = -(-n // shared)
+    out += np.repeat(rng.uniform(*config.gain_db, size=draws), shared)[:n, None, None].astype(np.float32)
+    for d in range(draws):
+        items = slice(d * shared, (d + 1) * shared)
+        for _ in range(config.freq_masks):
+            lo, hi = _mask_span(rng, bands, config.freq_width)
+            out[items, lo:hi, :] = fill[lo:hi, None]
+        for _ in range(config.time_masks):
+            lo, hi = _mask_span(rng, frames, config.time_width)
+            out[items, :, lo:hi] = fill[:, None]
+    return out
+
+
+def _mask_span(rng: np.random.Generator, size: int, width: int) -> tuple[int, int]:
+    w = int(rng.integers(0, min(width, size) + 1))
+    lo = int(rng.integers(0, size - w + 1))
+    return lo, lo + w
+
