@@ -70,7 +70,7 @@ def test_paired_trainer_batches_alternate_real_and_fake_of_one_speaker(tmp_path)
     model, curves = trainer.fit(rows, state_dir=tmp_path)
     assert len(curves) == 2 and np.isfinite(curves[-1]["loss"])
     train = trainer.training_windows(rows)
-    batches = trainer._batches(train, model, [0, 0], 0)
+    batches = trainer._batches(train, trainer._sampler(train), model, [0, 0], 0)
     assert all(labels.tolist() == [0.0, 1.0] * 4 for _, (_, labels) in zip(range(3), batches))
     pairs = WindowPairs(train.labels, trainer.groups[train.source], train.start_s)
     drawn = train.source[pairs.draw(np.random.default_rng(0), 50)]

@@ -125,10 +125,10 @@ class AudioTrainer:
         self.extractor = MelExtractor(config.mel)
         self.clean, self.silent = clean_windows(self.sources, self.extractor, speech=config.speech,
                                                 views=config.views, workers=config.train.workers)
-        self.groups = groups = np.array([source.group for source in self.sources], dtype=object)
+        self.groups = np.array([source.group for source in self.sources], dtype=object)
         self.index = SampleIndex(
             videos=np.array([self.sources[i].path for i in self.clean.source], dtype=object),
-            groups=groups[self.clean.source], labels=(self.clean.labels != 0).astype(np.int64),
+            groups=self.groups[self.clean.source], labels=(self.clean.labels != 0).astype(np.int64),
             tracks=np.full(len(self.clean), -1, np.int64), positions=_positions(self.clean.source),
             times_s=self.clean.start_s, end_times_s=self.clean.end_s)
         self.trainable = np.ones(len(self.sources), bool) if trainable is None else np.asarray(trainable, bool)
@@ -161,7 +161,8 @@ class AudioTrainer:
         classifier = AudioClassifier.create(mean=mean, std=std, mel=cfg.mel, speech=cfg.speech, model=cfg.model,
                                             device=cfg.train.device)
         on_epoch = (lambda: evaluate(classifier)) if evaluate and cfg.train.eval_every_epoch else None
-        curves = fit_epochs(classifier.net, lambda epoch: self._batches(train, classifier, seed, epoch),
+        draw = self._sampler(train)
+        curves = fit_epochs(classifier.net, lambda epoch: self._batches(train, draw, classifier, seed, epoch),
                             n_batches=max(1, len(train) // cfg.train.batch_size), config=cfg.train,
                             state_dir=state_dir, task=task, progress=progress, on_epoch=on_epoch,
                             options=self.options())
@@ -173,24 +174,27 @@ class AudioTrainer:
         chosen = np.intersect1d(self.clean.source[rows], np.flatnonzero(self.trainable))
         return self.bank.select(np.isin(self.bank.source, chosen))
 
-    def _batches(self, train: WindowBank, classifier: AudioClassifier, seed: list[int], epoch: int
+    def _sampler(self, train: WindowBank) -> Callable[[np.random.Generator, int], np.ndarray]:
+        """(rng, size) -> the rows of a batch of `train`: real/fake pairs with `pairs`, else class-balanced."""
+        if not self.config.pairs:
+            return balanced(train.labels)
+        pairs = WindowPairs(train.labels, self.groups[train.source], train.start_s)
+        log.info("pairs: %.0f %% of %d training windows have a partner in their group", 100 * pairs.matched(),
+                 len(train))
+        return pairs.draw_batch
+
+    def _batches(self, train: WindowBank, draw: Callable[[np.random.Generator, int], np.ndarray],
+                 classifier: AudioClassifier, seed: list[int], epoch: int
                  ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Endless class-balanced (or paired), augmented batches of one epoch, drawn from (seed, task, epoch)."""
+        """Endless augmented batches of one epoch, rows from `draw` (`_sampler`), drawn from (seed, task, epoch)."""
         rng = np.random.default_rng([*seed, 2, epoch])
         fill = classifier.net.mean[:, 0].cpu().numpy()
-        draw = self._pairs(train, log_share=epoch == 0).draw_batch if self.config.pairs else balanced(train.labels)
+        shared = 2 if self.config.pairs else 1  # a pair's two windows get one augmentation draw
         while True:
             batch = draw(rng, self.config.train.batch_size)
-            mels = augment_batch(train.mels[batch], rng, self.config.augment, fill=fill, shared=1 + self.config.pairs)
+            mels = augment_batch(train.mels[batch], rng, self.config.augment, fill=fill, shared=shared)
             yield (torch.from_numpy(mels).to(classifier.device),
                    torch.from_numpy(train.labels[batch].astype(np.float32)).to(classifier.device))
-
-    def _pairs(self, train: WindowBank, *, log_share: bool) -> WindowPairs:
-        pairs = WindowPairs(train.labels, self.groups[train.source], train.start_s)
-        if log_share:
-            log.info("pairs: %.0f %% of %d training windows have a partner in their group", 100 * pairs.matched(),
-                     len(train))
-        return pairs
 
     def predict(self, model: AudioClassifier, rows: np.ndarray) -> np.ndarray:
         """float32 (len(rows),) probability of fake of the untouched windows at `rows`."""
