@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from avdetect.corpus.variants import VariantInputs, make_variants, sync_label, variant_kind
+from avdetect.corpus.variants import VariantInputs, foreign_voice, make_variants, sync_label, variant_kind
 from avdetect.perception.audio import MelExtractor, SpeechConfig
 from avdetect.perception.perceiver import Perceiver
 
@@ -54,6 +54,13 @@ def test_sync_label_says_which_rows_have_lips_and_voice_apart() -> None:
                                                             "blend=steady")] == [1, 1, 0, 0]
     assert sync_label("/d/real.mp4", "REAL") == 0
     assert sync_label("/d/wav2lip.mp4", "FAKE") == -1  # a generator's fake: unknown, not "out of sync"
+
+
+def test_only_a_dub_carries_another_speakers_real_voice() -> None:
+    """The voice CNN leaves these out of training: a real voice labelled FAKE for the face it was put on."""
+    tags = ("dub=other", "shift=+0.52", "revoice=world", "blend=steady")
+    assert [foreign_voice(f"/d/c.mp4#{tag}") for tag in tags] == [True, False, False, False]
+    assert not foreign_voice("/d/dub=other.mp4") and not foreign_voice("/d/fake.wav")
 
 
 def test_variant_draws_do_not_depend_on_where_the_data_lies() -> None:

@@ -100,6 +100,7 @@ def _audio_trainer(args: argparse.Namespace, rows: list[ManifestRow], train: Tra
     from avdetect.branches.audio import AudioModelConfig
     from avdetect.corpus.cache_index import cache_loader
     from avdetect.corpus.variant_cache import audio_configs
+    from avdetect.corpus.variants import foreign_voice
     from avdetect.training.audio import AudioTrainConfig, AudioTrainer, load_sources, perception_audio
     from avdetect.training.audio_data import ChannelConfig, ViewConfig
 
@@ -112,7 +113,9 @@ def _audio_trainer(args: argparse.Namespace, rows: list[ManifestRow], train: Tra
                               train=train, pairs=args.pairs)
     load = cache_loader(args.cache)
     sources, _ = load_sources(rows, lambda path: perception_audio(load(path), sample_rate=config.mel.sample_rate))
-    return AudioTrainer(sources, config=config, bank_path=args.output / "audio_bank.npz")
+    # dubs are scored out of fold like every row, but no model learns another speaker's real voice as a fake one
+    trainable = [not foreign_voice(source.path) for source in sources]
+    return AudioTrainer(sources, config=config, trainable=trainable, bank_path=args.output / "audio_bank.npz")
 
 
 # Branch name -> how to train it. A new branch adds one entry (and its two functions).

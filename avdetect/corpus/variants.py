@@ -108,6 +108,8 @@ MAKERS: dict[str, Callable[[Perception, np.random.Generator, VariantInputs], Var
     "blend": make_blend,
 }
 SYNC_BREAKING = frozenset({"shift", "dub"})  # revoice keeps the words' timing, blend keeps the audio
+# The sound is another person's real recording: fake beside this face, a genuine voice on its own
+FOREIGN_VOICE = frozenset({"dub"})
 
 
 def variant_kind(path: object) -> str | None:
@@ -115,6 +117,15 @@ def variant_kind(path: object) -> str | None:
     _, sep, tag = str(path).rpartition("#")
     kind = tag.split("=", 1)[0]
     return kind if sep and kind in MAKERS else None
+
+
+def foreign_voice(path: object) -> bool:
+    """True when a manifest path names a variant whose sound is another speaker's real speech (a dub).
+
+    Its audio label is FAKE (the voice is not this face's), but a voice classifier, which hears the sound
+    alone, hears a real voice: trained on it as a fake voice it learns noise. Lip sync is what tells.
+    """
+    return variant_kind(path) in FOREIGN_VOICE
 
 
 def sync_label(path: object, label: str) -> int:
