@@ -49,7 +49,10 @@ def encode_command(video: Path, speech: Path | None, scale: str | None, out: Pat
 
 
 def make_clips(folder: Path) -> list[Path]:
-    """The clips in `folder`, made where missing; [] when the shared data is not there."""
+    """The clips in `folder`, made where missing; [] when one is missing and the shared data is not there."""
+    made = [folder / f"{name}.mp4" for name, *_ in SOURCES]
+    if all(clip.exists() for clip in made):
+        return made  # made earlier (or elsewhere and carried here): no shared data needed
     if not all((SHARED / video).exists() for _, video, _, _ in SOURCES):
         return []
     folder.mkdir(parents=True, exist_ok=True)

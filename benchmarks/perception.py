@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import av
@@ -74,6 +75,40 @@ def time_ffmpeg(path: Path) -> float:
     start = time.perf_counter()
     subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-f", "null", "-"], check=True)
     return time.perf_counter() - start
+
+
+def decode_everything(path: Path) -> tuple[int, int]:
+    """(video frames, audio frames) of `path`, every packet decoded by PyAV's own libavcodec with the
+    threading ffmpeg's program sets by default (frame and slice threads, one per core)."""
+    counts = {"video": 0, "audio": 0}
+    with av.open(str(path)) as container:
+        streams = [*container.streams.video, *container.streams.audio]
+        for stream in streams:
+            stream.thread_type = "AUTO"
+            stream.thread_count = 0  # libavcodec picks one thread per core, as the program does
+        for frame in container.decode(*streams):
+            counts["video" if isinstance(frame, av.VideoFrame) else "audio"] += 1
+    return counts["video"], counts["audio"]
+
+
+def time_libav_decode(path: Path) -> float:
+    """Seconds of `decode_everything`: the work `ffmpeg -f null` spends its time on, for a machine without
+    the ffmpeg program (the device machine)."""
+    start = time.perf_counter()
+    decode_everything(path)
+    return time.perf_counter() - start
+
+
+def decode_reference(name: str) -> tuple[str, Callable[[Path], float]]:
+    """(name, timer) of the reference decode: ``ffmpeg`` (`time_ffmpeg`, imageio-ffmpeg's program) or
+    ``libav`` (`time_libav_decode`); ``auto`` is ffmpeg where imageio-ffmpeg is installed, else libav."""
+    if name == "auto":
+        try:
+            ffmpeg_exe()
+            name = "ffmpeg"
+        except ImportError:
+            name = "libav"
+    return name, {"ffmpeg": time_ffmpeg, "libav": time_libav_decode}[name]
 
 
 def bench_clip(perceiver, path: Path, repeats: int) -> dict:

@@ -1,6 +1,7 @@
 """Scoring speed and memory on 10 s 1080p H.264 + AAC clips, as ratios to `ffmpeg -f null` in one run.
 
     .venv/bin/python benchmarks/throughput.py [--clips 6] [--folder 20] [--model DIR] [--ray] [--clip-dir DIR]
+        [--device cuda:0] [--workers N] [--reference auto|ffmpeg|libav]
 
 Makes 6 different DFDC-like clips from shared-data footage (`bench_clips.py`; kept in --clip-dir when
 given), then measures on the same clips in the same run:
@@ -13,6 +14,12 @@ given), then measures on the same clips in the same run:
      wall time per clip, and peak memory of the process tree (sum of PSS, sampled every 0.1 s); the same
      with --fast on the clips;
   4. with --ray, `--engine ray` with 1 and 2 local workers on the clips.
+`--device` runs the face detector and the CNNs there (in this process and the CLI's workers); `--workers`
+is the CLI's (local engine, default 1: clips one at a time, every core for each). Where the
+ffmpeg program is missing (imageio-ffmpeg not installed, as on the GPU machine), `--reference libav` (the
+default there) times PyAV's own decode of every packet with ffmpeg's threading instead
+(`perception.time_libav_decode`; on this machine's six clips it takes 0.81-1.05x the program's time, so
+ratios to it are if anything stricter).
 In-process stages run with glibc's malloc thresholds raised, as the command line runs them
 (`avdetect/allocator.py`). `--batch-sizes 1,8,64` measures only the face CNN: the clips' face crops through `predict_crops` at each
 batch size (interleaved rounds, median), seconds per 32 crops and the peak memory it adds to this process.
@@ -39,7 +46,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_clips import make_clips  # noqa: E402
-from perception import time_ffmpeg  # noqa: E402
+from perception import decode_reference  # noqa: E402
 
 BRANCH_STAGES = ("decode", "faces", "audio_prep", "visual_cnn", "audio_cnn", "sync")
 
@@ -129,12 +136,12 @@ class Peak:
 
 
 def cli_run(clips: list[Path], out: Path, model: str | None, *, engine: str = "local", workers: int = 1,
-            fast: bool = False) -> tuple[float, int]:
+            fast: bool = False, device: str = "cpu") -> tuple[float, int]:
     """(wall seconds, peak bytes of the process tree) of one `avdetect score` over `clips`, fresh output."""
     out.unlink(missing_ok=True)
     cmd = [sys.executable, "-m", "avdetect.cli", "score", *map(str, clips), "-o", str(out),
            "--workers", str(workers), "--engine", engine, *(["--model", model] if model else []),
-           *(["--fast"] if fast else [])]
+           "--device", device, *(["--fast"] if fast else [])]
     start = time.perf_counter()
     process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     with Peak(lambda: tree_memory(process.pid), 0.1) as peak:
@@ -184,22 +191,42 @@ def median_stages(detector, clips: list[Path]) -> dict[str, float]:
     return {name: statistics.median(r[name] for r in runs) for name in runs[0]}
 
 
-def report(clips, ffmpeg, stages, overlap_s, fast_s, load_s, cli, cli_fast, ray) -> None:
+def report(clips, ffmpeg, stages, overlap_s, fast_s, load_s, cli, cli_fast, ray, reference: str) -> None:
     ff = statistics.mean(ffmpeg.values())
+    what = "`ffmpeg -f null`" if reference == "ffmpeg" else "PyAV's decode of every packet (no ffmpeg program)"
     print(f"{len(clips)} clips, 10 s 1080p H.264 + AAC (bench_clips.py); seconds per clip: medians in this process, "
-          f"CLI from wall differences; ffmpeg = mean of `ffmpeg -f null` over the clips = {ff:.2f} s")
-    print(f"{'stage (sequential)':<34} {'seconds':>8} {'x ffmpeg':>9}")
-    names = [*BRANCH_STAGES, *(k for k in stages if k.startswith("block ")), "fuse", "all"]
-    for name in names:
-        print(f"{name:<34} {stages[name]:>8.2f} {stages[name] / ff:>8.2f}x")
-    print(f"{'Detector.score, overlapped':<34} {overlap_s:>8.2f} {overlap_s / ff:>8.2f}x")
-    print(f"{'Detector.score, --fast':<34} {fast_s:>8.2f} {fast_s / ff:>8.2f}x")
+          f"CLI from wall differences; ffmpeg = mean of {what} over the clips = {ff:.2f} s")
+    print(f"{'stage (sequential)' if stages else 'CLI only':<34} {'seconds':>8} {'x ffmpeg':>9}")
+    if stages:  # not with --cli-only
+        names = [*BRANCH_STAGES, *(k for k in stages if k.startswith("block ")), "fuse", "all"]
+        for name in names:
+            print(f"{name:<34} {stages[name]:>8.2f} {stages[name] / ff:>8.2f}x")
+        print(f"{'Detector.score, overlapped':<34} {overlap_s:>8.2f} {overlap_s / ff:>8.2f}x")
+        print(f"{'Detector.score, --fast':<34} {fast_s:>8.2f} {fast_s / ff:>8.2f}x")
     for label, m in (("avdetect score", cli), ("avdetect score --fast", cli_fast),
                      *((f"--engine ray, {n} worker(s)", m) for n, m in ray.items())):
         ref = statistics.mean(ffmpeg[c] for c in m["clips"][1:])
         print(f"{label + ', warm per clip':<34} {m['per_clip']:>8.2f} {m['per_clip'] / ref:>8.2f}x  "
               f"(start-up {m['startup']:.1f} s; peak {m['peak_gb']:.2f} GB over {m['n']} clips)")
-    print(f"model load alone (Detector.load): {load_s:.2f} s")
+    if stages:
+        print(f"model load alone (Detector.load): {load_s:.2f} s")
+
+
+def in_process(args: argparse.Namespace, clips: list[Path]) -> tuple[dict[str, float], float, float, float]:
+    """(median stage times, overlapped and --fast wall per clip, model load seconds) in this process."""
+    from avdetect.scoring.pipeline import Detector
+
+    start = time.perf_counter()
+    detector = Detector.load(args.model, overlap=False, device=args.device)
+    load_s = time.perf_counter() - start
+    overlapped = Detector(detector.bundle, device=args.device)
+    fast = Detector(detector.bundle, mode="fast", device=args.device)
+    for d in (detector, overlapped, fast):
+        d.score(clips[0])  # warm-up
+    stages = median_stages(detector, clips)
+    overlap_s = statistics.median(wall(overlapped, c) for c in clips)
+    fast_s = statistics.median(wall(fast, c) for c in clips)
+    return stages, overlap_s, fast_s, load_s
 
 
 def main() -> int:
@@ -210,7 +237,14 @@ def main() -> int:
     parser.add_argument("--ray", action="store_true", help="also time --engine ray with 1 and 2 workers")
     parser.add_argument("--clip-dir", type=Path, help="where the clips are made, or found from a previous run")
     parser.add_argument("--batch-sizes", help="comma-separated: time only the face CNN at these batch sizes")
+    parser.add_argument("--device", default="cpu", help="torch device of the detector and CNNs (default cpu)")
+    parser.add_argument("--workers", type=int, default=1, help="the CLI runs' local workers (default 1; above 1 the "
+                        "--fast run also takes the folder, so that every worker has clips to score)")
+    parser.add_argument("--cli-only", action="store_true", help="only the CLI runs: no per-stage table")
+    parser.add_argument("--reference", choices=("auto", "ffmpeg", "libav"), default="auto",
+                        help="the decode the times are divided by (default auto: ffmpeg's program where installed)")
     args = parser.parse_args()
+    reference, timer = decode_reference(args.reference)
     from avdetect.allocator import keep_large_buffers
     from avdetect.scoring.pipeline import Detector
 
@@ -220,7 +254,7 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             clips = make_clips(args.clip_dir or Path(tmp))[: args.clips]
             if clips:
-                batch_size_table(Detector.load(args.model, overlap=False), clips,
+                batch_size_table(Detector.load(args.model, overlap=False, device=args.device), clips,
                                  [int(n) for n in args.batch_sizes.split(",")])
         return 0
 
@@ -235,28 +269,21 @@ def main() -> int:
         for i in range(args.folder):  # a folder of repeated clips, distinct files
             shutil.copy(clips[i % len(clips)], folder / f"{i:02d}_{clips[i % len(clips)].name}")
         batch = sorted(folder.iterdir())
-        ffmpeg = {c: time_ffmpeg(c) for c in clips}
+        ffmpeg = {c: timer(c) for c in clips}
         ffmpeg |= {b: ffmpeg[clips[i % len(clips)]] for i, b in enumerate(batch)}
-        start = time.perf_counter()
-        detector = Detector.load(args.model, overlap=False)
-        load_s = time.perf_counter() - start
-        overlapped = Detector(detector.bundle)
-        fast = Detector(detector.bundle, mode="fast")
-        for d in (detector, overlapped, fast):
-            d.score(clips[0])  # warm-up
-        stages = median_stages(detector, clips)
-        overlap_s = statistics.median(wall(overlapped, c) for c in clips)
-        fast_s = statistics.median(wall(fast, c) for c in clips)
-        cli = measure_cli(batch, tmp, args.model) | {"clips": batch}
-        cli_fast = measure_cli(clips, tmp, args.model, fast=True) | {"clips": clips}
-        ray = {n: measure_cli(clips, tmp, args.model, engine="ray", workers=n) | {"clips": clips}
+        stages, overlap_s, fast_s, load_s = ({}, 0.0, 0.0, 0.0) if args.cli_only else in_process(args, clips)
+        local = {"device": args.device, "workers": args.workers}
+        cli = measure_cli(batch, tmp, args.model, **local) | {"clips": batch}
+        fast_clips = batch if args.workers > 1 else clips
+        cli_fast = measure_cli(fast_clips, tmp, args.model, fast=True, **local) | {"clips": fast_clips}
+        ray = {n: measure_cli(clips, tmp, args.model, engine="ray", workers=n, device=args.device) | {"clips": clips}
                for n in ((1, 2) if args.ray else ())}
-        again = {c: time_ffmpeg(c) for c in clips}  # load may drift during the run: time ffmpeg at both ends
-        print(f"ffmpeg -f null, mean per clip: {statistics.mean(ffmpeg[c] for c in clips):.2f} s at the start, "
+        again = {c: timer(c) for c in clips}  # load may drift during the run: time ffmpeg at both ends
+        print(f"{reference} reference decode, mean per clip: {statistics.mean(ffmpeg[c] for c in clips):.2f} s at the start, "
               f"{statistics.mean(again.values()):.2f} s at the end (the mean of both is the reference)")
         ffmpeg = {b: (ffmpeg[b] + again[clips[i % len(clips)]]) / 2 for i, b in enumerate(batch)} | {
             c: (ffmpeg[c] + again[c]) / 2 for c in clips}
-    report(clips, ffmpeg, stages, overlap_s, fast_s, load_s, cli, cli_fast, ray)
+    report(clips, ffmpeg, stages, overlap_s, fast_s, load_s, cli, cli_fast, ray, reference)
     return 0
 
 
