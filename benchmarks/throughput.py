@@ -279,8 +279,8 @@ def main() -> int:
         ray = {n: measure_cli(clips, tmp, args.model, engine="ray", workers=n, device=args.device) | {"clips": clips}
                for n in ((1, 2) if args.ray else ())}
         again = {c: timer(c) for c in clips}  # load may drift during the run: time ffmpeg at both ends
-        print(f"{reference} reference decode, mean per clip: {statistics.mean(ffmpeg[c] for c in clips):.2f} s at the start, "
-              f"{statistics.mean(again.values()):.2f} s at the end (the mean of both is the reference)")
+        print(f"{reference} reference decode, mean per clip: {statistics.mean(ffmpeg[c] for c in clips):.2f} s at the "
+              f"start, {statistics.mean(again.values()):.2f} s at the end (the mean of both is the reference)")
         ffmpeg = {b: (ffmpeg[b] + again[clips[i % len(clips)]]) / 2 for i, b in enumerate(batch)} | {
             c: (ffmpeg[c] + again[c]) / 2 for c in clips}
     report(clips, ffmpeg, stages, overlap_s, fast_s, load_s, cli, cli_fast, ray, reference)
