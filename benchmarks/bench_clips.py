@@ -50,21 +50,18 @@ def encode_command(video: Path, speech: Path | None, scale: str | None, out: Pat
 
 def make_clips(folder: Path) -> list[Path]:
     """The clips in `folder`, made where missing; [] when one is missing and the shared data is not there."""
-    made = [folder / f"{name}.mp4" for name, *_ in SOURCES]
-    if all(clip.exists() for clip in made):
-        return made  # made earlier (or elsewhere and carried here): no shared data needed
+    clips = [folder / f"{name}.mp4" for name, *_ in SOURCES]
+    if all(clip.exists() for clip in clips):
+        return clips  # made earlier (or elsewhere and carried here): no shared data needed
     if not all((SHARED / video).exists() for _, video, _, _ in SOURCES):
         return []
     folder.mkdir(parents=True, exist_ok=True)
-    clips = []
-    for name, video, speech, scale in SOURCES:
-        out = folder / f"{name}.mp4"
+    for (_, video, speech, scale), out in zip(SOURCES, clips):
         if not out.exists():
             part = out.with_suffix(".part.mp4")
             subprocess.run(encode_command(SHARED / video, SHARED / speech if speech else None, scale, part),
                            check=True)
             part.rename(out)
-        clips.append(out)
     return clips
 
 
