@@ -13,9 +13,11 @@ from PIL import Image
 
 from avdetect.cli import main
 from avdetect.corpus.folds import assign_folds, write_folds
-from avdetect.corpus.manifest import FAKE, REAL, ManifestRow, write_manifest
+from avdetect.corpus.manifest import FAKE, REAL, ManifestRow, read_manifest, write_manifest
+from avdetect.training.stacker_data import TrainingData, voice_columns, voice_rows
 from stacking.aggregate import build_feature_table
 from stacking.bundle import load_bundle
+from stacking.records import FeatureTable
 from stacking.tables import read_frame_scores, read_sync_table, read_window_scores
 
 OOF_HEADER = ["path", "track", "position", "time_s", "label", "fold", "probability"]
@@ -196,23 +198,40 @@ def speech(runs):
     return add_speech(runs)
 
 
-def test_voice_folds_fit_the_voice_stacker_on_the_rows_without_a_face(speech, tmp_path, capsys):
+def test_voice_folds_fit_the_voice_stacker_on_every_voice_with_a_label(speech, tmp_path, capsys):
     code = main(["fit-stacker", "--oof", str(speech["runs"]), "--folds", str(speech["folds"]),
                  "--voice-folds", str(speech["all_folds"]), "--manifest", str(speech["manifest"]),
                  "-o", str(tmp_path / "m")])
     assert code == 0, capsys.readouterr().err
-    assert "48 videos (24 fake)" in capsys.readouterr().out  # the voice stacker's rows: the speech files
     video, voice = load_bundle(tmp_path / "m/stacker"), load_bundle(tmp_path / "m/voice")
-    assert voice.feature_names == video.feature_names  # one feature row serves both
+    assert voice.feature_names and set(voice.feature_names) == set(voice_columns(video.feature_names))
     with (tmp_path / "m/voice/oof.csv").open(newline="") as f:
-        scored = list(csv.DictReader(f))
-    assert {Path(r["path"]).suffix for r in scored} == {".wav"} and len(scored) == 48
-    p, y = np.array([float(r["p_fake"]) for r in scored]), np.array([int(r["label"]) for r in scored])
+        scored = {Path(r["path"]).name: r for r in csv.DictReader(f)}
+    audio_labels = {r.path.name: r.audio_label for r in read_manifest(speech["manifest"])}
+    assert len(scored) == 48 + 60  # the speech files and the videos' voices
+    assert all(int(r["label"]) == (audio_labels[name] == FAKE) for name, r in scored.items())  # the voice's own
+    p = np.array([float(r["p_fake"]) for r in scored.values()])
+    y = np.array([int(r["label"]) for r in scored.values()])
     assert p[y == 1].mean() > p[y == 0].mean() + 0.2  # the voice scores carry it
     report = json.loads((tmp_path / "m/voice/report.json").read_text())
     assert report["fit"]["family_balance"] == 1.0  # each generator family weighs the same
     with (tmp_path / "m/stacker/oof.csv").open(newline="") as f:
         assert {Path(r["path"]).suffix for r in csv.DictReader(f)} == {".mp4"}
+
+
+def test_voice_rows_leave_out_dubs_and_the_columns_of_the_face():
+    names = ("vis_all_mean", "has_face", "aud_mean", "has_audio", "sync_peak")
+    videos = np.array(["a.wav", "b.wav", "c.wav", "d.wav", "v.mp4", "v.mp4#dub=w.mp4", "silent.mp4"])
+    speech = [[np.nan, 0, p, 1, np.nan] for p in (0.2, 0.9, 0.3, 0.8)]
+    X = np.array(speech + [[0.7, 1, 0.3, 1, 0.1], [0.2, 1, 0.4, 1, 0.5], [0.6, 1, np.nan, 0, np.nan]])
+    data = TrainingData(FeatureTable(videos, X, names), np.array([0, 1, 0, 1, 1, 1, 1]), np.zeros(7, np.int64),
+                        {"audio": np.array([0, 1, 0, 1, 0, 1, -1]), "visual": np.array([-1] * 4 + [1, 0, 1])},
+                        {"family": np.array(["real", "tts", "real", "tts", "swap", "variant:dub", "swap"])},
+                        videos, {})
+    voice = voice_rows(data)
+    assert voice.table.videos.tolist() == ["a.wav", "b.wav", "c.wav", "d.wav", "v.mp4"]  # no dub, no silent video
+    assert voice.y.tolist() == [0, 1, 0, 1, 0]  # a face swap with its own voice is a real voice
+    assert voice.table.names == ("aud_mean", "has_audio")
 
 
 def test_voice_only_columns_are_read_by_the_voice_stacker_alone(speech, tmp_path, capsys):
@@ -223,9 +242,13 @@ def test_voice_only_columns_are_read_by_the_voice_stacker_alone(speech, tmp_path
     video, voice = load_bundle(tmp_path / "m/stacker"), load_bundle(tmp_path / "m/voice")
     only = [name for name in voice.feature_names if name.startswith("aud_q")]
     assert only and not set(only) & set(video.feature_names)
-    assert set(video.feature_names) == set(voice.feature_names) - set(only)
+    assert set(voice.feature_names) - set(only) == set(voice_columns(video.feature_names))
     report = json.loads((tmp_path / "m/stacker/report.json").read_text())
     assert report["fit"]["voice_only"] == ["aud_q*"]
+    assert main(["fit-stacker", "--oof", str(speech["runs"]), "--folds", str(speech["folds"]),
+                 "--voice-folds", str(speech["all_folds"]), "--manifest", str(speech["manifest"]),
+                 "--voice-only", "vis_main_*", "-o", str(tmp_path / "n")]) == 2
+    assert "--voice-only vis_main_*: the voice stacker reads none" in capsys.readouterr().err
 
 
 def test_voice_folds_need_a_manifest_and_rows_without_a_face(runs, speech, tmp_path, capsys):

@@ -10,10 +10,11 @@ writes the bundle, its cross-validation report and its training table into ``MOD
 features with ``--drop-features``)
 and bundles the result with MODEL_DIR's branches and spec (less the feature blocks it no longer reads).
 
-``--voice-folds F`` also fits the voice stacker into ``MODEL_DIR/voice/``: the same settings and columns
-(``--voice-only`` columns are its alone, left out of the video stacker), on the rows of F where no face was
-found (speech files), each generator family weighing the same. The video stacker never sees a row without a
-face, so scoring gives such inputs (a WAV, a video without a face) to the voice stacker.
+``--voice-folds F`` also fits the voice stacker into ``MODEL_DIR/voice/``: the same settings on the columns
+made from the voice (``--voice-only`` columns are its alone, left out of the video stacker), on the rows of F
+whose voice has a label of its own (`avdetect.training.stacker_data.voice_rows`: the files without a face
+and the videos' voices, dubs aside), each generator family weighing the same. The video stacker never sees
+a row without a face, so scoring gives such inputs (a WAV, a video without a face) to the voice stacker.
 """
 
 from __future__ import annotations
@@ -88,8 +89,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "correlation push P(fake) one way only (stacking.monotone); none: every column free. "
                              "The voice stacker keeps every column free")
     parser.add_argument("--voice-folds", type=Path, metavar="FOLDS",
-                        help="with --oof and --manifest: also fit the voice stacker (MODEL_DIR/voice) on the rows of "
-                        "this folds file without a face, e.g. the speech files of the branches' folds")
+                        help="with --oof and --manifest: also fit the voice stacker (MODEL_DIR/voice), for inputs "
+                        "without a face, on the voices of this folds file's rows (the files without a face and the "
+                        "videos' voices labelled by their audio label, dubs aside), e.g. the branches' folds")
     bundle = parser.add_argument_group("model bundle (all three make MODEL_DIR a bundle `avdetect score` loads)")
     bundle.add_argument("--visual-model", type=Path, help="visual checkpoint JSON trained on all rows (--refit)")
     bundle.add_argument("--audio-model", type=Path, help="audio checkpoint JSON trained on all rows (--refit)")
@@ -100,7 +102,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Fits, saves and reports; 2 on an input error."""
     from avdetect.training.stacker import VOICE_FAMILY_BALANCE, VOICE_MONOTONE, rebundle, write_model_bundle
-    from avdetect.training.stacker_data import drop_features, faceless_rows, load_training_data
+    from avdetect.training.stacker_data import drop_features, load_training_data, voice_rows
     from avdetect.bundle import load_bundle
     from avdetect.training.stacker_table import TABLE_FILE, load_table
 
@@ -122,9 +124,9 @@ def run(args: argparse.Namespace) -> int:
                 "booster": {name: value for given in args.booster for name, value in given.items()}}
     voice = None
     if args.voice_folds:
-        voice = faceless_rows(load_training_data(args.oof, args.voice_folds, args.manifest,
-                                                 audio_window_s=args.audio_window_s))
-        voice = drop_features(voice, args.drop_features) if args.drop_features else voice
+        voice = load_training_data(args.oof, args.voice_folds, args.manifest, audio_window_s=args.audio_window_s)
+        voice = voice_rows(drop_features(voice, args.drop_features) if args.drop_features else voice)
+        _check_voice_only(args.voice_only, voice.table.names)
         _fit_and_write(args.output / "voice", voice,
                        {**settings, "family_balance": VOICE_FAMILY_BALANCE, "monotone": VOICE_MONOTONE},
                        equal_classes=not args.no_balance)
@@ -154,6 +156,16 @@ def _fit_and_write(directory: Path, data: TrainingData, settings: dict, *, equal
           f"{_error_line(band.real_error, 'real', 'fake')}, {_error_line(band.fake_error, 'fake', 'real')}, "
           f"{band.inconclusive_rate:.1%} inconclusive (held to {band.max_error:.0%}"
           f"{', classes weighed equally' if equal_classes else ''})")
+
+
+def _check_voice_only(patterns: list[str], voice_columns: tuple[str, ...]) -> None:
+    """InputError when a --voice-only pattern matches no column the voice stacker reads (it reads the voice's)."""
+    import fnmatch
+
+    for pattern in patterns:
+        if not fnmatch.filter(voice_columns, pattern):
+            raise InputError(f"--voice-only {pattern}: the voice stacker reads none of those columns (it reads "
+                             "the columns made from the voice: aud_*, n_windows, speech_s, has_audio, voice blocks)")
 
 
 def _check_sources(args: argparse.Namespace) -> None:

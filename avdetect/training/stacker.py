@@ -13,6 +13,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from avdetect.bundle import ModelBundle, assemble_bundle
 from avdetect.errors import InputError
 from avdetect.features.registry import get_extractor
@@ -29,9 +31,10 @@ from stacking.report import BASELINE, CvReport, cv_report, write_report, write_s
 from stacking.stacker import LGBMStacker, balanced_weights
 
 
-# The voice stacker (rows without a face) weighs each generator family's fakes the same: speech generators
-# differ far more in size than the video families (344 diphone files against 36 MelGAN in the shipped
-# recipe), and on its family-held-out folds this lifted the mean AUC over families from 0.667 to 0.711.
+# The voice stacker (`stacker_data.voice_rows`: every voice with a label of its own) weighs each generator
+# family's fakes the same: speech generators differ far more in size than the video families (344 diphone
+# files against 36 MelGAN in the recipe), and on its family-held-out folds this lifted the mean AUC over
+# families from 0.667 to 0.711 (the recipe of 2026-12-03).
 VOICE_FAMILY_BALANCE = 1.0
 # ... and keeps every column free: the evidence rules that lift the video stacker's family mean (0.722 -> 0.733
 # over seeds 0-3) lowered the voice stacker's on the same recipe (0.711 -> 0.706, n >= 10 0.709 -> 0.700):
@@ -108,7 +111,8 @@ def write_outputs(directory: Path, stacker: LGBMStacker, data: TrainingData, *,
     The decision band (real / inconclusive / fake) is fitted on the stacker's out-of-fold probabilities,
     each decided verdict held to ``max_error``.
     """
-    baseline = data.table.column(BASELINE)
+    baseline = (data.table.column(BASELINE) if BASELINE in data.table.names
+                else np.full(len(data.y), np.nan))  # the voice stacker reads no face column
     report = cv_report(stacker, data.y, baseline=baseline, modality_labels=data.modality_labels,
                        groups=data.groups)
     extra = {"sources": data.sources, "n_videos": len(data.y), "n_fake": int(data.y.sum()),

@@ -1,6 +1,6 @@
 """The stacker's training data: the branches' out-of-fold scores, folds and labels read into one feature
 row per video (`TrainingData`, `load_training_data`), and the same with fewer columns (`drop_features`), fewer
-rows (`select_rows`) or only the rows without a face (`faceless_rows`: the voice stacker's).
+rows (`select_rows`), or the voice stacker's rows and columns (`voice_rows`).
 
 `avdetect.training.stacker` fits the stacker on it; `avdetect.training.stacker_table` keeps it with the model.
 """
@@ -20,12 +20,12 @@ import numpy as np
 
 from avdetect.corpus.folds import fold_map, read_folds
 from avdetect.corpus.manifest import FAKE, REAL, ManifestRow, read_manifest
-from avdetect.corpus.variants import sync_label, variant_kind
+from avdetect.corpus.variants import foreign_voice, sync_label, variant_kind
 from avdetect.defaults import AUDIO_WINDOW_S
 from avdetect.errors import InputError
 from avdetect.features.registry import get_extractor
 from avdetect.training.video_features import FEATURES_DIR
-from stacking.aggregate import AggregateConfig, build_feature_table
+from stacking.aggregate import AUDIO, AggregateConfig, audio_names, build_feature_table
 from stacking.errors import TableError
 from stacking.records import FeatureTable
 from stacking.report import BASELINE
@@ -221,18 +221,45 @@ def drop_features(data: TrainingData, patterns: Sequence[str], *, option: str = 
     return dataclasses.replace(data, table=table, extractors=blocks)
 
 
-def faceless_rows(data: TrainingData) -> TrainingData:
-    """The rows of `data` where no face was found (speech files, faceless videos): the voice stacker's.
+# The feature blocks made from the voice alone: the voice stacker reads them with the voice scores' columns.
+VOICE_BLOCKS = ("voice_pitch", "voice_spectrum")
+
+
+def voice_rows(data: TrainingData) -> TrainingData:
+    """The voice stacker's rows and columns: every row whose voice has a known label of its own, judged by
+    that label, on the columns made from the voice alone (`voice_columns`).
+
+    Those rows are the files without a face (speech files: their label is the voice's) and the videos whose
+    manifest gives an audio label, labelled by it (a face swap with its own voice is a real voice), but not
+    the dubs: their voice is another speaker's real speech, a fake only beside that face
+    (`avdetect.corpus.variants.foreign_voice`). The videos' voices are real people in the wild, which
+    the speech files alone lack; scoring gives the voice stacker the inputs without a face.
 
     Raises:
-        InputError: fewer than two such rows of each class (nothing to fit a voice stacker on).
+        InputError: fewer than two files without a face of each class (nothing to fit a voice stacker for).
     """
-    rows = np.flatnonzero(data.table.column("has_face") == 0)
-    y = data.y[rows]
-    if min(int((y == 1).sum()), int((y == 0).sum())) < 2:
-        raise InputError(f"--voice-folds: {len(rows)} row(s) without a face ({int(y.sum())} fake); the voice "
-                         "stacker needs real and fake files without a face (speech files)")
-    return select_rows(data, rows)
+    faceless = data.table.column("has_face") == 0
+    if min(int((data.y[faceless] == 1).sum()), int((data.y[faceless] == 0).sum())) < 2:
+        raise InputError(f"--voice-folds: {int(faceless.sum())} row(s) without a face "
+                         f"({int(data.y[faceless].sum())} fake); the voice stacker needs real and fake files "
+                         "without a face (speech files)")
+    audio = data.modality_labels.get("audio", np.full(len(data.y), -1))
+    own_voice = np.array([not foreign_voice(video) for video in data.table.videos], dtype=bool)
+    heard = (data.table.column("has_audio") > 0) & (audio >= 0) & own_voice
+    rows = np.flatnonzero(faceless | heard)
+    voice = select_rows(data, rows)
+    voice = dataclasses.replace(voice, y=np.where(audio[rows] >= 0, audio[rows], data.y[rows]).astype(np.int64))
+    names = voice.table.names
+    keep = [names.index(name) for name in voice_columns(names)]
+    table = FeatureTable(voice.table.videos, voice.table.X[:, keep], tuple(names[i] for i in keep))
+    return dataclasses.replace(voice, table=table, extractors=tuple(b for b in voice.extractors if b in VOICE_BLOCKS))
+
+
+def voice_columns(names: Sequence[str]) -> list[str]:
+    """The columns of `names` made from the voice alone: the voice scores' statistics (`audio_names`) and the
+    `VOICE_BLOCKS` columns."""
+    made = set(audio_names(AggregateConfig())) | {n for b in VOICE_BLOCKS for n in get_extractor(b).names}
+    return [name for name in names if name in made or name.startswith(AUDIO)]
 
 
 def select_rows(data: TrainingData, rows: np.ndarray) -> TrainingData:
