@@ -39,9 +39,10 @@ def fresh(root: Path, folds: str = FOLDS) -> Path:
     return root
 
 
-def progress(action: str, w: Path, store: Path, stage: str = "visual", key: str = "epochs=6") -> subprocess.CompletedProcess:
+def progress(action: str, w: Path, store: Path, stage: str = "visual", key: str = "epochs=6",
+             **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(["bash", str(SCRIPT), action, str(w), stage, key], env={"PROGRESS_DIR": str(store),
-                          "PATH": "/usr/bin:/bin"}, capture_output=True, text=True, timeout=60)
+                          "PATH": "/usr/bin:/bin", **env}, capture_output=True, text=True, timeout=60)
 
 
 def test_a_finished_stage_is_restored_onto_the_same_manifests(tmp_path: Path) -> None:
@@ -77,6 +78,20 @@ def test_other_folds_or_settings_are_trained_again(tmp_path: Path, change: str) 
     done = progress("restore", other, store, key="epochs=9" if change == "key" else "epochs=6")
     assert done.returncode == 1 and "training visual again" in done.stderr
     assert not (other / "runs").exists()
+
+
+def test_a_stage_saved_with_other_settings_is_kept_unless_replaced(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    progress("save", work_dir(tmp_path / "w1"), store)
+    tried = work_dir(tmp_path / "w2")
+    (tried / "runs/visual/oof.csv").write_text("path,probability\na.mp4,0.9\n")
+    kept = progress("save", tried, store, key="epochs=6 pairs=every-fake")
+    assert kept.returncode == 0 and "is not saved over it" in kept.stderr
+    assert (store / "visual/runs/visual/oof.csv").read_text().endswith("0.2\n")  # the saved stage stays
+    assert progress("save", tried, store, key="epochs=6 pairs=every-fake", PROGRESS_REPLACE="1").returncode == 0
+    assert (store / "visual/runs/visual/oof.csv").read_text().endswith("0.9\n")
+    assert progress("save", work_dir(tmp_path / "w3"), store, key="epochs=6 pairs=every-fake").returncode == 0
+    assert (store / "visual/runs/visual/oof.csv").read_text().endswith("0.2\n")  # same settings: replaced
 
 
 def test_nothing_saved_or_an_unknown_stage(tmp_path: Path) -> None:

@@ -14,8 +14,10 @@
 # from the restored folds if any). KEY names the stage's settings (its budget knobs); a saved stage also records
 # the sha256 of WORK_DIR's all.csv and folds.csv, and is restored only when all three match: out-of-fold
 # predictions made on other folds or rows would leak into the stacker or miss rows. PROGRESS_DIR (default
-# data/shipped/progress) moves the store. Manifests hold the shared data's absolute paths: keep it in the same
-# place to reuse a stage (any checkout folder and WORK_DIR will do).
+# data/shipped/progress) moves the store. `save` replaces a stage saved with the same KEY (a retrain on new
+# manifests) but keeps one saved with another (a knob tried, e.g. VIS_PAIRS=1, would otherwise replace the
+# shipped model's stage): PROGRESS_REPLACE=1 replaces it anyway. Manifests hold the shared data's absolute
+# paths: keep it in the same place to reuse a stage (any checkout folder and WORK_DIR will do).
 set -euo pipefail
 ACTION=$1 W=$(cd "$2" && pwd) STAGE=$3 KEY=$4
 P=${PROGRESS_DIR:-$(cd "$(dirname "$0")" && pwd)/progress}/$STAGE
@@ -62,6 +64,11 @@ esac
 
 case $ACTION in
   save)
+    if [ -f "$P/STAMP" ] && [ "${PROGRESS_REPLACE:-0}" != 1 ] && ! grep -qxF "key: $KEY" "$P/STAMP"; then
+      echo "progress.sh: kept $P, saved with other settings ($(head -n 1 "$P/STAMP")); this $STAGE (key: $KEY)" \
+           "is not saved over it: give the run a PROGRESS_DIR of its own, or PROGRESS_REPLACE=1 to replace it" >&2
+      exit 0
+    fi
     if finished "$W"; then FILES=$(finished_files); else FILES=$(fold_files); fi
     rm -rf "$P"
     if [ -z "$FILES" ]; then

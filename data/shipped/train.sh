@@ -17,8 +17,10 @@
 # a real crop of its own source and frame where the data has one, `train visual --pair-every-fake`: better
 # alone, not in the fusion, see data/shipped/README.md), AUD_PAIRS (0; 1: the voice CNN learns from
 # real/fake pairs of windows, each beside one of the other class from its utterance, `train audio --pairs`),
-# PROGRESS (1: reuse and save finished stages in data/shipped/progress), HOLD_OUT (family: each fold holds out
-# whole generator families, so the stacker learns how the branches behave on fakes they never saw), and the
+# PROGRESS (1: reuse and save finished stages in data/shipped/progress, or PROGRESS_DIR; a stage saved with
+# other budget knobs is kept, not replaced, unless PROGRESS_REPLACE=1: see progress.sh), HOLD_OUT (family:
+# each fold holds out whole generator families, so the stacker learns how the branches behave on fakes they
+# never saw), and the
 # stacker's: BOOSTER (its LightGBM settings; n_estimators=800,num_leaves=3: many shallow trees, better
 # calibrated on held-out generators than 400 trees of 7 leaves, see data/shipped/README.md), DROP_FEATURES
 # (columns it leaves out; sync_learnt_*: the learnt sync net's block made it worse on held-out generators;
