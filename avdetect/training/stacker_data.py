@@ -216,8 +216,15 @@ def drop_features(data: TrainingData, patterns: Sequence[str], *, option: str = 
     kept = tuple(names[i] for i in keep)
     if BASELINE not in kept:
         raise InputError(f"{option}: {BASELINE} (the report's baseline) cannot be dropped")
-    table = FeatureTable(data.table.videos, data.table.X[:, keep], kept)
-    blocks = tuple(b for b in data.extractors if any(n in kept for n in get_extractor(b).names))
+    return keep_columns(data, kept)
+
+
+def keep_columns(data: TrainingData, kept: Sequence[str]) -> TrainingData:
+    """`data` with only the feature columns `kept` (in `data`'s order); a feature block left with no column
+    leaves `extractors`, so scoring skips it."""
+    keep = [i for i, name in enumerate(data.table.names) if name in set(kept)]
+    table = FeatureTable(data.table.videos, data.table.X[:, keep], tuple(data.table.names[i] for i in keep))
+    blocks = tuple(b for b in data.extractors if any(n in table.names for n in get_extractor(b).names))
     return dataclasses.replace(data, table=table, extractors=blocks)
 
 
@@ -249,10 +256,7 @@ def voice_rows(data: TrainingData) -> TrainingData:
     rows = np.flatnonzero(faceless | heard)
     voice = select_rows(data, rows)
     voice = dataclasses.replace(voice, y=np.where(audio[rows] >= 0, audio[rows], data.y[rows]).astype(np.int64))
-    names = voice.table.names
-    keep = [names.index(name) for name in voice_columns(names)]
-    table = FeatureTable(voice.table.videos, voice.table.X[:, keep], tuple(names[i] for i in keep))
-    return dataclasses.replace(voice, table=table, extractors=tuple(b for b in voice.extractors if b in VOICE_BLOCKS))
+    return keep_columns(voice, voice_columns(voice.table.names))
 
 
 def voice_columns(names: Sequence[str]) -> list[str]:

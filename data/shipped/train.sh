@@ -20,12 +20,12 @@
 # PROGRESS (1: reuse and save finished stages in data/shipped/progress, or PROGRESS_DIR; a stage saved with
 # other budget knobs is kept, not replaced, unless PROGRESS_REPLACE=1: see progress.sh), HOLD_OUT (family:
 # each fold holds out whole generator families, so the stacker learns how the branches behave on fakes they
-# never saw), and the
-# stacker's: BOOSTER (its LightGBM settings; n_estimators=800,num_leaves=3: many shallow trees, better
-# calibrated on held-out generators than 400 trees of 7 leaves, see data/shipped/README.md), DROP_FEATURES
-# (columns it leaves out; sync_learnt_*: the learnt sync net's block made it worse on held-out generators;
-# empty fuses every block) and VOICE_ONLY (columns only the voice stacker reads; spec_*: voice_spectrum's
-# high band carries the voice stacker and costs the video stacker transfer).
+# never saw), and the stacker's: BOOSTER (its LightGBM settings; n_estimators=800,num_leaves=3: many
+# shallow trees, better calibrated on held-out generators than 400 trees of 7 leaves, see
+# data/shipped/README.md), DROP_FEATURES (columns it leaves out; sync_learnt_*: the learnt sync net's block
+# made it worse on held-out generators; empty fuses every block) and VOICE_ONLY (columns only the voice
+# stacker reads; spec_*: voice_spectrum's high band carries the voice stacker and costs the video stacker
+# transfer).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SHARED=${AVDETECT_SHARED_DATA:-$(cd .. && pwd)/shared/data}
