@@ -32,6 +32,7 @@ COMMANDS = {
     "train-sync": "train_sync",
     "serve": "serve",
     "synth-speech": "synth_speech",
+    "synth-swaps": "synth_swaps",
     "face-images": "face_images",
 }
 

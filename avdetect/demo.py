@@ -14,10 +14,11 @@ import os
 import sys
 from pathlib import Path
 
-import av
 import numpy as np
 
 from avdetect.cli import main as cli_main
+from avdetect.corpus.media_writer import write_clip, write_wav
+from avdetect.corpus.synth_faces.swap import DonorFaces, Landmarks, donor_faces, read_frames, swap_frame
 from avdetect.defaults import SAMPLE_RATE
 
 SOURCE, DONOR = "video/grid/bbaf2n.mpg", "video/grid/swiz3n.mpg"
@@ -29,76 +30,31 @@ def shared_data() -> Path:
     return Path(os.environ.get("AVDETECT_SHARED_DATA", default))
 
 
-def write_clip(path: Path, frames: np.ndarray, fps: float, audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> Path:
-    """H.264/AAC mp4 of uint8 (T, H, W, 3) frames and float32 (N,) mono audio."""
-    with av.open(str(path), "w") as out:
-        # x264's macroblock tree made a varying one of every few encodes of the same frames differ (another
-        # demo table each time); without it the same input gives the same bytes
-        video = out.add_stream("libx264", rate=int(round(fps)),
-                               options={"preset": "veryfast", "crf": "20", "x264-params": "mbtree=0"})
-        video.width, video.height, video.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
-        sound = out.add_stream("aac", rate=sample_rate, layout="mono")
-        for rgb in frames:
-            out.mux(video.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
-        out.mux(video.encode(None))
-        _mux_audio(out, sound, audio, sample_rate)
-    return path
-
-
-def write_wav(path: Path, audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> Path:
-    """16-bit PCM WAV of float32 (N,) mono audio."""
-    with av.open(str(path), "w") as out:
-        _mux_audio(out, out.add_stream("pcm_s16le", rate=sample_rate, layout="mono"), audio, sample_rate)
-    return path
-
-
-def _mux_audio(out: av.container.OutputContainer, sound: av.audio.stream.AudioStream, audio: np.ndarray,
-               sample_rate: int) -> None:
-    """Encodes float32 (N,) mono `audio` as one frame into stream `sound` of `out`, then flushes it."""
-    frame = av.AudioFrame.from_ndarray(audio.astype(np.float32)[None], format="fltp", layout="mono")
-    frame.sample_rate = sample_rate
-    out.mux(sound.encode(frame))
-    out.mux(sound.encode(None))
-
-
 def all_frames(path: Path) -> tuple[np.ndarray, float]:
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        frames = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(stream)])
-        return frames, float(stream.average_rate or 25)
+    frames, fps = read_frames(path)
+    return np.stack(frames), fps
 
 
-def face_points(frames: np.ndarray) -> list[np.ndarray | None]:
-    """MTCNN's five landmarks (5, 2) of each frame's most confident face, None where it finds none."""
-    from facenet_pytorch import MTCNN
-
-    mtcnn = MTCNN(keep_all=False)
-    return [None if (p := mtcnn.detect(frame, landmarks=True)[2]) is None else p[0] for frame in frames]
-
-
-def blend_faces(frames: np.ndarray, points: list[np.ndarray | None], seed: int = 0) -> np.ndarray:
+def blend_faces(frames: np.ndarray, found: list[tuple[np.ndarray, np.ndarray] | None], seed: int = 0) -> np.ndarray:
     """Every frame's face self-blended with one steady draw (a video-level pseudo-fake)."""
     from avdetect.pseudofakes.faces import apply_self_blend, draw_blend_params
 
     params, out = draw_blend_params(np.random.default_rng(seed)), frames.copy()
-    for i, (frame, landmarks) in enumerate(zip(frames, points)):
-        if landmarks is not None:
-            out[i] = apply_self_blend(frame, landmarks, params).image
+    for i, (frame, face) in enumerate(zip(frames, found)):
+        if face is not None:
+            out[i] = apply_self_blend(frame, face[1], params).image
     return out
 
 
-def swap_faces(frames: np.ndarray, points: list[np.ndarray | None], donor: np.ndarray, seed: int = 0) -> np.ndarray:
-    """Every frame's face replaced by the donor frame's face nearest in pose (a classical face swap)."""
-    from avdetect.pseudofakes.faces import apply_cross_blend, draw_blend_params, nearest_pose
+def swap_faces(frames: np.ndarray, found: list[tuple[np.ndarray, np.ndarray] | None], donor: DonorFaces,
+               seed: int = 0) -> np.ndarray:
+    """Every frame's face replaced by the donor's face nearest in pose (the classical swap of `synth-swaps`)."""
+    from avdetect.pseudofakes.faces import draw_blend_params
 
-    donor = donor[::5]
-    faces = [(face, p) for face, p in zip(donor, face_points(donor)) if p is not None]
     params, out = draw_blend_params(np.random.default_rng(seed)), frames.copy()
-    for i, (frame, landmarks) in enumerate(zip(frames, points)):
-        if landmarks is None or not faces:
-            continue
-        face, face_landmarks = faces[nearest_pose(landmarks, np.stack([p for _, p in faces]))]
-        out[i] = apply_cross_blend(frame, landmarks, face, face_landmarks, params).image
+    for i, (frame, face) in enumerate(zip(frames, found)):
+        if face is not None:
+            out[i] = swap_frame(frame, face, donor, params)
     return out
 
 
@@ -108,13 +64,15 @@ def make_inputs(root: Path, folder: Path) -> list[Path]:
 
     frames, fps = all_frames(root / SOURCE)
     audio, donor = load_audio(root / SOURCE), load_audio(root / DONOR)
-    points = face_points(frames)  # found once, for the swap and the blend
+    find = Landmarks()
+    found = [find(frame) for frame in frames]  # once, for the swap and the blend
+    donor_face = donor_faces(read_frames(root / DONOR, every=5)[0], find)
     return [
         write_clip(folder / "real.mp4", frames, fps, audio),
         write_clip(folder / "audio_0.6s_late.mp4", frames, fps, shift_audio(audio, SAMPLE_RATE, 0.6)),
         write_clip(folder / "dubbed.mp4", frames, fps, replace_audio(audio, donor)),
-        write_clip(folder / "face_swapped.mp4", swap_faces(frames, points, all_frames(root / DONOR)[0]), fps, audio),
-        write_clip(folder / "face_blended.mp4", blend_faces(frames, points), fps, audio),
+        write_clip(folder / "face_swapped.mp4", swap_faces(frames, found, donor_face), fps, audio),
+        write_clip(folder / "face_blended.mp4", blend_faces(frames, found), fps, audio),
         write_wav(folder / "voice_only.wav", audio),  # no face: the voice stacker decides
     ]
 

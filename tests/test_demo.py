@@ -6,7 +6,7 @@ import hashlib
 
 import numpy as np
 
-from avdetect.demo import write_clip
+from avdetect.corpus.media_writer import write_clip
 
 
 def test_written_clip_is_the_same_bytes_each_time(tmp_path):

@@ -11,7 +11,8 @@
 # Budget knobs (environment): FOLDS (4), VIS_EPOCHS (6), VIS_STEPS (50), AUD_EPOCHS (4), AUD_STEPS (200),
 # SYNC_STEPS (1200), WORKERS (2), MAX_ERROR (0.2: each decided verdict's held-out error), BLOCKS (the
 # feature blocks without weights, see avdetect/features/registry.py; the learnt sync block is made out of
-# fold below), SYNTH (0), FACE_IMAGES (a folder or zip of real face photos, e.g.
+# fold below), SYNTH (0), SWAPS (0; 1: `avdetect synth-swaps`, a classical face swap of every real talker
+# with another's face, and the talker re-encoded alike as its real control), FACE_IMAGES (a folder or zip of real face photos, e.g.
 # $SHARED/faces/utkface-8k.zip: extra real identities for the face CNN, `avdetect face-images`; default
 # none), VIS_PAIRS (0: the face CNN learns from crops one at a time; 1: from real/fake pairs, each fake beside
 # a real crop of its own source and frame where the data has one, `train visual --pair-every-fake`: better
@@ -23,7 +24,8 @@
 # never saw), and the stacker's: BOOSTER (its LightGBM settings; n_estimators=800,num_leaves=3: many
 # shallow trees, better calibrated on held-out generators than 400 trees of 7 leaves, see
 # data/shipped/README.md), DROP_FEATURES (columns it leaves out; sync_learnt_*: the learnt sync net's block
-# made it worse on held-out generators; empty fuses every block) and VOICE_ONLY (columns only the voice
+# made it worse on held-out generators, and while it drops them that net is not trained; empty fuses every
+# block) and VOICE_ONLY (columns only the voice
 # stacker reads; spec_*: voice_spectrum's high band carries the voice stacker and costs the video stacker
 # transfer).
 set -euo pipefail
@@ -40,6 +42,11 @@ if [ "${SYNTH:-0}" = 1 ]; then
   $A merge "$W/base.csv" "$W/synth/manifest.csv" -o "$W/sources.csv"
 else
   cp "$W/base.csv" "$W/sources.csv"
+fi
+if [ "${SWAPS:-0}" = 1 ]; then  # classical face swaps among the real talkers, each with a re-encoded real control
+  $A synth-swaps "$W/base.csv" -o "$W/swaps" --seed 0
+  $A merge "$W/sources.csv" "$W/swaps/manifest.csv" -o "$W/sources+swaps.csv"
+  mv "$W/sources+swaps.csv" "$W/sources.csv"
 fi
 $A extract "$W/sources.csv" -o "$W/cache"
 $A variants "$W/sources.csv" --cache "$W/cache" -o "$W/all0.csv"
@@ -84,23 +91,26 @@ if ! restore visual "$KEY"; then
   save visual "$KEY"
 fi
 # the learnt lip-sync net, on real talkers only: one per fold, so that each video's sync features come
-# from a net that never trained on it (as the stacker will meet new talkers); the one that ships trains on all
-KEY="steps=${SYNC_STEPS:-1200}"
-if ! restore sync "$KEY"; then
-  for k in $(seq 0 $((FOLDS - 1))); do
-    [ -f "$W/runs/sync_folds/fold$k/sync/sync.json" ] || $A train-sync "$W/sources.csv" --cache "$W/cache" \
-        -o "$W/runs/sync_folds/fold$k/sync" --folds "$W/folds.csv" --fold "$k" --steps "${SYNC_STEPS:-1200}"
-  done
-  $A train-sync "$W/sources.csv" --cache "$W/cache" -o "$W/runs/sync_all" --train-on-all --steps "${SYNC_STEPS:-1200}"
-  $A video-features "$W/all.csv" --cache "$W/cache" -o "$W/runs/features" --extractors sync_learnt \
-      --models "$W/runs/sync_folds" --folds "$W/folds.csv"
-  save sync "$KEY"
+# from a net that never trained on it (as the stacker will meet new talkers); the one that ships trains on all.
+# It trains (and ships) only when the stacker reads its columns: DROP_FEATURES leaves them out by default
+DROP=${DROP_FEATURES-sync_learnt_*}
+if [[ "$DROP" == *sync_learnt* ]]; then
+  rm -rf "$W/model/sync" "$W/runs/features/sync_learnt.csv"
+  DROP=$(echo "$DROP" | tr , '\n' | grep -v '^sync_learnt' | paste -sd, -) || DROP=""
+else
+  KEY="steps=${SYNC_STEPS:-1200}"
+  if ! restore sync "$KEY"; then
+    for k in $(seq 0 $((FOLDS - 1))); do
+      [ -f "$W/runs/sync_folds/fold$k/sync/sync.json" ] || $A train-sync "$W/sources.csv" --cache "$W/cache" \
+          -o "$W/runs/sync_folds/fold$k/sync" --folds "$W/folds.csv" --fold "$k" --steps "${SYNC_STEPS:-1200}"
+    done
+    $A train-sync "$W/sources.csv" --cache "$W/cache" -o "$W/runs/sync_all" --train-on-all --steps "${SYNC_STEPS:-1200}"
+    $A video-features "$W/all.csv" --cache "$W/cache" -o "$W/runs/features" --extractors sync_learnt \
+        --models "$W/runs/sync_folds" --folds "$W/folds.csv"
+    save sync "$KEY"
+  fi
+  mkdir -p "$W/model/sync" && cp "$W/runs/sync_all/sync.json" "$W/runs/sync_all/sync.safetensors" "$W/model/sync/"
 fi
-# the learnt sync net ships only when the stacker reads its columns (DROP_FEATURES leaves them out by default)
-case "${DROP_FEATURES-sync_learnt_*}" in
-  *sync_learnt*) rm -rf "$W/model/sync" ;;
-  *) mkdir -p "$W/model/sync" && cp "$W/runs/sync_all/sync.json" "$W/runs/sync_all/sync.safetensors" "$W/model/sync/" ;;
-esac
 $A sync-features "$W/all.csv" --cache "$W/cache" -o "$W/runs/sync/features.csv"
 # voice_pitch (CREPE) is left out of the shipped model: ~0.4 s of CPU a file did not fit the 2-core budget
 $A video-features "$W/all.csv" --cache "$W/cache" -o "$W/runs/features" \
@@ -111,6 +121,6 @@ awk -F, 'NR == 1 || $1 ~ /\/video\//' "$W/folds.csv" > "$W/folds_videos.csv"
 $A fit-stacker --oof "$W/runs" --folds "$W/folds_videos.csv" --voice-folds "$W/folds.csv" --manifest "$W/all.csv" -o "$W/model" \
     --visual-model "$W/runs/visual/refit/model.json" --audio-model "$W/runs/audio/refit/model.json" \
     --cache "$W/cache" --max-error "${MAX_ERROR:-0.2}" --booster "${BOOSTER-n_estimators=800,num_leaves=3}" \
-    --drop-features "${DROP_FEATURES-sync_learnt_*}" --voice-only "${VOICE_ONLY-spec_*}"
+    --drop-features "$DROP" --voice-only "${VOICE_ONLY-spec_*}"
 # (with --max-error 0.05 this model would decide 5 % of the videos)
 echo "bundle: $W/model (copy it to avdetect/model to ship it)"
