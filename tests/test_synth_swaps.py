@@ -57,7 +57,7 @@ def test_swap_changes_only_the_face_and_takes_a_donor_of_another_size():
     assert changed[:, 0].min() >= 60 - 27 and changed[:, 1].max() <= 200 + 27  # inside the face's crop box
 
 
-def test_synth_swaps_writes_swaps_and_real_controls_and_resumes(shared_data, tmp_path):
+def test_synth_swaps_writes_swaps_and_real_controls_and_resumes(shared_data, tmp_path, monkeypatch):
     grid = shared_data / "video/grid"
     faceless = write_clip(tmp_path / "wall.mp4", np.full((25, 96, 128, 3), 90, np.uint8), 25.0,
                           np.zeros(16000, np.float32))
@@ -66,7 +66,8 @@ def test_synth_swaps_writes_swaps_and_real_controls_and_resumes(shared_data, tmp
                     ManifestRow(path=grid / "swiz3n.mpg", label=REAL, group="d", video_label=REAL, actor="s2"),
                     ManifestRow(path=grid / "brbk7n.mpg", label=REAL, group="e", video_label=REAL, actor="s3"),
                     ManifestRow(path=faceless, label=REAL, group="w", video_label=REAL)], manifest)
-    out = tmp_path / "swaps"
+    monkeypatch.chdir(tmp_path)
+    out = Path("swaps")  # relative: the manifest must still name the files
     assert main(["synth-swaps", str(manifest), "-o", str(out), "--max-seconds", "1"]) == 0
     rows = read_manifest(out / "manifest.csv")
     assert sum(r.label == FAKE for r in rows) == sum(r.label == REAL for r in rows) == 3

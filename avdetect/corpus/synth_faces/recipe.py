@@ -85,7 +85,7 @@ def make_swaps(jobs: Sequence[SwapJob], out_dir: Path, *, seed: int = 0, max_sec
                progress: Callable[[int, int], None] | None = None) -> tuple[list[ManifestRow], list[tuple[str, str]]]:
     """Writes each job's swap under out_dir/swaps and its control under out_dir/reals (files already there
     are kept: a rerun resumes); returns their manifest rows and (target, error) of the jobs that failed."""
-    find, donors = Landmarks(), {}
+    out_dir, find, donors = Path(out_dir).absolute(), Landmarks(), {}  # rows name files wherever the manifest goes
     rows, failed = [], []
     for done, job in enumerate(jobs, 1):
         try:
