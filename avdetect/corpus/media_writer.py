@@ -21,7 +21,7 @@ class ClipWriter:
 
     def __init__(self, path: Path, fps: float, width: int, height: int, *, crf: int = 20,
                  sample_rate: int = SAMPLE_RATE, audio: bool = True):
-        self.path, self.sample_rate = Path(path), sample_rate
+        self.sample_rate = sample_rate
         self.out = av.open(str(path), "w")
         self.video = self.out.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001),
                                          options={"preset": "veryfast", "crf": str(crf), "x264-params": "mbtree=0"})

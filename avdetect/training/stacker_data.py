@@ -222,7 +222,8 @@ def drop_features(data: TrainingData, patterns: Sequence[str], *, option: str = 
 def keep_columns(data: TrainingData, kept: Sequence[str]) -> TrainingData:
     """`data` with only the feature columns `kept` (in `data`'s order); a feature block left with no column
     leaves `extractors`, so scoring skips it."""
-    keep = [i for i, name in enumerate(data.table.names) if name in set(kept)]
+    wanted = set(kept)
+    keep = [i for i, name in enumerate(data.table.names) if name in wanted]
     table = FeatureTable(data.table.videos, data.table.X[:, keep], tuple(data.table.names[i] for i in keep))
     blocks = tuple(b for b in data.extractors if any(n in table.names for n in get_extractor(b).names))
     return dataclasses.replace(data, table=table, extractors=blocks)

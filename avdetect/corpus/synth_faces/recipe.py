@@ -83,8 +83,8 @@ def _jobs(targets: list[ManifestRow], donors: list[ManifestRow], rng: np.random.
 
 def make_swaps(jobs: Sequence[SwapJob], out_dir: Path, *, seed: int = 0, max_seconds: float = 6.0,
                progress: Callable[[int, int], None] | None = None) -> tuple[list[ManifestRow], list[tuple[str, str]]]:
-    """Writes each job's swap under out_dir/swaps and its control under out_dir/reals (files already there
-    are kept: a rerun resumes); returns their manifest rows and (target, error) of the jobs that failed."""
+    """Writes each job's swap under out_dir/video/swaps and its control under out_dir/video/reals (files there
+    already are kept: a rerun resumes); returns their manifest rows and (target, error) of the jobs that failed."""
     out_dir, find, donors = Path(out_dir).absolute(), Landmarks(), {}  # rows name files wherever the manifest goes
     rows, failed = [], []
     for done, job in enumerate(jobs, 1):

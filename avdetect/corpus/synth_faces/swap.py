@@ -19,12 +19,9 @@ from PIL import Image
 from avdetect.corpus.media_writer import ClipWriter
 from avdetect.defaults import FACE_MARGIN
 from avdetect.errors import NoFaceError
-from avdetect.perception.faces import expand_box
+from avdetect.perception.faces import FaceConfig, detect_scale, downscale, expand_box
 from avdetect.perception.video import load_audio, open_media
 from avdetect.pseudofakes.faces import BlendParams, apply_cross_blend, nearest_pose
-
-DETECT_SHORT_SIDE = 360  # frames are searched for the face at this short side (MTCNN on CPU), landmarks scaled back
-
 
 @dataclass(frozen=True)
 class DonorFaces:
@@ -45,9 +42,10 @@ class SwapResult:
 
 
 class Landmarks:
-    """The largest face's box and five landmarks in a frame (MTCNN on a copy at DETECT_SHORT_SIDE)."""
+    """The largest face's box and five landmarks in a frame (MTCNN on a copy downscaled as perception's
+    detector downscales it, landmarks scaled back)."""
 
-    def __init__(self, short_side: int = DETECT_SHORT_SIDE):
+    def __init__(self, short_side: int = FaceConfig.detect_short_side):
         from facenet_pytorch import MTCNN
 
         self.short_side = short_side
@@ -55,10 +53,8 @@ class Landmarks:
 
     def __call__(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """(box (4,), landmarks (5, 2)) in frame pixels, or None when no face is found."""
-        scale = min(1.0, self.short_side / min(frame.shape[:2]))
-        small = frame if scale == 1.0 else np.asarray(Image.fromarray(frame).resize(
-            (round(frame.shape[1] * scale), round(frame.shape[0] * scale)), Image.BILINEAR))
-        boxes, _, points = self.mtcnn.detect(small, landmarks=True)
+        scale = detect_scale(frame.shape[:2], self.short_side)
+        boxes, _, points = self.mtcnn.detect(downscale(frame[None], scale)[0], landmarks=True)
         if boxes is None or points is None:
             return None
         return boxes[0].astype(np.float32) / scale, points[0].astype(np.float32) / scale
@@ -123,7 +119,7 @@ def read_frames(path: Path, *, every: int = 1, max_seconds: float | None = None)
     return frames, fps
 
 
-def swap_video(source: Path, donor: DonorFaces, out: Path, params: BlendParams | None, *, find: Landmarks,
+def swap_video(source: Path, donor: DonorFaces | None, out: Path, params: BlendParams | None, *, find: Landmarks,
                max_seconds: float | None = None) -> SwapResult:
     """Writes `source`'s first `max_seconds` with every face swapped for the donor's (H.264/AAC, the source's
     frame rate, even frame sides); `params` None writes the frames untouched through the same encoder (the
