@@ -1,8 +1,10 @@
-"""Classical face swaps (`avdetect synth-swaps`): who is swapped with whom, the swap in the frame, the files."""
+"""Face swaps (`avdetect synth-swaps`): who is swapped with whom, the swap in the frame, the files; classical
+swaps among real talkers and GAN faces of no one."""
 
 from __future__ import annotations
 
 import csv
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +14,13 @@ from avdetect.cli import main
 from avdetect.corpus.folds import components
 from avdetect.corpus.manifest import FAKE, REAL, ManifestRow, read_manifest, write_manifest
 from avdetect.corpus.media_writer import write_clip
-from avdetect.corpus.synth_faces.recipe import plan_swaps
+from avdetect.corpus.synth_faces.recipe import GAN_GENERATOR, plan_gan_swaps, plan_swaps
 from avdetect.corpus.synth_faces.swap import DonorFaces, swap_frame
 from avdetect.pseudofakes.faces import draw_blend_params
+from avdetect.pseudofakes.masks import mouth_mask
+
+HAVE_GAN = importlib.util.find_spec("random_face") is not None and importlib.util.find_spec("openvino") is not None
+LANDMARKS = np.array([[140, 95], [180, 95], [160, 115], [145, 138], [175, 138]], np.float32)  # in a 240 x 320 frame
 
 
 def _real(name: str, actor: str | None = None, group: str | None = None) -> ManifestRow:
@@ -48,13 +54,68 @@ def test_swap_changes_only_the_face_and_takes_a_donor_of_another_size():
     rng = np.random.default_rng(0)
     frame = rng.integers(0, 256, (240, 320, 3), dtype=np.uint8)
     box = np.array([120, 60, 200, 160], np.float32)
-    landmarks = np.array([[140, 95], [180, 95], [160, 115], [145, 138], [175, 138]], np.float32)
-    donor = DonorFaces((np.full((90, 70, 3), 200, np.uint8),),
-                       np.array([[[22, 35], [48, 35], [35, 50], [25, 66], [45, 66]]], np.float32))
-    out = swap_frame(frame, (box, landmarks), donor, draw_blend_params(rng))
+    out = swap_frame(frame, (box, LANDMARKS), _grey_donor(), draw_blend_params(rng))
     changed = np.argwhere((out != frame).any(axis=2))
     assert out.shape == frame.shape and len(changed) > 500
     assert changed[:, 0].min() >= 60 - 27 and changed[:, 1].max() <= 200 + 27  # inside the face's crop box
+
+
+def _grey_donor() -> DonorFaces:
+    return DonorFaces((np.full((90, 70, 3), 200, np.uint8),),
+                      np.array([[[22, 35], [48, 35], [35, 50], [25, 66], [45, 66]]], np.float32))
+
+
+def test_the_mouth_mask_holds_lips_and_jaw_not_eyes_nose_or_background():
+    mask = mouth_mask(240, 320, LANDMARKS)
+    assert mask.shape == (240, 320) and mask.dtype == np.float32
+    assert mask[140, 160] > 0.99 and mask[150, 160] > 0.99  # between the mouth corners, and the lower lip
+    assert mask[95, 140] == mask[95, 180] == 0 and mask[112, 160] < 1e-3  # eyes, nose tip
+    assert mask[10, 10] == 0 and mask[140, 250] == 0
+
+
+def test_keeping_the_mouth_swaps_the_upper_face_and_leaves_the_lips_as_they_were():
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 256, (240, 320, 3), dtype=np.uint8)
+    box = np.array([120, 60, 200, 160], np.float32)
+    params = draw_blend_params(rng)
+    whole = swap_frame(frame, (box, LANDMARKS), _grey_donor(), params)
+    kept = swap_frame(frame, (box, LANDMARKS), _grey_donor(), params, keep_mouth=True)
+    lips, eyes = (slice(136, 146), slice(150, 170)), (slice(92, 99), slice(136, 184))
+    assert (whole[lips] != frame[lips]).any() and np.array_equal(kept[lips], frame[lips])
+    assert np.array_equal(kept[eyes], whole[eyes]) and (kept[eyes] != frame[eyes]).any()
+
+
+def test_gan_swaps_take_each_real_video_once_with_no_donor():
+    rows = [_real("b"), _real("a", actor="x")]
+    rows += [ManifestRow(path=Path("/d/fake.mp4"), label=FAKE, group="a", video_label=FAKE),
+             ManifestRow(path=Path("/d/a.mp4#shift=+0.4"), label=FAKE, group="a", video_label=REAL, audio_label=REAL)]
+    jobs = plan_gan_swaps(rows)
+    assert [Path(j.target.path).name for j in jobs] == ["a.mp4", "b.mp4"] and all(j.donor is None for j in jobs)
+
+
+def test_gan_swaps_without_the_generator_fail_with_its_install_line_and_write_no_manifest(tmp_path, monkeypatch,
+                                                                                           capsys):
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "random_face" else find_spec(name, *a))
+    manifest = tmp_path / "in.csv"
+    write_manifest([_real("a")], manifest)
+    assert main(["synth-swaps", str(manifest), "-o", str(tmp_path / "out"), "--donors", "gan"]) == 2
+    assert "pip install --no-deps random-face" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "manifest.csv").exists()
+
+
+@pytest.mark.skipif(not HAVE_GAN, reason="random-face and openvino are not installed")
+def test_synth_swaps_pastes_gan_faces_into_real_talkers(shared_data, tmp_path):
+    manifest = tmp_path / "in.csv"
+    write_manifest([ManifestRow(path=shared_data / "video/grid/bbaf2n.mpg", label=REAL, group="t", video_label=REAL,
+                                audio_label=REAL, actor="s1")], manifest)
+    assert main(["synth-swaps", str(manifest), "-o", str(tmp_path / "out"), "--donors", "gan",
+                 "--max-seconds", "1"]) == 0
+    swap, control = read_manifest(tmp_path / "out" / "manifest.csv")
+    assert swap.generator == GAN_GENERATOR and swap.actor == "s1" and swap.group == "t" and swap.label == FAKE
+    assert Path(swap.path).parent.name == "gan-swaps" and Path(swap.path).exists()
+    assert control.label == REAL and Path(control.path).exists()
+
 
 
 def test_synth_swaps_writes_swaps_and_real_controls_and_resumes(shared_data, tmp_path, monkeypatch):

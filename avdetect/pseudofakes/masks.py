@@ -161,3 +161,20 @@ def face_mask(height: int, width: int, landmarks: np.ndarray, params: MaskParams
     eye_dist = face_frame(landmarks).eye_dist
     hard = _rasterise(mask_outline(landmarks, params), height, width)
     return feather(hard, (params.blur[0] * eye_dist, params.blur[1] * eye_dist))
+
+
+# The lips and the jaw below them in face coordinates: centre and half-axes of an ellipse from the upper lip
+# (the nose tip sits near v 0.6) to the chin, a little wider than the mouth corners (u +-0.4 to 0.45).
+MOUTH_CENTRE, MOUTH_HALF_AXES = (0.0, 1.15), (0.55, 0.45)
+MOUTH_EDGE_BLUR = 0.08  # sigma of its soft edge, eye distances
+
+
+def mouth_mask(height: int, width: int, landmarks: np.ndarray) -> np.ndarray:
+    """float32 (H, W) soft mask in [0, 1] over the lips and the jaw below them (the part of a face that moves
+    with speech), from the five landmarks (image pixels)."""
+    frame = face_frame(landmarks)
+    angle = np.linspace(0.0, 2 * np.pi, N_BOUNDARY, endpoint=False)
+    ellipse = np.stack([MOUTH_CENTRE[0] + MOUTH_HALF_AXES[0] * np.cos(angle),
+                        MOUTH_CENTRE[1] + MOUTH_HALF_AXES[1] * np.sin(angle)], 1)
+    hard = _rasterise(frame.to_image(ellipse), height, width)
+    return np.clip(ndimage.gaussian_filter(hard, MOUTH_EDGE_BLUR * frame.eye_dist), 0.0, 1.0).astype(np.float32)

@@ -12,7 +12,9 @@
 # SYNC_STEPS (1200), WORKERS (2), MAX_ERROR (0.2: each decided verdict's held-out error), BLOCKS (the feature
 # blocks without weights, see avdetect/features/registry.py; the learnt sync block is made out of fold below),
 # SYNTH (0), SWAPS (0; 1: `avdetect synth-swaps`, a classical face swap of every real talker with another's
-# face, and the talker re-encoded alike as its real control), FACE_IMAGES (a folder or zip of real face
+# face, and the talker re-encoded alike as its real control), GAN_SWAPS (0; 1: `avdetect synth-swaps --donors
+# gan`, a GAN face of no one on every real talker, its lips and jaw kept, with controls of its own; needs the
+# generator of data/synthetic-faces/README.md), FACE_IMAGES (a folder or zip of real face
 # photos, e.g. $SHARED/faces/utkface-8k.zip: extra real identities for the face CNN, `avdetect face-images`;
 # default none), VIS_PAIRS (0: the face CNN learns from crops one at a time; 1: from real/fake pairs, each
 # fake beside a real crop of its own source and frame where the data has one, `train visual
@@ -46,6 +48,11 @@ if [ "${SWAPS:-0}" = 1 ]; then  # classical face swaps among the real talkers, e
   $A synth-swaps "$W/base.csv" -o "$W/swaps" --seed 0
   $A merge "$W/sources.csv" "$W/swaps/manifest.csv" -o "$W/sources+swaps.csv"
   mv "$W/sources+swaps.csv" "$W/sources.csv"
+fi
+if [ "${GAN_SWAPS:-0}" = 1 ]; then  # GAN faces of no one pasted on the real talkers, each with a real control
+  $A synth-swaps "$W/base.csv" -o "$W/gan-swaps" --donors gan --seed 0
+  $A merge "$W/sources.csv" "$W/gan-swaps/manifest.csv" -o "$W/sources+gan.csv"
+  mv "$W/sources+gan.csv" "$W/sources.csv"
 fi
 $A extract "$W/sources.csv" -o "$W/cache"
 $A variants "$W/sources.csv" --cache "$W/cache" -o "$W/all0.csv"

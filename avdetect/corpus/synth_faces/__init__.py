@@ -4,7 +4,7 @@
 OpenVINO files inside the `random-face` wheel); `gan.gan_face_swap` pastes one into a real face crop with
 the cross-blend machinery of `avdetect.pseudofakes.faces`. The generator was distilled from NVIDIA's
 non-commercial StyleGAN2 weights: a research-only training-data tool, which the scoring path never imports.
-`swap` makes classical face swaps between two real talkers in every frame of a video (MTCNN landmarks, the
-same blending), and `recipe` decides who is swapped with whom and writes the swaps with real controls
-(`avdetect synth-swaps`).
+`swap` makes face swaps in every frame of a video (MTCNN landmarks, the same blending), and `recipe` decides
+who is swapped with whom, another real talker or a GAN face of no one, and writes the swaps with real
+controls (`avdetect synth-swaps`, data/synthetic-faces/README.md).
 """

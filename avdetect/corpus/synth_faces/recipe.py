@@ -8,6 +8,11 @@ drawn from real videos with an actor, and talkers are paired (each pair's target
 so that the unions stay pairs, not one component that swallows every real talker. Each swap comes with its
 target written through the same encoder, unchanged (a REAL row): the encode and the 16 kHz AAC sound
 must not be what tells a swap from a real video.
+
+GAN-face swaps (`plan_gan_swaps`) paste instead a face of no one (`avdetect.corpus.synth_faces.gan`, one
+drawn for each real video) and keep the talker's own lips and jaw, which go on moving with the voice: what
+gives them away is the face's texture, colour and seam, not lip-sync. Their rows keep the target's group
+and actor (the face shows no one else).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from avdetect.corpus.manifest import FAKE, REAL, ManifestRow
+from avdetect.corpus.manifest import FAKE, REAL, ManifestRow, source_name
 from avdetect.corpus.synth_faces.swap import DonorFaces, Landmarks, SwapResult, donor_faces, read_frames, swap_video
 from avdetect.corpus.variant_cache import row_rng
 from avdetect.corpus.variants import variant_kind
@@ -31,17 +36,17 @@ from avdetect.pseudofakes.faces import draw_blend_params
 
 log = logging.getLogger(__name__)
 
-GENERATOR = "classical-swap"
-DATASET, CONTROL = "classical face swaps (ours)", "re-encoded reals (ours)"
+GENERATOR, GAN_GENERATOR = "classical-swap", "gan-face-swap"
+DATASET, GAN_DATASET, CONTROL = "classical face swaps (ours)", "GAN-face swaps (ours)", "re-encoded reals (ours)"
 DONOR_EVERY, DONOR_SECONDS = 5, 20.0  # the donor's faces: every 5th frame of its first 20 s
 
 
 @dataclass(frozen=True)
 class SwapJob:
-    """One swap to make: `donor`'s face onto `target`."""
+    """One swap to make: `donor`'s face onto `target`, or a GAN face's where `donor` is None."""
 
     target: ManifestRow
-    donor: ManifestRow
+    donor: ManifestRow | None
 
 
 def video_sources(rows: Sequence[ManifestRow]) -> list[ManifestRow]:
@@ -76,6 +81,11 @@ def plan_swaps(rows: Sequence[ManifestRow], seed: int = 0) -> list[SwapJob]:
     return sorted(jobs, key=lambda job: str(job.target.path))
 
 
+def plan_gan_swaps(rows: Sequence[ManifestRow]) -> list[SwapJob]:
+    """A GAN-face swap of each of the manifest's real videos, sorted by path."""
+    return [SwapJob(t, None) for t in sorted(video_sources(rows), key=lambda r: str(r.path))]
+
+
 def _jobs(targets: list[ManifestRow], donors: list[ManifestRow], rng: np.random.Generator) -> list[SwapJob]:
     donors = [d for d in donors if d.actor]
     return [SwapJob(t, donors[int(rng.integers(len(donors)))]) for t in targets] if donors else []
@@ -83,13 +93,19 @@ def _jobs(targets: list[ManifestRow], donors: list[ManifestRow], rng: np.random.
 
 def make_swaps(jobs: Sequence[SwapJob], out_dir: Path, *, seed: int = 0, max_seconds: float = 6.0,
                progress: Callable[[int, int], None] | None = None) -> tuple[list[ManifestRow], list[tuple[str, str]]]:
-    """Writes each job's swap under out_dir/video/swaps and its control under out_dir/video/reals (files there
-    already are kept: a rerun resumes); returns their manifest rows and (target, error) of the jobs that failed."""
-    out_dir, find, donors = Path(out_dir).absolute(), Landmarks(), {}  # rows name files wherever the manifest goes
+    """Writes each job's swap under out_dir/video/swaps (GAN faces: video/gan-swaps) and its control under
+    out_dir/video/reals (files there already are kept: a rerun resumes); returns their manifest rows and
+    (target, error) of the jobs that failed.
+
+    Raises:
+        EngineMissingError: GAN-face jobs without the generator installed (before any file is written).
+    """
+    out_dir, find = Path(out_dir).absolute(), Landmarks()  # rows name files wherever the manifest goes
+    donors = Donors(find, seed, gan=any(job.donor is None for job in jobs))
     rows, failed = [], []
     for done, job in enumerate(jobs, 1):
         try:
-            rows += _make(job, out_dir, seed, max_seconds, find, donors)
+            rows += _make(job, out_dir, seed, max_seconds, donors)
         except (AvdetectError, OSError, ValueError) as err:  # PyAV's errors are OSErrors and ValueErrors
             log.warning("%s: %s", job.target.path, err)
             failed.append((str(job.target.path), f"{type(err).__name__}: {err}"))
@@ -98,26 +114,45 @@ def make_swaps(jobs: Sequence[SwapJob], out_dir: Path, *, seed: int = 0, max_sec
     return rows, failed
 
 
-def _make(job: SwapJob, out_dir: Path, seed: int, max_seconds: float, find: Landmarks,
-          donors: dict[str, DonorFaces]) -> list[ManifestRow]:
-    target, donor = job.target, job.donor
-    tag = hashlib.sha1(f"{seed}:{target.path}:{donor.path}".encode()).hexdigest()[:8]
-    swap = out_dir / "video" / "swaps" / f"{Path(target.path).stem}-{Path(donor.path).stem}-{tag}.mp4"
+class Donors:
+    """The faces a job pastes in: a real donor's (read once per donor) or a GAN face drawn for its target."""
+
+    def __init__(self, find: Landmarks, seed: int, *, gan: bool):
+        from avdetect.corpus.synth_faces.gan import GanFaces
+
+        self.find, self.seed, self.people = find, seed, {}
+        self.gan = GanFaces(seed=seed) if gan else None
+
+    def __call__(self, job: SwapJob) -> DonorFaces:
+        if job.donor is None:
+            digest = hashlib.sha1(f"gan:{self.seed}:{source_name(Path(job.target.path))}".encode()).digest()
+            return donor_faces([self.gan(np.random.default_rng(int.from_bytes(digest[:8], "little")))], self.find)
+        key = str(job.donor.path)
+        if key not in self.people:
+            frames = read_frames(job.donor.path, every=DONOR_EVERY, max_seconds=DONOR_SECONDS)[0]
+            self.people[key] = donor_faces(frames, self.find)
+        return self.people[key]
+
+
+def _make(job: SwapJob, out_dir: Path, seed: int, max_seconds: float, donors: Donors) -> list[ManifestRow]:
+    target, donor, gan = job.target, job.donor, job.donor is None
+    donor_name = "gan" if gan else str(donor.path)
+    tag = hashlib.sha1(f"{seed}:{target.path}:{donor_name}".encode()).hexdigest()[:8]
+    folder, donor_stem = ("gan-swaps", "gan") if gan else ("swaps", Path(donor.path).stem)
+    swap = out_dir / "video" / folder / f"{Path(target.path).stem}-{donor_stem}-{tag}.mp4"
     real = out_dir / "video" / "reals" / f"{Path(target.path).stem}-{tag}.mp4"
     if not swap.exists():
-        if str(donor.path) not in donors:
-            donors[str(donor.path)] = donor_faces(read_frames(donor.path, every=DONOR_EVERY,
-                                                              max_seconds=DONOR_SECONDS)[0], find)
-        params = draw_blend_params(row_rng(seed, Path(target.path)))
-        _atomic(swap, lambda tmp: _checked(swap_video(target.path, donors[str(donor.path)], tmp, params,
-                                                       find=find, max_seconds=max_seconds)))
+        faces, params = donors(job), draw_blend_params(row_rng(seed, Path(target.path)))
+        _atomic(swap, lambda tmp: _checked(swap_video(target.path, faces, tmp, params, find=donors.find,
+                                                       max_seconds=max_seconds, keep_mouth=gan)))
     if not real.exists():
-        _atomic(real, lambda tmp: swap_video(target.path, None, tmp, None, find=find, max_seconds=max_seconds))
+        _atomic(real, lambda tmp: swap_video(target.path, None, tmp, None, find=donors.find, max_seconds=max_seconds))
     duration = round(float(probe(swap).duration_s or 0.0), 3)
     audio = REAL if target.audio_label else None
     return [
         ManifestRow(path=swap, label=FAKE, group=target.group, video_label=FAKE, audio_label=audio,
-                    actor=donor.actor, dataset=DATASET, fake_segments=((0.0, duration),), generator=GENERATOR),
+                    actor=target.actor if gan else donor.actor, dataset=GAN_DATASET if gan else DATASET,
+                    fake_segments=((0.0, duration),), generator=GAN_GENERATOR if gan else GENERATOR),
         ManifestRow(path=real, label=REAL, group=target.group, video_label=REAL, audio_label=target.audio_label,
                     actor=target.actor, dataset=CONTROL),
     ]

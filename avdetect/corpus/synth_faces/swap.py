@@ -5,7 +5,8 @@ nearest in pose (`nearest_pose`), aligned on the five MTCNN landmarks, colour-ma
 steady draw of the blending parameters of `avdetect.pseudofakes.faces`. Unlike the crop-space blends of
 `avdetect.corpus.variants`, the swap is made in the frames and encoded, so every stage of perception (the
 sampled crops, the dense face and mouth tracks, lip-sync) sees it, as it would see a swap in the wild: the
-mouth is the donor's, chosen by pose, and no longer moves with the voice.
+mouth is the donor's, chosen by pose, and no longer moves with the voice. With `keep_mouth` (the GAN-face
+swaps of `recipe`, whose donor is one still face) the frame's own lips and jaw stay and go on speaking.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from avdetect.defaults import FACE_MARGIN
 from avdetect.errors import NoFaceError
 from avdetect.perception.faces import FaceConfig, detect_scale, downscale, expand_box
 from avdetect.perception.video import load_audio, open_media
-from avdetect.pseudofakes.faces import BlendParams, apply_cross_blend, nearest_pose
+from avdetect.pseudofakes.faces import BlendParams, apply_cross_blend, blend, nearest_pose
+from avdetect.pseudofakes.masks import mouth_mask
 
 @dataclass(frozen=True)
 class DonorFaces:
@@ -87,15 +89,19 @@ def donor_faces(frames: list[np.ndarray], find: Landmarks) -> DonorFaces:
 
 
 def swap_frame(frame: np.ndarray, found: tuple[np.ndarray, np.ndarray], donor: DonorFaces,
-               params: BlendParams) -> np.ndarray:
-    """`frame` with its face replaced by the donor's face nearest in pose (only the face region changes)."""
+               params: BlendParams, *, keep_mouth: bool = False) -> np.ndarray:
+    """`frame` with its face replaced by the donor's face nearest in pose (only the face region changes);
+    with `keep_mouth` the frame's own lips and jaw stay (`mouth_mask`), so they still move with the voice."""
     x1, y1, x2, y2 = face_region(frame.shape[:2], found[0])
     landmarks = found[1] - np.array([x1, y1], np.float32)
     k = nearest_pose(landmarks, donor.landmarks)
     face, face_landmarks = _resized(donor.images[k], donor.landmarks[k], (x2 - x1, y2 - y1))
+    region = np.ascontiguousarray(frame[y1:y2, x1:x2])
+    swapped = apply_cross_blend(region, landmarks, face, face_landmarks, params).image
+    if keep_mouth:
+        swapped = blend(swapped, region, mouth_mask(y2 - y1, x2 - x1, landmarks))
     out = frame.copy()
-    out[y1:y2, x1:x2] = apply_cross_blend(np.ascontiguousarray(frame[y1:y2, x1:x2]), landmarks, face,
-                                          face_landmarks, params).image
+    out[y1:y2, x1:x2] = swapped
     return out
 
 
@@ -120,10 +126,10 @@ def read_frames(path: Path, *, every: int = 1, max_seconds: float | None = None)
 
 
 def swap_video(source: Path, donor: DonorFaces | None, out: Path, params: BlendParams | None, *, find: Landmarks,
-               max_seconds: float | None = None) -> SwapResult:
+               max_seconds: float | None = None, keep_mouth: bool = False) -> SwapResult:
     """Writes `source`'s first `max_seconds` with every face swapped for the donor's (H.264/AAC, the source's
-    frame rate, even frame sides); `params` None writes the frames untouched through the same encoder (the
-    real control, so that the encode does not tell the two apart)."""
+    frame rate, even frame sides; `keep_mouth` as `swap_frame`); `params` None writes the frames untouched
+    through the same encoder (the real control, so that the encode does not tell the two apart)."""
     frames, fps = read_frames(source, max_seconds=max_seconds)
     if not frames:
         raise NoFaceError(f"{source}: no video frames")
@@ -135,7 +141,7 @@ def swap_video(source: Path, donor: DonorFaces | None, out: Path, params: BlendP
         for frame in frames:
             found = find(frame) if params is not None else None
             if found is not None:
-                frame, swapped = swap_frame(frame, found, donor, params), swapped + 1
+                frame, swapped = swap_frame(frame, found, donor, params, keep_mouth=keep_mouth), swapped + 1
             writer.write(frame[:h, :w])
         writer.write_audio(audio[: int(round(duration * writer.sample_rate))])
     return SwapResult(out, len(frames), swapped, round(duration, 3))
