@@ -98,7 +98,7 @@ def make_swaps(jobs: Sequence[SwapJob], out_dir: Path, *, seed: int = 0, max_sec
     (target, error) of the jobs that failed.
 
     Raises:
-        EngineMissingError: GAN-face jobs without the generator installed (before any file is written).
+        EngineMissingError: GAN-face jobs without the generator installed (before any video is written).
     """
     out_dir, find = Path(out_dir).absolute(), Landmarks()  # rows name files wherever the manifest goes
     donors = Donors(find, seed, gan=any(job.donor is None for job in jobs))
@@ -118,10 +118,11 @@ class Donors:
     """The faces a job pastes in: a real donor's (read once per donor) or a GAN face drawn for its target."""
 
     def __init__(self, find: Landmarks, seed: int, *, gan: bool):
-        from avdetect.corpus.synth_faces.gan import GanFaces
+        self.find, self.seed, self.people, self.gan = find, seed, {}, None
+        if gan:  # loads the generator now: a missing package fails the run before its first file
+            from avdetect.corpus.synth_faces.gan import GanFaces
 
-        self.find, self.seed, self.people = find, seed, {}
-        self.gan = GanFaces(seed=seed) if gan else None
+            self.gan = GanFaces(seed=seed)
 
     def __call__(self, job: SwapJob) -> DonorFaces:
         if job.donor is None:
