@@ -118,7 +118,6 @@ def test_synth_swaps_pastes_gan_faces_into_real_talkers(shared_data, tmp_path):
     assert control.label == REAL and Path(control.path).exists()
 
 
-
 def test_synth_swaps_writes_swaps_and_real_controls_and_resumes(shared_data, tmp_path, monkeypatch):
     grid = shared_data / "video/grid"
     faceless = write_clip(tmp_path / "wall.mp4", np.full((25, 96, 128, 3), 90, np.uint8), 25.0,

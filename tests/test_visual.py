@@ -17,7 +17,6 @@ from avdetect.branches.visual import (
     VisualClassifier,
     VisualConfig,
     VisualNet,
-    lite0_weights_path,
     wheel_weights_path,
     load_pretrained,
     map_by_position,
@@ -55,7 +54,7 @@ def imagenet_top1(model: torch.nn.Module, image: np.ndarray) -> int:
 @pytest.fixture(scope="module")
 def imagenet_lite0() -> torch.nn.Module:
     model = timm.create_model("efficientnet_lite0", pretrained=False).eval()
-    assert load_pretrained(model, lite0_weights_path()) == []  # every tensor, the classifier included, used
+    assert load_pretrained(model, wheel_weights_path()) == []  # every tensor, the classifier included, used
     return model
 
 
@@ -79,7 +78,7 @@ def test_the_lite1_and_lite2_wheels_fill_their_backbones_or_say_what_to_install(
 
 
 def test_mapping_fills_every_backbone_tensor_in_order() -> None:
-    source = read_weights(lite0_weights_path())
+    source = read_weights(wheel_weights_path())
     net = VisualNet("efficientnet_lite0")
     mapped, unused = map_by_position(net.backbone.state_dict(), source)
     assert unused == ["_fc.weight", "_fc.bias"]  # only the ImageNet classifier is left over

@@ -116,11 +116,6 @@ def wheel_weights_path(backbone: str = DEFAULT_BACKBONE) -> Path:
     return files[0]
 
 
-def lite0_weights_path() -> Path:
-    """The default backbone's ImageNet ``.pth`` (`wheel_weights_path`)."""
-    return wheel_weights_path(DEFAULT_BACKBONE)
-
-
 def read_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """Tensors of a safetensors file or a state-dict ``.pth`` (loaded with ``weights_only=True``).
 

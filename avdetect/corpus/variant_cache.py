@@ -25,9 +25,9 @@ def audio_configs(cache_dir: Path) -> tuple[MelConfig, SpeechConfig]:
     return MelConfig(**config["mel"]), saved_speech_config(config["speech"])
 
 
-def row_rng(seed: int, path: Path) -> np.random.Generator:
+def row_rng(seed: int | str, path: Path) -> np.random.Generator:
     """A generator fixed by the seed and the file's `source_name` (not where it lies), so a rerun makes the
-    same variants (and skips them), from any work folder."""
+    same variants (and skips them), from any work folder; a seed like ``"gan:0"`` names a stream of its own."""
     digest = hashlib.sha1(f"{seed}:{source_name(path)}".encode()).digest()
     return np.random.default_rng(int.from_bytes(digest[:8], "little"))
 

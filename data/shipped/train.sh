@@ -45,16 +45,14 @@ if [ "${SYNTH:-0}" = 1 ]; then
 else
   cp "$W/base.csv" "$W/sources.csv"
 fi
-if [ "${SWAPS:-0}" = 1 ]; then  # classical face swaps among the real talkers, each with a re-encoded real control
-  $A synth-swaps "$W/base.csv" -o "$W/swaps" --seed 0
-  $A merge "$W/sources.csv" "$W/swaps/manifest.csv" -o "$W/sources+swaps.csv"
-  mv "$W/sources+swaps.csv" "$W/sources.csv"
-fi
-if [ "${GAN_SWAPS:-0}" = 1 ]; then  # GAN faces of no one pasted on the real talkers, each with a real control
-  $A synth-swaps "$W/base.csv" -o "$W/gan-swaps" --donors gan --seed 0
-  $A merge "$W/sources.csv" "$W/gan-swaps/manifest.csv" -o "$W/sources+gan.csv"
-  mv "$W/sources+gan.csv" "$W/sources.csv"
-fi
+add_swaps() {  # `avdetect synth-swaps` of the real talkers into $W/$1 (more options after), merged into the sources
+  $A synth-swaps "$W/base.csv" -o "$W/$1" --seed 0 "${@:2}"
+  $A merge "$W/sources.csv" "$W/$1/manifest.csv" -o "$W/sources+$1.csv"
+  mv "$W/sources+$1.csv" "$W/sources.csv"
+}
+# classical face swaps among the real talkers, each with a re-encoded real control; GAN faces of no one alike
+if [ "${SWAPS:-0}" = 1 ]; then add_swaps swaps; fi
+if [ "${GAN_SWAPS:-0}" = 1 ]; then add_swaps gan-swaps --donors gan; fi
 $A extract "$W/sources.csv" -o "$W/cache"
 $A variants "$W/sources.csv" --cache "$W/cache" -o "$W/all0.csv"
 # two more draws of the video-level kinds: real talking videos are few next to the voices

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from avdetect.corpus.manifest import FAKE, REAL, ManifestRow, source_name
+from avdetect.corpus.manifest import FAKE, REAL, ManifestRow
 from avdetect.corpus.synth_faces.swap import DonorFaces, Landmarks, SwapResult, donor_faces, read_frames, swap_video
 from avdetect.corpus.variant_cache import row_rng
 from avdetect.corpus.variants import variant_kind
@@ -126,8 +126,7 @@ class Donors:
 
     def __call__(self, job: SwapJob) -> DonorFaces:
         if job.donor is None:
-            digest = hashlib.sha1(f"gan:{self.seed}:{source_name(Path(job.target.path))}".encode()).digest()
-            return donor_faces([self.gan(np.random.default_rng(int.from_bytes(digest[:8], "little")))], self.find)
+            return donor_faces([self.gan(row_rng(f"gan:{self.seed}", Path(job.target.path)))], self.find)
         key = str(job.donor.path)
         if key not in self.people:
             frames = read_frames(job.donor.path, every=DONOR_EVERY, max_seconds=DONOR_SECONDS)[0]

@@ -25,6 +25,7 @@ from avdetect.perception.video import load_audio, open_media
 from avdetect.pseudofakes.faces import BlendParams, apply_cross_blend, blend, nearest_pose
 from avdetect.pseudofakes.masks import mouth_mask
 
+
 @dataclass(frozen=True)
 class DonorFaces:
     """Faces of the donor to choose from: regions around each face and their landmarks in region pixels."""
