@@ -91,6 +91,12 @@ def _audio_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--spliced", type=int, default=1, help="partial (spliced) fakes per real utterance (default 1)")
     group.add_argument("--codec-p", type=float, default=0.4, help="probability of a codec round trip of each "
                        "training copy, real or fake alike (default 0.4)")
+    group.add_argument("--room-p", type=float, default=0.0, help="probability of a simulated room (reverberation) "
+                       "on each training copy, real or fake alike (default 0: none)")
+    group.add_argument("--eq-p", type=float, default=0.0, help="probability of a random seven-band equaliser "
+                       "(-12..+12 dB a band) on each training copy (default 0)")
+    group.add_argument("--lowpass-p", type=float, default=0.0, help="probability of a random low-pass at "
+                       "3.5-7.5 kHz on each training copy (default 0)")
     group.add_argument("--pairs", action="store_true", help="batches of real/fake pairs: each window beside one "
                        "of the other class from its group (its utterance's copies, pseudo-fakes and fakes), nearest "
                        "in time, or any when its group has none")
@@ -103,10 +109,13 @@ def _audio_trainer(args: argparse.Namespace, rows: list[ManifestRow], train: Tra
     from avdetect.corpus.variant_cache import audio_configs
     from avdetect.corpus.variants import foreign_voice
     from avdetect.training.audio import AudioTrainConfig, AudioTrainer, load_sources, perception_audio
+    from avdetect.training.audio_acoustics import AcousticsConfig, check_installed
     from avdetect.training.audio_data import ChannelConfig, ViewConfig
 
+    acoustics = AcousticsConfig(room_p=args.room_p, eq_p=args.eq_p, lowpass_p=args.lowpass_p)
+    check_installed(acoustics)
     views = ViewConfig(fakers=tuple(args.fakers.split(",")), full_fakes=args.full_fakes, spliced=args.spliced,
-                       channel=ChannelConfig(codec_p=args.codec_p))
+                       channel=ChannelConfig(codec_p=args.codec_p, acoustics=acoustics))
     if args.quick:
         views = replace(views, copies=1, full_fakes=min(1, views.full_fakes), spliced=0, max_source_s=4.0)
     mel, speech = audio_configs(args.cache)  # windows cut as the cache (and so the scorer) cuts them

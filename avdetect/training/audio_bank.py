@@ -148,7 +148,10 @@ def load_bank(path: str | os.PathLike, *, fingerprint: str) -> WindowBank | None
 def bank_fingerprint(sources: Sequence[AudioSource], *, views: ViewConfig, mel: MelConfig, speech: SpeechConfig,
                      seed: int) -> str:
     """What a window bank depends on: the views, mel and speech settings, the seed and the sources."""
-    digest = hashlib.sha256(json.dumps([asdict(views), asdict(mel), asdict(speech), seed]).encode())
+    settings = asdict(views)
+    if not views.channel.acoustics.active:  # banks made before the acoustics existed keep their fingerprint
+        del settings["channel"]["acoustics"]
+    digest = hashlib.sha256(json.dumps([settings, asdict(mel), asdict(speech), seed]).encode())
     for source in sources:
         digest.update(f"{source.path}:{source.label}:{source.fake_segments.tolist()};".encode())
         digest.update(np.ascontiguousarray(source.audio).tobytes())

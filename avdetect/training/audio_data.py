@@ -4,8 +4,9 @@ Every real utterance yields copies of itself and pseudo-fakes made from it (`avd
 Griffin-Lim and WORLD re-synthesis, and splices of those into the real one, labelled per window by
 overlap, as in PartialSpoof, Zhang et al., 2021), equalised to the long-term spectrum of their source
 so that colouring cannot stand for "fake". Each copy then passes through the same random
-channel whatever its class: a lossy codec round trip and additive noise at a random SNR (ASVspoof 2021
-LA/DF, Liu et al., 2023), so neither compression nor noise can stand for the label (per batch, gain and
+channel whatever its class: optionally a random room, equaliser and low-pass (`audio_acoustics`), a lossy
+codec round trip and additive noise at a random SNR (ASVspoof 2021 LA/DF, Liu et al., 2023), so neither
+recording conditions, compression nor noise can stand for the label (per batch, gain and
 SpecAugment follow: `audio_batches`). All randomness comes from generators seeded by (seed, source index,
 view), so a bank is the same in any order.
 """
@@ -28,6 +29,7 @@ from avdetect.pseudofakes.codecs import CODECS, codec_roundtrip
 from avdetect.pseudofakes.upsampling import upsampling_artefacts
 from avdetect.pseudofakes.voice import VOICE_FAKERS, phase_resynth, splice
 from avdetect.records import MelWindows
+from avdetect.training.audio_acoustics import AcousticsConfig, apply_acoustics
 
 AMBIGUOUS = -1  # window label of a window that only grazes a fake segment; left out of training
 
@@ -41,12 +43,14 @@ class ChannelConfig:
         codecs: names in `avdetect.pseudofakes.codecs.CODECS`, drawn uniformly.
         noise_p: probability of additive noise.
         snr_db: range of the noise's signal-to-noise ratio, dB (uniform).
+        acoustics: the room, equaliser and low-pass drawn before the codec (off by default).
     """
 
     codec_p: float = 0.4
     codecs: tuple[str, ...] = ("mp3", "aac", "opus", "telephone", "amr")
     noise_p: float = 0.4
     snr_db: tuple[float, float] = (15.0, 40.0)
+    acoustics: AcousticsConfig = field(default_factory=AcousticsConfig)
 
 
 @dataclass(frozen=True)
@@ -209,7 +213,9 @@ def add_noise(y: np.ndarray, rng: np.random.Generator, snr_db: float) -> np.ndar
 
 def apply_channel(y: np.ndarray, rng: np.random.Generator, config: ChannelConfig, *,
                   sample_rate: int) -> np.ndarray:
-    """float32 (N,) `y` through a random codec round trip and noise, each with its probability."""
+    """float32 (N,) `y` through a random room, equaliser and low-pass (`audio_acoustics`), codec round trip
+    and noise, each with its probability."""
+    y = apply_acoustics(y, rng, config.acoustics, sample_rate=sample_rate)
     if config.codecs and rng.random() < config.codec_p:
         y = codec_roundtrip(y, str(rng.choice(config.codecs)), sample_rate=sample_rate)
     if rng.random() < config.noise_p:

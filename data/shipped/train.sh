@@ -21,7 +21,9 @@
 # learns from crops one at a time; 1: from real/fake pairs, each fake beside a real crop of its own source and
 # frame where the data has one, `train visual --pair-every-fake`: better alone, not in the fusion, see
 # data/shipped/README.md), AUD_PAIRS (0; 1: the voice CNN learns from real/fake pairs of windows, each beside
-# one of the other class from its utterance, `train audio --pairs`), PROGRESS (1: reuse and save finished
+# one of the other class from its utterance, `train audio --pairs`), AUD_ACOUSTICS (0; 1: each voice training
+# copy, real or fake, through a random room and equaliser, `train audio --room-p 0.3 --eq-p 0.3`, so recording
+# conditions cannot stand for the label: see data/shipped/README.md), PROGRESS (1: reuse and save finished
 # stages in data/shipped/progress, or PROGRESS_DIR; a stage saved with other budget knobs is kept, not
 # replaced, unless PROGRESS_REPLACE=1: see progress.sh), HOLD_OUT (family: each fold holds out whole generator
 # families, so the stacker learns how the branches behave on fakes they never saw), and the stacker's: BOOSTER
@@ -71,6 +73,10 @@ EXTRA=()
 if [ "${AUD_PAIRS:-0}" = 1 ]; then  # every batch real/fake pairs: a window beside one of its own utterance
   EXTRA=(--pairs)
   KEY="$KEY pairs"
+fi
+if [ "${AUD_ACOUSTICS:-0}" = 1 ]; then  # rooms and equalisers on every class alike
+  EXTRA+=(--room-p 0.3 --eq-p 0.3)
+  KEY="$KEY acoustics"
 fi
 if ! restore audio "$KEY"; then
   $A train audio --manifest "$W/all.csv" --folds "$W/folds.csv" --cache "$W/cache" -o "$W/runs/audio" \
