@@ -80,14 +80,13 @@ class GanFaces:
         self.mapping = core.compile_model(core.read_model(mapping_xml), "CPU", options)
         self.synthesis = core.compile_model(core.read_model(synthesis_xml), "CPU", options)
 
-    def _latents(self, n: int) -> np.ndarray:
-        return self.rng.standard_normal((n, STYLE_DIM)).astype(np.float32)
+    def _latents(self, n: int, rng: np.random.Generator | None = None) -> np.ndarray:
+        return (rng or self.rng).standard_normal((n, STYLE_DIM)).astype(np.float32)
 
     def __call__(self, rng: np.random.Generator | None = None) -> np.ndarray:
         """uint8 (1024, 1024, 3) RGB: one new face, its latent drawn from `rng` (default: this generator's own
         stream, so that successive calls differ)."""
-        latent = (rng or self.rng).standard_normal((1, STYLE_DIM)).astype(np.float32)
-        style = self.mapping(latent)[0]
+        style = self.mapping(self._latents(1, rng))[0]
         style = self.style_mean + self.config.truncation * (style - self.style_mean)
         image = self.synthesis(style.astype(np.float32))[0][0]  # (3, 1024, 1024) RGB in [-1, 1]
         return to_uint8(image)
