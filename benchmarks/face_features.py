@@ -16,7 +16,7 @@
    max, spread, frame-to-frame change) as a set of their own and with both blocks ("all"); that CNN was
    trained on some of these videos (the FF++ and DFDC ones), so its rows are optimistic there.
 3. `--cost`: seconds per 10 s 1080p clip (FF++ 750_743 at 1080p, `benchmarks/perception.py`) of cutting
-   the dense crops and of each block, after the perceiver.
+   the dense crops and of each block (and of `face_drift`, built but not fused), after the perceiver.
 """
 
 from __future__ import annotations
@@ -247,6 +247,7 @@ def cost(out: Path, clips: int = 2) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from perception import make_dfdc_like
 
+    from avdetect.features.registry import get_extractor
     from avdetect.perception.faces import dense_face_tracks
     from avdetect.perception.perceiver import Perceiver
 
@@ -258,9 +259,12 @@ def cost(out: Path, clips: int = 2) -> None:
         dense_face_tracks(seen.faces, seen.clip)
         dense_s = time.perf_counter() - start
         _, _, (motion_s, spectrum_s) = measure(seen)
+        start = time.perf_counter()
+        get_extractor("face_drift")(seen)  # built, not fused (data/shipped/README.md), timed alike
+        drift_s = time.perf_counter() - start
         print(f"1080p {seen.clip.info.duration_s:.1f} s, {seen.clip.luma.shape[0]} dense frames: perceive "
               f"{seen.times.total_s:.2f} s, dense crops {dense_s:.3f} s, face_motion {motion_s:.3f} s, "
-              f"face_spectrum {spectrum_s:.3f} s")
+              f"face_spectrum {spectrum_s:.3f} s, face_drift {drift_s:.3f} s")
 
 
 def main() -> int:

@@ -1,4 +1,4 @@
-"""The temporal (face_motion) and frequency (face_spectrum) face feature blocks on synthetic tracks whose
+"""The temporal (face_motion, face_drift) and frequency (face_spectrum) face feature blocks on synthetic tracks whose
 answers are known, the dense face crops they read, and their registry entries."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from avdetect.corpus.cache import load_perception, save_perception
-from avdetect.features import face_motion, face_spectrum
+from avdetect.features import face_drift, face_motion, face_spectrum
 from avdetect.features.registry import get_extractor
 from avdetect.perception.faces import cut_luma, dense_face_tracks, square_boxes
 from avdetect.records import Clip, DenseFaceTrack, Faces, FaceTrack, MediaInfo, Perception
@@ -121,7 +121,7 @@ def test_pose_spread_and_speed_are_zero_for_a_still_head_and_grow_when_it_turns(
 
 
 def test_no_face_gives_a_nan_row_and_an_old_cache_a_nan_dense_part():
-    for name in ("face_motion", "face_spectrum"):
+    for name in ("face_motion", "face_drift", "face_spectrum"):
         row = get_extractor(name)(perception())
         assert row.shape == (len(get_extractor(name).names),) and np.isnan(row).all()
     row = get_extractor("face_motion")(perception((face_track(),)))
@@ -133,6 +133,38 @@ def test_block_names_match_values():
     row = get_extractor("face_motion")(perception((face_track(),), (dense_track([render_face()] * 30),)))
     assert len(row) == len(face_motion.NAMES) == len(set(face_motion.NAMES))
     assert np.isfinite(row[: len(face_motion.POSE_NAMES)]).all()
+
+
+# face_drift
+
+def pasted_face(face_xy: tuple[float, float], scene_xy: tuple[float, float]) -> np.ndarray:
+    """float64 (SIZE, SIZE) a textured scene moved by `scene_xy` with the face pasted on it moved by `face_xy`."""
+    y, x = np.mgrid[0:SIZE, 0:SIZE] + 0.5
+    sx, sy = x - scene_xy[0], y - scene_xy[1]
+    scene = 90 + 30 * np.sin(0.45 * sx + 1.3 * np.cos(0.21 * sy)) * np.cos(0.37 * sy)
+    fx, fy = x - face_xy[0] - SIZE / 2, y - face_xy[1] - SIZE / 2
+    alpha = 1 / (1 + np.exp((np.maximum(np.abs(fx), np.abs(fy)) - 16) / 1.5))
+    return scene * (1 - alpha) + render_face(*face_xy) * alpha
+
+
+def drift(frames: list[np.ndarray]) -> dict[str, float]:
+    return dict(zip(face_drift.NAMES, face_drift.face_drift_features(perception((face_track(),), (dense_track(frames),)))))
+
+
+def test_a_pasted_face_that_jitters_on_its_scene_drifts_and_a_shaking_camera_does_not():
+    rng = np.random.default_rng(4)
+    steps = rng.uniform(-1, 1, (80, 2))
+    pasted = drift([pasted_face(tuple(step), (0.0, 0.0)) for step in steps])
+    shaking = drift([pasted_face(tuple(step), tuple(step)) for step in steps])  # face and scene move as one
+    sway = drift([pasted_face((3 * np.sin(2 * np.pi * 0.5 * i / FPS), 0.0), (0.0, 0.0)) for i in range(80)])
+    assert pasted["face_drift_jitter_median"] > 5 * shaking["face_drift_jitter_median"]
+    assert pasted["face_drift_jitter_median"] > 5 * sway["face_drift_jitter_median"]
+    assert pasted["face_drift_hf_share"] > 0.5 > 0.1 > sway["face_drift_hf_share"]
+
+
+def test_drift_needs_dense_crops_and_a_ring():
+    assert np.isnan(list(drift([render_face()] * 5).values())).all()  # too few frames
+    assert np.isnan(get_extractor("face_drift")(perception((face_track(),)))).all()
 
 
 # face_spectrum

@@ -94,6 +94,41 @@ def test_a_block_file_of_another_shape_or_name_is_refused(tmp_path: Path, toy: V
         load_training_data(runs["runs"], runs["folds"], runs["manifest"])
 
 
+def test_a_block_without_rows_for_some_scored_videos_is_refused(tmp_path: Path, toy: VideoExtractor) -> None:
+    """Missing rows would become NaN, and when they are all of one class (a run cut short) NaN is the label."""
+    runs = make_runs(tmp_path)
+    _write_block(runs, "toy", toy.names)
+    path = runs["runs"] / "features" / "toy.csv"
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(lines[:-2]) + "\n")
+    with pytest.raises(TableError, match=r"toy.csv has no row for 2 of the \d+ scored videos"):
+        load_training_data(runs["runs"], runs["folds"], runs["manifest"])
+
+
+def test_a_run_cut_short_leaves_no_block_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from avdetect.corpus.manifest import ManifestRow
+    from avdetect.training import video_features
+
+    rows = [ManifestRow(path=tmp_path / f"{name}.mp4", label="REAL", group=name) for name in "ab"]
+    monkeypatch.setattr(video_features, "cached_paths", lambda _: {str(r.path): r.path.stem for r in rows})
+    calls = []
+
+    def load(_: Path) -> object:
+        calls.append(1)
+        if len(calls) > 1:
+            raise RuntimeError("killed")  # the second video: the run stops as a crash would stop it
+        return object()
+
+    monkeypatch.setattr(video_features, "load_perception", load)
+    monkeypatch.setitem(registry.VIDEO_EXTRACTORS, "toy", VideoExtractor(("toy_x",), lambda _: np.array([1.0])))
+    with pytest.raises(RuntimeError):
+        video_features.write_video_features(rows, tmp_path, ["toy"], tmp_path / "out")
+    assert not (tmp_path / "out" / "toy.csv").exists()
+    monkeypatch.setattr(video_features, "load_perception", lambda _: object())
+    video_features.write_video_features(rows, tmp_path, ["toy"], tmp_path / "out")
+    assert (tmp_path / "out" / "toy.csv").read_text().count("\n") == 3
+
+
 def test_out_of_fold_blocks_read_the_model_of_each_video_s_fold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from avdetect.corpus.manifest import ManifestRow
     from avdetect.training import video_features

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from avdetect.features import (  # issue 11 (voice)
+    face_drift,
     face_motion,
     face_spectrum,
     pitch,
@@ -50,6 +51,8 @@ class VideoExtractor:
 VIDEO_EXTRACTORS: dict[str, VideoExtractor] = {
     "face_motion": VideoExtractor(face_motion.NAMES, face_motion.face_motion_features,
                                   "head pose and motion spectrum, face flicker against its ring, blinks (issue 12)"),
+    "face_drift": VideoExtractor(face_drift.NAMES, face_drift.face_drift_features,
+                                 "motion of the face against its ring: a pasted face jitters (issue 12)"),
     "face_spectrum": VideoExtractor(face_spectrum.NAMES, face_spectrum.face_spectrum_features,
                                     "spectrum and noise of the face against its ring (issue 12)"),
     "voice_pitch": VideoExtractor(pitch.NAMES, pitch.compute,

@@ -68,6 +68,7 @@ def load_training_data(oof_dir: Path, folds_path: Path, manifest_path: Path | No
     scores, oof_labels, sources = read_scores(oof_dir, list(fold_of), bases, audio_window_s=audio_window_s)
     blocks = read_feature_blocks(oof_dir / FEATURES_DIR, list(fold_of), bases)
     videos = sorted(set().union(*(set(s.video.tolist()) for s in scores.values())))
+    check_blocks_complete(blocks, videos, oof_dir / FEATURES_DIR)
     table = build_feature_table(scores.get("visual"), scores.get("audio"), scores.get("sync"),
                                 videos=videos, config=AggregateConfig(), extra=list(blocks.values()))
     rows = [manifest.get(v) for v in videos]
@@ -116,6 +117,18 @@ def read_feature_blocks(folder: Path, known: list[str], bases: list[Path]) -> di
                              "write it again with `avdetect video-features`")
         blocks[path.stem], _ = keyed(table, path, known, bases)
     return blocks
+
+
+def check_blocks_complete(blocks: dict[str, Any], videos: list[str], folder: Path) -> None:
+    """Raises TableError when a block has no row for some scored video: a missing row becomes NaN, and
+    when the missing rows are of one class (a run cut short, blocks of other manifests) NaN stands for it.
+    A video without a face has a row of NaN, which is the block's answer, not a gap."""
+    for name, table in blocks.items():
+        missing = sorted(set(videos) - set(table.video.tolist()))
+        if missing:
+            raise TableError(f"{folder / name}.csv has no row for {len(missing)} of the {len(videos)} scored "
+                             f"videos, e.g. {missing[:2]}; write it again with `avdetect video-features` "
+                             "on the same manifest (or remove it to fit without that block)")
 
 
 def keyed(record: Any, path: Path, known: list[str], bases: list[Path]) -> tuple[Any, dict[str, str]]:

@@ -43,7 +43,8 @@ def write_video_features(rows: Sequence[ManifestRow], cache_dir: Path, extractor
                          *, models: Path | None = None, fold_of: Mapping[str, int] | None = None,
                          progress: Callable[[int], None] | None = None) -> FeatureRun:
     """Writes OUT_DIR/<extractor>.csv for every extractor; returns how many videos each file holds and
-    which rows were left out, and why.
+    which rows were left out, and why. Each file appears under its name when all its rows are written:
+    a block cut short would leave rows missing, and a missing row can stand for a label in the stacker.
 
     Blocks with weights (the learnt sync net) read them from the `models` folder (default the package's
     model). With `fold_of` (path -> fold) the rows of fold k read them from `models`/fold<k> instead: each
@@ -59,7 +60,8 @@ def write_video_features(rows: Sequence[ManifestRow], cache_dir: Path, extractor
     blocks = {name: get_extractor(name) for name in extractors}
     keys = cached_paths(cache_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    files = {name: (out_dir / f"{name}.csv").open("w", newline="", encoding="utf-8") for name in blocks}
+    partial = {name: out_dir / f".{name}.csv.partial" for name in blocks}  # renamed once every row is in
+    files = {name: path.open("w", newline="", encoding="utf-8") for name, path in partial.items()}
     writers = {name: csv.writer(f) for name, f in files.items()}
     counts = dict.fromkeys(blocks, 0)
     left_out: dict[str, list[str]] = {}
@@ -89,6 +91,8 @@ def write_video_features(rows: Sequence[ManifestRow], cache_dir: Path, extractor
     finally:
         for f in files.values():
             f.close()
+    for name, path in partial.items():
+        path.replace(out_dir / f"{name}.csv")
     return FeatureRun(counts, left_out)
 
 
