@@ -1,0 +1,96 @@
+"""Why held-out real videos are called fake: each fold's stacker explains its real videos' scores by block.
+
+    .venv/bin/python benchmarks/real_alarms.py --model out/fixed/model [--threshold 0.5]
+
+For each fold of the model's training table (`stacker/table.npz`), the stacker is fitted again on the other
+folds with the model's own settings (report.json's "fit": seed, balance, booster, monotone rules), as `fit-stacker`'s cross-validation does; each real video of the fold gets its calibrated p_fake
+and LightGBM's contributions (`pred_contrib`: log-odds of the final booster, summed per column block).
+Printed: the mean contribution of every block for the reals called fake at the threshold and for the
+others (a block that pushes the correctly called reals towards "real" and not the false alarms is the
+evidence those videos lack), and the false alarms per dataset.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+# column prefixes, longest first: the branch statistics, the plain sync features and each feature block
+BLOCKS = ("vis_", "aud_", "sync_motion_", "sync_learnt_", "sync_", "face_motion_", "face_drift_",
+          "face_spectrum_", "spec_", "pitch_")
+
+
+def block_of(name: str) -> str:
+    return next((p.rstrip("_") for p in BLOCKS if name.startswith(p)), "other")
+
+
+def subset(data, rows: np.ndarray):
+    """The TrainingData of `rows` (bool (V,))."""
+    table = data.table
+    return dataclasses.replace(
+        data, table=type(table)(table.videos[rows], table.X[rows], table.names), y=data.y[rows],
+        folds=data.folds[rows], modality_labels={k: v[rows] for k, v in data.modality_labels.items()},
+        groups={k: v[rows] for k, v in data.groups.items()}, sources_of_rows=data.sources_of_rows[rows])
+
+
+def explain_reals(model: Path) -> list[tuple[str, float, dict[str, float]]]:
+    """(dataset, p_fake, block -> contribution) of every real video, each from the fold that held it out."""
+    from avdetect.training.stacker import fit_stacker
+    from avdetect.training.stacker_table import TABLE_FILE, load_table
+
+    fit = json.loads((model / "stacker" / "report.json").read_text())["fit"]
+    data = load_table(model / "stacker" / TABLE_FILE)  # the columns it was fitted on, dropped ones gone
+    blocks = [block_of(n) for n in data.table.names]
+    datasets = data.groups.get("dataset", np.full(len(data.y), "?"))
+    out = []
+    for fold in np.unique(data.folds):
+        held = data.folds == fold
+        stacker = fit_stacker(subset(data, ~held), calibration=fit.get("calibration", "auto"), seed=fit.get("seed", 0),
+                              balance=fit.get("balance", 0.5), family_balance=fit.get("family_balance", 0.0),
+                              booster=fit.get("booster") or None, monotone=fit.get("monotone", "none"))
+        reals = held & (data.y == 0)
+        X = data.table.X[reals]
+        p = stacker.predict_proba(X)[:, 1]
+        contrib = stacker.booster_.predict(X, pred_contrib=True)[:, :-1]
+        for dataset, p_fake, row in zip(datasets[reals], p, contrib):
+            by_block: dict[str, float] = defaultdict(float)
+            for block, value in zip(blocks, row):
+                by_block[block] += float(value)
+            out.append((str(dataset), float(p_fake), dict(by_block)))
+    return out
+
+
+def report(rows: list[tuple[str, float, dict[str, float]]], threshold: float) -> None:
+    alarms = [r for r in rows if r[1] >= threshold]
+    print(f"{len(rows)} real videos, each scored by the stacker of the folds without it: {len(alarms)} "
+          f"({len(alarms) / max(len(rows), 1):.0%}) at p_fake >= {threshold}")
+    names = sorted({b for r in rows for b in r[2]})
+    print(f"\nmean contribution (log-odds of P(fake)) per block\n{'':<26}" + "".join(f"{b:>14}" for b in names))
+    for label, part in (("reals called fake", alarms), ("reals called real", [r for r in rows if r[1] < threshold])):
+        if part:
+            print(f"{label + f' ({len(part)})':<26}" + "".join(f"{np.mean([r[2].get(b, 0.0) for r in part]):>14.3f}"
+                                                               for b in names))
+    print("\nfalse alarms per dataset")
+    by_dataset: dict[str, list[bool]] = defaultdict(list)
+    for dataset, p_fake, _ in rows:
+        by_dataset[dataset].append(p_fake >= threshold)
+    for dataset, called in sorted(by_dataset.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        print(f"  {dataset[:48]:<50} {sum(called):>3} of {len(called)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, required=True, help="a model folder with stacker/table.npz")
+    parser.add_argument("--threshold", type=float, default=0.5, help="p_fake at which a real video is a false alarm")
+    args = parser.parse_args(argv)
+    report(explain_reals(args.model), args.threshold)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
