@@ -4,7 +4,11 @@ A face swap warps another face onto each frame's landmarks, and their detection 
 a little against the head, hair and background it sits in, frame after frame; a real face and its
 surroundings move as one, or apart smoothly (a head turning in front of a still background). On the dense
 crops of the main track (`face_motion`'s): the shift of the inner face's content and of the ring's between
-consecutive frames (phase correlation), and how their difference jitters.
+consecutive frames (the whole crop's phase correlation, refined for each region by Lucas-Kanade steps), and
+how their difference jitters.
+
+Built and tested, not fused in the shipped model: alone it separates face swaps from real videos, but the
+stacker on generator-held-out folds gained nothing from it (data/shipped/README.md, "Tried on this recipe").
 
 The crop box is interpolated along the sparse track, so whatever the box does cancels in the difference.
 """
