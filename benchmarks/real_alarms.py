@@ -1,13 +1,14 @@
 """Why held-out real videos are called fake: each fold's stacker explains its real videos' scores by block.
 
-    .venv/bin/python benchmarks/real_alarms.py --model out/fixed/model [--threshold 0.5]
+    .venv/bin/python benchmarks/real_alarms.py --model out/fixed/model [--threshold 0.5] [--fusion voice]
 
 For each fold of the model's training table (`stacker/table.npz`), the stacker is fitted again on the other
 folds with the model's own settings (report.json's "fit": seed, balance, booster, monotone rules), as `fit-stacker`'s cross-validation does; each real video of the fold gets its calibrated p_fake
 and LightGBM's contributions (`pred_contrib`: log-odds of the final booster, summed per column block).
 Printed: the mean contribution of every block for the reals called fake at the threshold and for the
 others (a block that pushes the correctly called reals towards "real" and not the false alarms is the
-evidence those videos lack), and the false alarms per dataset.
+evidence those videos lack), and the false alarms per dataset. `--fusion voice` explains the voice stacker
+(`model/voice/`: every voice with a label of its own, videos' voices included) instead of the video stacker.
 """
 
 from __future__ import annotations
@@ -38,13 +39,14 @@ def subset(data, rows: np.ndarray):
         groups={k: v[rows] for k, v in data.groups.items()}, sources_of_rows=data.sources_of_rows[rows])
 
 
-def explain_reals(model: Path) -> list[tuple[str, float, dict[str, float]]]:
-    """(dataset, p_fake, block -> contribution) of every real video, each from the fold that held it out."""
+def explain_reals(model: Path, fusion: str = "stacker") -> list[tuple[str, float, dict[str, float]]]:
+    """(dataset, p_fake, block -> contribution) of every real row of the `fusion` ("stacker" or "voice"),
+    each from the fold that held it out."""
     from avdetect.training.stacker import fit_stacker
     from avdetect.training.stacker_table import TABLE_FILE, load_table
 
-    fit = json.loads((model / "stacker" / "report.json").read_text())["fit"]
-    data = load_table(model / "stacker" / TABLE_FILE)  # the columns it was fitted on, dropped ones gone
+    fit = json.loads((model / fusion / "report.json").read_text())["fit"]
+    data = load_table(model / fusion / TABLE_FILE)  # the columns it was fitted on, dropped ones gone
     blocks = [block_of(n) for n in data.table.names]
     datasets = data.groups.get("dataset", np.full(len(data.y), "?"))
     out = []
@@ -67,7 +69,7 @@ def explain_reals(model: Path) -> list[tuple[str, float, dict[str, float]]]:
 
 def report(rows: list[tuple[str, float, dict[str, float]]], threshold: float) -> None:
     alarms = [r for r in rows if r[1] >= threshold]
-    print(f"{len(rows)} real videos, each scored by the stacker of the folds without it: {len(alarms)} "
+    print(f"{len(rows)} real rows, each scored by the stacker of the folds without it: {len(alarms)} "
           f"({len(alarms) / max(len(rows), 1):.0%}) at p_fake >= {threshold}")
     names = sorted({b for r in rows for b in r[2]})
     print(f"\nmean contribution (log-odds of P(fake)) per block\n{'':<26}" + "".join(f"{b:>14}" for b in names))
@@ -87,8 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, required=True, help="a model folder with stacker/table.npz")
     parser.add_argument("--threshold", type=float, default=0.5, help="p_fake at which a real video is a false alarm")
+    parser.add_argument("--fusion", choices=("stacker", "voice"), default="stacker",
+                        help="the video stacker (default) or the voice stacker of inputs without a face")
     args = parser.parse_args(argv)
-    report(explain_reals(args.model), args.threshold)
+    report(explain_reals(args.model, args.fusion), args.threshold)
     return 0
 
 

@@ -24,4 +24,4 @@ def test_every_real_video_is_explained_once_by_a_fold_that_held_it_out(model_wit
     assert all(0 <= p <= 1 and {"vis", "aud"} <= set(blocks) <= known for _, p, blocks in rows)
     script.main(["--model", str(model_with_table)])
     out = capsys.readouterr().out
-    assert f"{len(rows)} real videos" in out and "reals called" in out and "false alarms per dataset" in out
+    assert f"{len(rows)} real rows" in out and "reals called" in out and "false alarms per dataset" in out
