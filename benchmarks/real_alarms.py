@@ -3,8 +3,9 @@
     .venv/bin/python benchmarks/real_alarms.py --model out/fixed/model [--threshold 0.5] [--fusion voice]
 
 For each fold of the model's training table (`stacker/table.npz`), the stacker is fitted again on the other
-folds with the model's own settings (report.json's "fit": seed, balance, booster, monotone rules), as `fit-stacker`'s cross-validation does; each real video of the fold gets its calibrated p_fake
-and LightGBM's contributions (`pred_contrib`: log-odds of the final booster, summed per column block).
+folds with the model's own settings (report.json's "fit": seed, balance, booster, monotone rules), as
+`fit-stacker`'s cross-validation does; each real video of the fold gets its calibrated p_fake and LightGBM's
+contributions (`pred_contrib`: log-odds of the final booster, summed per column block).
 Printed: the mean contribution of every block for the reals called fake at the threshold and for the
 others (a block that pushes the correctly called reals towards "real" and not the false alarms is the
 evidence those videos lack), and the false alarms per dataset. `--fusion voice` explains the voice stacker
@@ -14,7 +15,6 @@ evidence those videos lack), and the false alarms per dataset. `--fusion voice` 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -30,19 +30,11 @@ def block_of(name: str) -> str:
     return next((p.rstrip("_") for p in BLOCKS if name.startswith(p)), "other")
 
 
-def subset(data, rows: np.ndarray):
-    """The TrainingData of `rows` (bool (V,))."""
-    table = data.table
-    return dataclasses.replace(
-        data, table=type(table)(table.videos[rows], table.X[rows], table.names), y=data.y[rows],
-        folds=data.folds[rows], modality_labels={k: v[rows] for k, v in data.modality_labels.items()},
-        groups={k: v[rows] for k, v in data.groups.items()}, sources_of_rows=data.sources_of_rows[rows])
-
-
 def explain_reals(model: Path, fusion: str = "stacker") -> list[tuple[str, float, dict[str, float]]]:
     """(dataset, p_fake, block -> contribution) of every real row of the `fusion` ("stacker" or "voice"),
     each from the fold that held it out."""
     from avdetect.training.stacker import fit_stacker
+    from avdetect.training.stacker_data import select_rows
     from avdetect.training.stacker_table import TABLE_FILE, load_table
 
     fit = json.loads((model / fusion / "report.json").read_text())["fit"]
@@ -52,8 +44,8 @@ def explain_reals(model: Path, fusion: str = "stacker") -> list[tuple[str, float
     out = []
     for fold in np.unique(data.folds):
         held = data.folds == fold
-        stacker = fit_stacker(subset(data, ~held), calibration=fit.get("calibration", "auto"), seed=fit.get("seed", 0),
-                              balance=fit.get("balance", 0.5), family_balance=fit.get("family_balance", 0.0),
+        stacker = fit_stacker(select_rows(data, ~held), calibration=fit.get("calibration", "auto"),
+                              seed=fit.get("seed", 0), balance=fit.get("balance", 0.5), family_balance=fit.get("family_balance", 0.0),
                               booster=fit.get("booster") or None, monotone=fit.get("monotone", "none"))
         reals = held & (data.y == 0)
         X = data.table.X[reals]

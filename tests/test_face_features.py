@@ -1,5 +1,5 @@
-"""The temporal (face_motion, face_drift) and frequency (face_spectrum) face feature blocks on synthetic tracks whose
-answers are known, the dense face crops they read, and their registry entries."""
+"""The temporal (face_motion, face_drift) and frequency (face_spectrum) face feature blocks on synthetic
+tracks whose answers are known, the dense face crops they read, and their registry entries."""
 
 from __future__ import annotations
 
@@ -148,7 +148,8 @@ def pasted_face(face_xy: tuple[float, float], scene_xy: tuple[float, float]) -> 
 
 
 def drift(frames: list[np.ndarray]) -> dict[str, float]:
-    return dict(zip(face_drift.NAMES, face_drift.face_drift_features(perception((face_track(),), (dense_track(frames),)))))
+    row = face_drift.face_drift_features(perception((face_track(),), (dense_track(frames),)))
+    return dict(zip(face_drift.NAMES, row))
 
 
 def test_a_pasted_face_that_jitters_on_its_scene_drifts_and_a_shaking_camera_does_not():

@@ -20,11 +20,12 @@ from scipy import ndimage
 
 from avdetect.features.face_motion import (
     DENSE_MARGIN,
-    MIN_DENSE_FPS,
     crop_shifts,
+    dense_fps,
     face_regions,
     high_freq_share,
     main_track,
+    track_dense,
 )
 from avdetect.records import DenseFaceTrack, Perception
 
@@ -37,12 +38,9 @@ LK_STEPS = 3  # Lucas-Kanade refinements from the whole crop's shift
 def face_drift_features(perception: Perception) -> np.ndarray:
     """float64 (len(NAMES),) face-against-ring motion of the main track; NaN without enough dense crops."""
     track = main_track(perception)
-    dense = None if track is None else next((d for d in perception.dense_faces if d.track_id == track.track_id),
-                                            None)
-    if dense is None or len(dense.times_s) < 8:
-        return np.full(len(NAMES), np.nan)
-    fps = 1.0 / float(np.median(np.diff(dense.times_s)))
-    if fps < MIN_DENSE_FPS:
+    dense = None if track is None else track_dense(perception, track)
+    fps = dense_fps(dense)
+    if fps is None:
         return np.full(len(NAMES), np.nan)
     _, _, ring = face_regions(dense)
     if ring.mean() < MIN_RING_SHARE:

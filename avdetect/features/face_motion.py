@@ -30,6 +30,7 @@ NAMES = tuple(f"face_motion_{n}" for n in (*POSE_NAMES, *DENSE_NAMES))
 
 HF_CUTOFF_HZ = 4.0  # head translation above this is jitter: natural head motion lives below ~2 Hz
 MIN_DENSE_FPS = 10.0  # slower dense frames cannot resolve the motion spectrum or a blink
+MIN_DENSE_FRAMES = 8  # fewer dense frames give no motion statistics worth the name
 BLINK_Z = 3.5  # robust z-score of the eye signal above which a frame is "eye closing"
 BLINK_MIN_RISE = 0.15  # of the eye regions' luma contrast: the least brightening a closing lid makes
 BLINK_MAX_S = 0.5  # a blink lasts 0.1-0.4 s; a longer brightening of the eyes is something else
@@ -41,14 +42,26 @@ def face_motion_features(perception: Perception) -> np.ndarray:
     track = main_track(perception)
     if track is None:
         return np.full(len(NAMES), np.nan)
-    dense = next((d for d in perception.dense_faces if d.track_id == track.track_id), None)
-    return np.concatenate([pose_features(track), dense_features(dense)])
+    return np.concatenate([pose_features(track), dense_features(track_dense(perception, track))])
 
 
 def main_track(perception: Perception) -> FaceTrack | None:
     """The longest face track (ties: the first, i.e. the biggest face); None without faces."""
     tracks = perception.faces.tracks
     return max(tracks, key=len) if tracks else None
+
+
+def track_dense(perception: Perception, track: FaceTrack) -> DenseFaceTrack | None:
+    """The dense crops of `track`; None when the perception has none (caches made before them)."""
+    return next((d for d in perception.dense_faces if d.track_id == track.track_id), None)
+
+
+def dense_fps(dense: DenseFaceTrack | None) -> float | None:
+    """Frames per second of the dense crops; None when they are too few or too slow to measure motion on."""
+    if dense is None or len(dense.times_s) < MIN_DENSE_FRAMES:
+        return None
+    fps = 1.0 / float(np.median(np.diff(dense.times_s)))
+    return fps if fps >= MIN_DENSE_FPS else None
 
 
 # Head pose from the five landmarks (left eye, right eye, nose, left and right mouth corners).
@@ -92,10 +105,8 @@ def _cv(x: np.ndarray) -> float:
 
 def dense_features(dense: DenseFaceTrack | None) -> np.ndarray:
     """float64 (len(DENSE_NAMES),); NaN without dense crops or when they are too few or too slow."""
-    if dense is None or len(dense.times_s) < 8:
-        return np.full(len(DENSE_NAMES), np.nan)
-    fps = 1.0 / float(np.median(np.diff(dense.times_s)))
-    if fps < MIN_DENSE_FPS:
+    fps = dense_fps(dense)
+    if fps is None:
         return np.full(len(DENSE_NAMES), np.nan)
     crops = dense.crops.astype(np.float64)
     shifts = crop_shifts(crops)
