@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
 	$(BIN)/pip install --quiet -e '.[dev]'
-	$(BIN)/pip install --quiet --no-deps facenet-pytorch==2.6.0 audiomentations==0.43.1
+	$(BIN)/pip install --quiet --no-deps facenet-pytorch==2.6.0 audiomentations==0.43.1 resemblyzer==0.1.4
 	touch $(STAMP)
 
 demo: install

@@ -30,6 +30,7 @@ COMMANDS = {
     "evaluate": "evaluate",
     "train": "train",
     "train-sync": "train_sync",
+    "train-voice-embed": "train_voice_embed",
     "serve": "serve",
     "synth-speech": "synth_speech",
     "synth-swaps": "synth_swaps",

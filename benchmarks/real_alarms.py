@@ -23,7 +23,7 @@ import numpy as np
 
 # column prefixes, longest first: the branch statistics, the plain sync features and each feature block
 BLOCKS = ("vis_", "aud_", "sync_motion_", "sync_learnt_", "sync_", "face_motion_", "face_drift_",
-          "face_spectrum_", "spec_", "pitch_")
+          "face_spectrum_", "voice_embed_", "spec_", "pitch_")
 
 
 def block_of(name: str) -> str:

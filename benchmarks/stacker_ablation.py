@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from generalization import MIN_N, generalization_table, read_oof_folds, read_scores, with_variants  # noqa: E402
 
-BLOCKS = ("face_spectrum", "face_motion", "face_drift", "voice_spectrum", "sync_motion", "sync_learnt")
+BLOCKS = ("face_spectrum", "face_motion", "face_drift", "voice_embed", "voice_spectrum", "sync_motion", "sync_learnt")
 
 
 def without(*blocks: str) -> str:

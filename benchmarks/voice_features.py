@@ -27,7 +27,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 SPEECH = REPO.parent / "shared" / "data" / "speech" / "librispeech" / "103-1240-0000.flac"
-VOICE_BLOCKS = ("voice_pitch", "voice_spectrum")
+VOICE_BLOCKS = ("voice_embed", "voice_pitch", "voice_spectrum")  # voice_embed reads the shipped head
 
 
 def test_audio(seconds: float, sample_rate: int) -> np.ndarray:

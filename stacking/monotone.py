@@ -31,6 +31,7 @@ EVIDENCE: tuple[tuple[str, int], ...] = (
     (f"{SYNC}*at_zero", -1),
     (f"{SYNC}*sharpness", -1),
     (f"{SYNC}*window_agreement", -1),
+    ("voice_embed_logit", 1),  # the speaker-encoder head's logit (avdetect.features.voice_embed)
 )
 RULES = {"evidence": EVIDENCE, "none": ()}  # fit-stacker's --monotone choices
 

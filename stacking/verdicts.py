@@ -19,11 +19,12 @@ from sklearn.linear_model import LogisticRegression
 from stacking.aggregate import AUDIO, SYNC, VISUAL
 from stacking.crossfit import can_cross_fit, cross_fit
 
-# Modality -> (feature-name prefix, presence flag).
-MODALITIES: dict[str, tuple[str, str]] = {
-    "visual": (VISUAL, "has_face"),
-    "audio": (AUDIO, "has_audio"),
-    "sync": (SYNC, "has_sync"),
+# Modality -> (feature-name prefixes, presence flag). The voice's: the audio CNN's pooled scores and the
+# speaker-encoder head's block (avdetect.features.voice_embed).
+MODALITIES: dict[str, tuple[tuple[str, ...], str]] = {
+    "visual": ((VISUAL,), "has_face"),
+    "audio": ((AUDIO, "voice_embed_"), "has_audio"),
+    "sync": ((SYNC,), "has_sync"),
 }
 
 
@@ -77,8 +78,8 @@ def column_stats(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def fit_linear(modality: str, X: np.ndarray, y: np.ndarray, names: tuple[str, ...], *,
                C: float = 0.5, sample_weight: np.ndarray | None = None) -> LinearVerdict:
     """Fits the `LinearVerdict` of ``modality`` on rows ``X`` (all present) and 0/1 labels ``y``."""
-    prefix, presence = MODALITIES[modality]
-    cols = [i for i, name in enumerate(names) if name.startswith(prefix)]
+    prefixes, presence = MODALITIES[modality]
+    cols = [i for i, name in enumerate(names) if name.startswith(prefixes)]
     mean, scale = column_stats(X[:, cols])
     lr = LogisticRegression(C=C, solver="newton-cholesky").fit(standardise(X[:, cols], mean, scale), y,
                                                                sample_weight=sample_weight)
@@ -103,9 +104,9 @@ def fit_verdict(modality: str, X: np.ndarray, labels: np.ndarray, names: tuple[s
         The model refitted on every labelled row (None when these hold a single class or the modality
         has no feature), and float64 (n,) out-of-fold P(fake), NaN where not predicted.
     """
-    prefix, presence = MODALITIES[modality]
+    prefixes, presence = MODALITIES[modality]
     oof = np.full(len(X), np.nan)
-    if presence not in names or not any(name.startswith(prefix) for name in names):
+    if presence not in names or not any(name.startswith(prefixes) for name in names):
         return None, oof
     rows = np.flatnonzero(X[:, names.index(presence)] > 0)
     X, y = X[rows], labels[rows]

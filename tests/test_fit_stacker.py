@@ -88,8 +88,8 @@ def test_writes_bundle_report_and_oof(fitted):
     assert set(report["by_group"]) == {"dataset", "modality", "family"}
     assert set(report["by_group"]["family"]) == {"real", "swap", "clone"}
     assert report["fit"] == {"seed": 0, "balance": 0.5, "family_balance": 0.0, "calibration": "auto",
-                             "max_error": 0.05, "drop_features": [], "voice_only": [], "booster": {},
-                             "monotone": "evidence"}
+                             "max_error": 0.05, "drop_features": [], "voice_only": [], "voice_columns": [],
+                             "booster": {}, "monotone": "evidence"}
     assert report["verdicts"]["audio"]["auc"] > 0.8
     with Image.open(fitted / "reliability.png") as image:
         assert image.format == "PNG"
@@ -249,6 +249,26 @@ def test_voice_only_columns_are_read_by_the_voice_stacker_alone(speech, tmp_path
                  "--voice-folds", str(speech["all_folds"]), "--manifest", str(speech["manifest"]),
                  "--voice-only", "vis_main_*", "-o", str(tmp_path / "n")]) == 2
     assert "--voice-only vis_main_*: the voice stacker reads none" in capsys.readouterr().err
+
+
+def test_voice_columns_are_all_the_voice_stacker_reads(speech, tmp_path, capsys):
+    code = main(["fit-stacker", "--oof", str(speech["runs"]), "--folds", str(speech["folds"]),
+                 "--voice-folds", str(speech["all_folds"]), "--manifest", str(speech["manifest"]),
+                 "--voice-columns", "aud_mean,has_audio", "-o", str(tmp_path / "m")])
+    assert code == 0, capsys.readouterr().err
+    video, voice = load_bundle(tmp_path / "m/stacker"), load_bundle(tmp_path / "m/voice")
+    assert voice.feature_names == ("aud_mean", "has_audio")
+    assert {"aud_mean", "aud_q90"} <= set(video.feature_names)  # the video stacker keeps its columns
+    report = json.loads((tmp_path / "m/voice/report.json").read_text())
+    assert report["fit"]["voice_columns"] == ["aud_mean", "has_audio"] and report["fit"]["monotone"] == "evidence"
+    assert report["verdicts"]["audio"]["n"] > 0  # its voice verdict reads the columns it keeps
+    assert main(["fit-stacker", "--oof", str(speech["runs"]), "--folds", str(speech["folds"]),
+                 "--voice-folds", str(speech["all_folds"]), "--manifest", str(speech["manifest"]),
+                 "--voice-columns", "vis_main_*", "-o", str(tmp_path / "n")]) == 2
+    assert "--voice-columns vis_main_*: matches none" in capsys.readouterr().err
+    assert main(["fit-stacker", "--oof", str(speech["runs"]), "--folds", str(speech["folds"]),
+                 "--voice-columns", "aud_mean", "-o", str(tmp_path / "c")]) == 2
+    assert "--voice-columns needs --voice-folds" in capsys.readouterr().err
 
 
 def test_voice_folds_need_a_manifest_and_rows_without_a_face(runs, speech, tmp_path, capsys):

@@ -166,6 +166,10 @@ def test_inputs_without_a_face_are_fused_by_the_voice_stacker(tmp_path):
     video = load_stacker(shipped.stacker)
     save_bundle(tmp_path / "voice", video.stacker, aggregate=video.aggregate,
                 band=DecisionBand(low=0.0, high=0.0, max_error=0.2))  # calls everything it fuses fake
+    for name in shipped.spec.extractors:  # the weights of blocks that have some travel with the spec
+        if name in VIDEO_EXTRACTORS and VIDEO_EXTRACTORS[name].checkpoint:
+            weights = Path(VIDEO_EXTRACTORS[name].checkpoint).parent
+            shutil.copytree(shipped.directory / weights, tmp_path / "m" / weights)
     assemble_bundle(tmp_path / "m", stacker=shipped.stacker, spec=shipped.spec, visual=shipped.visual,
                     audio=shipped.audio, voice=tmp_path / "voice")
     routed, plain = Detector.load(tmp_path / "m"), Detector.load(shipped.directory)

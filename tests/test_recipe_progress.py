@@ -27,6 +27,7 @@ def work_dir(root: Path, folds: str = FOLDS, finished: bool = True) -> Path:
         (root / "runs/visual/refit").mkdir()
         (root / "runs/visual/oof.csv").write_text("path,probability\na.mp4,0.2\n")
         (root / "runs/visual/metrics.json").write_text("{}")
+        (root / "runs/visual/train_config.json").write_text('{"frames_per_track": 8}')
         for name in ("model.json", "model.safetensors", "samples.npz"):
             (root / "runs/visual/refit" / name).write_text(name)
     return root
@@ -50,7 +51,8 @@ def test_a_finished_stage_is_restored_onto_the_same_manifests(tmp_path: Path) ->
     assert progress("save", work_dir(tmp_path / "w1"), store).returncode == 0
     kept = {p.relative_to(store / "visual").as_posix() for p in (store / "visual").rglob("*") if p.is_file()}
     assert kept == {"STAMP", "runs/visual/oof.csv", "runs/visual/metrics.json", "runs/visual/refit/model.json",
-                    "runs/visual/refit/model.safetensors", "runs/visual/refit/samples.npz"}
+                    "runs/visual/refit/model.safetensors", "runs/visual/refit/samples.npz",
+                    "runs/visual/train_config.json"}  # its crops per track reach the bundle's spec
     w2 = fresh(tmp_path / "w2")
     done = progress("restore", w2, store)
     assert done.returncode == 0, done.stderr

@@ -103,14 +103,16 @@ def test_from_model_without_a_block_neither_fits_nor_scores_it(model_with_table,
 
     new = tmp_path / "refit"
     assert main(["fit-stacker", "--from-model", str(model_with_table), "-o", str(new),
-                 "--drop-features", "face_spectrum_*,face_motion_eye_var"]) == 0, capsys.readouterr().err
+                 "--drop-features", "face_spectrum_*,face_motion_eye_var,voice_embed_*"]) == 0, capsys.readouterr().err
     old, refit = load_bundle(model_with_table), load_bundle(new)
-    dropped = [n for n in old.spec.features if n.startswith("face_spectrum_")] + ["face_motion_eye_var"]
+    dropped = [*(n for n in old.spec.features if n.startswith(("face_spectrum_", "voice_embed_"))),
+               "face_motion_eye_var"]
     assert refit.spec.features == tuple(n for n in old.spec.features if n not in dropped)
     assert "face_motion" in refit.spec.extractors  # other columns of it are still read
     assert "face_spectrum" not in refit.spec.extractors  # no stacker reads it (the voice stacker reads the voice)
     assert old.voice is not None and refit.voice is not None  # the voice stacker is kept, with its columns,
-    assert "voice_spectrum" in refit.spec.extractors  # so the spec still makes the block only it reads
+    assert "voice_embed" in refit.spec.extractors  # so the spec still makes the block only it reads now
+    assert (new / "voice_embed" / "head.json").is_file()  # with the block's weights
     from avdetect.bundle import assemble_bundle
     from avdetect.training.stacker import rebundle
     from avdetect.training.stacker_data import drop_features
@@ -118,11 +120,11 @@ def test_from_model_without_a_block_neither_fits_nor_scores_it(model_with_table,
     alone = tmp_path / "alone"  # without a voice stacker, a block no stacker reads is not run
     shutil.copytree(new / "stacker", alone / "stacker")
     rebundle(alone, dataclasses.replace(old, voice=None), drop_features(load_table(old.stacker / TABLE_FILE),
-                                                                        ["face_spectrum_*"]))
-    assert "voice_spectrum" not in load_bundle(alone).spec.extractors
+                                                                        ["face_spectrum_*", "voice_embed_*"]))
+    assert "voice_embed" not in load_bundle(alone).spec.extractors
     assemble_bundle(tmp_path / "mixed", stacker=new / "stacker", spec=load_bundle(alone).spec, visual=old.visual,
                     audio=old.audio, voice=old.voice)  # a voice stacker reading columns the spec does not make
-    with pytest.raises(ModelFileError, match="voice stacker: expects spec_"):
+    with pytest.raises(ModelFileError, match="voice stacker: expects voice_embed_"):
         Detector.load(tmp_path / "mixed")
     assert Detector.load(new).bundle.spec.extractors == refit.spec.extractors
     assert main(["fit-stacker", "--from-model", str(model_with_table), "-o", str(tmp_path / "x"),

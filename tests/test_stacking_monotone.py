@@ -17,11 +17,12 @@ def test_evidence_rules_sign_the_branch_scores_and_sync_columns_only():
         "sync_abs_lag_s", "sync_motion_abs_lag_s", "sync_motion_window_lag_std_s",
         "sync_peak", "sync_motion_at_zero", "sync_window_agreement", "sync_motion_sharpness",
         "vis_main_std", "aud_longest_run", "sync_best_lag_s", "n_frames", "has_sync",
-        "face_spectrum_resid_face_peak", "sync_learnt_abs_offset_s",
+        "face_spectrum_resid_face_peak", "sync_learnt_abs_offset_s", "voice_embed_consistency_mean",
+        "voice_embed_logit",
     ), constraints(NAMES, EVIDENCE)))
-    assert [n for n, s in signs.items() if s == 1] == list(NAMES[:8])
+    assert [n for n, s in signs.items() if s == 1] == [*NAMES[:8], "voice_embed_logit"]
     assert [n for n, s in signs.items() if s == -1] == list(NAMES[8:12])
-    assert not any(signs[n] for n in NAMES[12:])  # spreads, signed lags, counts, flags, other blocks: free
+    assert not any(signs[n] for n in NAMES[12:-1])  # spreads, signed lags, counts, flags, other blocks: free
 
 
 def test_the_first_matching_rule_decides_and_bad_signs_are_refused():

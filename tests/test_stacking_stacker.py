@@ -209,3 +209,14 @@ def test_family_weights_even_out_the_kinds_of_fake():
     assert np.isclose(w[2:6].sum(), w[6]) and np.isclose(w[y == 0].sum(), w[y == 1].sum())
     assert np.allclose(w[:2], 3.5 / 2)  # the reals as without families
     assert np.allclose(balanced_weights(y, groups, families=families, family_power=0.0), balanced_weights(y, groups))
+
+
+def test_the_voice_verdict_reads_the_audio_scores_and_the_voice_embed_block():
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 50)
+    names = ("aud_mean", "voice_embed_logit", "vis_all_mean", "has_audio")
+    X = np.c_[rng.random(100), y * 2 + rng.normal(0, 0.5, 100), rng.random(100), np.ones(100)]
+    verdict = fit_linear("audio", X, y, names)
+    assert verdict.features == ("aud_mean", "voice_embed_logit")
+    assert verdict.coef[1] > 1 and abs(verdict.coef[0]) < verdict.coef[1] / 4
+

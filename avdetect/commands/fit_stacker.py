@@ -77,6 +77,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         metavar="PATTERNS", help="with --voice-folds (or --from-model, which keeps its voice "
                         "stacker): feature columns only the voice stacker reads, left out of the video stacker "
                         "(e.g. 'spec_*')")
+    parser.add_argument("--voice-columns", type=lambda text: [p for p in text.split(",") if p], default=[],
+                        metavar="PATTERNS", help="with --voice-folds: the only columns the voice stacker reads, of "
+                        "those made from the voice (e.g. 'voice_embed_logit'; default all of them)")
     parser.add_argument("--family-balance", type=float, default=0.0, metavar="POWER",
                         help="also divide each fake's weight by n(its family) ** POWER: the manifest's generator "
                         "family, or the kind of pseudo-fake variant; 1 weighs every family the same (default 0: off)")
@@ -102,7 +105,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Fits, saves and reports; 2 on an input error."""
     from avdetect.training.stacker import VOICE_FAMILY_BALANCE, VOICE_MONOTONE, rebundle, write_model_bundle
-    from avdetect.training.stacker_data import drop_features, load_training_data, voice_rows
+    from avdetect.training.stacker_data import (drop_features, keep_columns, load_training_data, matching,
+                                                voice_rows)
     from avdetect.bundle import load_bundle
     from avdetect.training.stacker_table import TABLE_FILE, load_table
 
@@ -120,12 +124,15 @@ def run(args: argparse.Namespace) -> int:
         data = drop_features(data, args.voice_only, option="--voice-only")
     settings = {"seed": args.seed, "balance": None if args.no_balance else args.balance,
                 "family_balance": args.family_balance, "calibration": args.calibration, "max_error": args.max_error,
-                "drop_features": args.drop_features, "voice_only": args.voice_only, "monotone": args.monotone,
+                "drop_features": args.drop_features, "voice_only": args.voice_only,
+                "voice_columns": args.voice_columns, "monotone": args.monotone,
                 "booster": {name: value for given in args.booster for name, value in given.items()}}
     voice = None
     if args.voice_folds:
         voice = load_training_data(args.oof, args.voice_folds, args.manifest, audio_window_s=args.audio_window_s)
         voice = voice_rows(drop_features(voice, args.drop_features) if args.drop_features else voice)
+        if args.voice_columns:
+            voice = keep_columns(voice, matching(voice.table.names, args.voice_columns, option="--voice-columns"))
         _check_voice_only(args.voice_only, voice.table.names)
         _fit_and_write(args.output / "voice", voice,
                        {**settings, "family_balance": VOICE_FAMILY_BALANCE, "monotone": VOICE_MONOTONE},
@@ -165,7 +172,8 @@ def _check_voice_only(patterns: list[str], voice_columns: tuple[str, ...]) -> No
     for pattern in patterns:
         if not fnmatch.filter(voice_columns, pattern):
             raise InputError(f"--voice-only {pattern}: the voice stacker reads none of those columns (it reads "
-                             "the columns made from the voice: aud_*, n_windows, speech_s, has_audio, voice blocks)")
+                             "the columns made from the voice: aud_*, n_windows, speech_s, has_audio, voice blocks, "
+                             "or those --voice-columns keeps)")
 
 
 def _check_sources(args: argparse.Namespace) -> None:
@@ -179,8 +187,9 @@ def _check_sources(args: argparse.Namespace) -> None:
         raise InputError("give --oof and --folds (the branches' runs), or --from-model MODEL_DIR")
     elif args.voice_folds and not args.manifest:
         raise InputError("--voice-folds needs --manifest: the voice stacker weighs each generator family the same")
-    elif args.voice_only and not args.voice_folds:
-        raise InputError("--voice-only needs --voice-folds: no voice stacker would read those columns")
+    elif (args.voice_only or args.voice_columns) and not args.voice_folds:
+        option = "--voice-only" if args.voice_only else "--voice-columns"
+        raise InputError(f"{option} needs --voice-folds: no voice stacker would read those columns")
 
 
 def _booster_params(text: str) -> dict[str, float]:

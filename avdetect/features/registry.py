@@ -24,6 +24,7 @@ from avdetect.features import (  # issue 11 (voice)
     pitch,
     sync_learnt,  # issue 13 (learnt lip-sync)
     sync_motion,
+    voice_embed,
     voice_spectrum,
 )
 from avdetect.records import Perception
@@ -59,6 +60,9 @@ VIDEO_EXTRACTORS: dict[str, VideoExtractor] = {
                                   "CREPE tiny periodicity, pitch contour and embedding of the speech (issue 11)"),
     "voice_spectrum": VideoExtractor(voice_spectrum.NAMES, voice_spectrum.compute,
                                      "linear-frequency high band of the speech: ratios, flatness, peaks (issue 11)"),
+    "voice_embed": VideoExtractor(voice_embed.NAMES, voice_embed.compute,
+                                  "a speaker encoder's embedding of the speech, scored by a linear head (issue 11)",
+                                  checkpoint=voice_embed.CHECKPOINT),
     "sync_learnt": VideoExtractor(sync_learnt.NAMES, sync_learnt.sync_learnt_features,
                                   "learnt lip-sync offset, confidence and their spread over speech windows (issue 13)",
                                   checkpoint="sync/sync.json"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import shutil
 from pathlib import Path
 from typing import Any
@@ -30,16 +31,18 @@ from stacking.monotone import RULES
 from stacking.report import BASELINE, CvReport, cv_report, write_report, write_scores
 from stacking.stacker import LGBMStacker, balanced_weights
 
+log = logging.getLogger(__name__)
+
 
 # The voice stacker (`stacker_data.voice_rows`: every voice with a label of its own) weighs each generator
 # family's fakes the same: speech generators differ far more in size than the video families (344 diphone
 # files against 36 MelGAN in the recipe), and on its family-held-out folds this lifted the mean AUC over
 # families from 0.667 to 0.711 (the recipe of 2026-12-03).
 VOICE_FAMILY_BALANCE = 1.0
-# ... and keeps every column free: the evidence rules that lift the video stacker's family mean (0.722 -> 0.733
-# over seeds 0-3) lowered the voice stacker's on the same recipe (0.711 -> 0.706, n >= 10 0.709 -> 0.700):
-# the audio CNN scores MelGAN and Tortoise speech realer than real speech, and only free trees can use that.
-VOICE_MONOTONE = "none"
+# ... and follows the evidence rules (`stacking.monotone`): the recipe's voice stacker reads the speaker-encoder
+# head's logit alone (`fit-stacker --voice-columns`), and free trees bent it into a non-monotone map that
+# ranked held-out families worse than the logit itself (family mean 0.639 against 0.728; data/shipped/README.md).
+VOICE_MONOTONE = "evidence"
 # `fit_stacker`'s settings, as fit-stacker records them in report.json's "fit"
 FIT_SETTINGS = ("calibration", "seed", "balance", "family_balance", "booster", "monotone")
 
@@ -89,6 +92,9 @@ def write_model_bundle(output: Path, data: TrainingData, *, runs: Path, cache: P
     visual_run = runs / "visual" / "train_config.json"
     per_track = (json.loads(visual_run.read_text(encoding="utf-8")).get("frames_per_track")
                  if visual_run.is_file() else None)
+    if per_track is None and (runs / "visual" / "oof.csv").is_file():
+        log.warning("%s is missing: the bundle's scoring spec sets no crops per track, so scoring feeds the "
+                    "stacker every crop of a track, not the number its out-of-fold scores had", visual_run)
     spec = ScoringSpec(perception=perception_config(config["perception"]), features=tuple(data.table.names),
                        extractors=DEFAULT_EXTRACTORS + _union(data.extractors, voice_extractors),
                        frames_per_track=per_track)

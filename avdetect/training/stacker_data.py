@@ -221,15 +221,23 @@ def drop_features(data: TrainingData, patterns: Sequence[str], *, option: str = 
         InputError: a pattern matches nothing, or it would drop the frame-mean baseline the report needs
             (the message names `option`, the command-line option the patterns came from).
     """
-    names = data.table.names
-    for pattern in patterns:
-        if not fnmatch.filter(names, pattern):
-            raise InputError(f"{option} {pattern}: matches none of the {len(names)} features")
-    keep = [i for i, name in enumerate(names) if not any(fnmatch.fnmatchcase(name, p) for p in patterns)]
-    kept = tuple(names[i] for i in keep)
+    dropped = set(matching(data.table.names, patterns, option=option))
+    kept = tuple(name for name in data.table.names if name not in dropped)
     if BASELINE not in kept:
         raise InputError(f"{option}: {BASELINE} (the report's baseline) cannot be dropped")
     return keep_columns(data, kept)
+
+
+def matching(names: Sequence[str], patterns: Sequence[str], *, option: str) -> list[str]:
+    """The `names` that match one of the shell-style `patterns` (``face_spectrum_*``), in their order.
+
+    Raises:
+        InputError: a pattern matches none of them (the message names `option`, the command-line option).
+    """
+    for pattern in patterns:
+        if not fnmatch.filter(names, pattern):
+            raise InputError(f"{option} {pattern}: matches none of the {len(names)} features")
+    return [name for name in names if any(fnmatch.fnmatchcase(name, p) for p in patterns)]
 
 
 def keep_columns(data: TrainingData, kept: Sequence[str]) -> TrainingData:
@@ -243,7 +251,7 @@ def keep_columns(data: TrainingData, kept: Sequence[str]) -> TrainingData:
 
 
 # The feature blocks made from the voice alone: the voice stacker reads them with the voice scores' columns.
-VOICE_BLOCKS = ("voice_pitch", "voice_spectrum")
+VOICE_BLOCKS = ("voice_embed", "voice_pitch", "voice_spectrum")
 
 
 def voice_rows(data: TrainingData) -> TrainingData:

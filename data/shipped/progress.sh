@@ -24,7 +24,9 @@ P=${PROGRESS_DIR:-$(cd "$(dirname "$0")" && pwd)/progress}/$STAGE
 
 finished_files() {  # what a finished stage keeps, relative to WORK_DIR
   case $STAGE in
-    visual|audio) echo "runs/$STAGE/oof.csv runs/$STAGE/metrics.json runs/$STAGE/refit" ;;
+    visual|audio)  # train_config.json: the visual run's crops per track go into the bundle's scoring spec
+      echo "runs/$STAGE/oof.csv runs/$STAGE/metrics.json runs/$STAGE/refit"
+      if [ -f "$W/runs/$STAGE/train_config.json" ]; then echo "runs/$STAGE/train_config.json"; fi ;;
     sync) echo "runs/features/sync_learnt.csv runs/sync_all/sync.json runs/sync_all/sync.safetensors" ;;
   esac
 }

@@ -10,7 +10,8 @@
 #
 # Budget knobs (environment): FOLDS (4), VIS_EPOCHS (6), VIS_STEPS (50), AUD_EPOCHS (4), AUD_STEPS (200),
 # SYNC_STEPS (1200), WORKERS (2), MAX_ERROR (0.2: each decided verdict's held-out error), BLOCKS (the feature
-# blocks without weights, see avdetect/features/registry.py; the learnt sync block is made out of fold below),
+# blocks without weights, see avdetect/features/registry.py; the learnt sync block and voice_embed are made out
+# of fold below), VOICE_EMBED (1: the voice_embed block, a linear head over a speaker encoder, one per fold),
 # SYNTH (0), SWAPS (0; 1: `avdetect synth-swaps`, a classical face swap of every real talker with another's
 # face, and the talker re-encoded alike as its real control), GAN_SWAPS (0; 1: `avdetect synth-swaps --donors
 # gan`, a GAN face of no one on every real talker, its lips and jaw kept, with controls of its own; needs the
@@ -30,8 +31,10 @@
 # (its LightGBM settings; n_estimators=800,num_leaves=3: many shallow trees, better calibrated on held-out
 # generators than 400 trees of 7 leaves, see data/shipped/README.md), DROP_FEATURES (columns it leaves out;
 # sync_learnt_*: the learnt sync net's block made it worse on held-out generators, and while it drops them
-# that net is not trained; empty fuses every block) and VOICE_ONLY (columns only the voice stacker reads;
-# spec_*: voice_spectrum's high band carries the voice stacker and costs the video stacker transfer).
+# that net is not trained; empty fuses every block), VOICE_ONLY (columns only the voice stacker reads, left
+# out of the video stacker; default none) and VOICE_COLUMNS (the only columns the voice stacker reads;
+# voice_embed_logit,has_audio: on held-out generators the head's logit alone ranks voices better than with the
+# audio CNN's and voice_spectrum's columns beside it, see data/shipped/README.md; empty: every voice column).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SHARED=${AVDETECT_SHARED_DATA:-$(cd .. && pwd)/shared/data}
@@ -126,16 +129,29 @@ else
   fi
   mkdir -p "$W/model/sync" && cp "$W/runs/sync_all/sync.json" "$W/runs/sync_all/sync.safetensors" "$W/model/sync/"
 fi
+# fit-stacker fuses every block file in runs/features: drop those of an earlier run (a block since left out
+# of BLOCKS would be fused still), all but the learnt sync block's, made above
+find "$W/runs/features" -name '*.csv' ! -name sync_learnt.csv -delete 2>/dev/null || true
+# the voice_embed block: a linear head over the speaker encoder's embedding, one per fold (each voice measured
+# by a head that never heard it) and the one that ships, fitted on every voice (seconds; embedding ~4 min)
+if [ "${VOICE_EMBED:-1}" = 1 ]; then
+  $A train-voice-embed "$W/all.csv" --cache "$W/cache" -o "$W/runs/voice_embed" --folds "$W/folds.csv"
+  $A video-features "$W/all.csv" --cache "$W/cache" -o "$W/runs/features" --extractors voice_embed \
+      --models "$W/runs/voice_embed" --folds "$W/folds.csv"
+  mkdir -p "$W/model/voice_embed" && cp "$W/runs/voice_embed/voice_embed/head.json" "$W/model/voice_embed/"
+else
+  rm -rf "$W/model/voice_embed" "$W/runs/features/voice_embed.csv"
+fi
 $A sync-features "$W/all.csv" --cache "$W/cache" -o "$W/runs/sync/features.csv"
 # voice_pitch (CREPE) is left out of the shipped model: ~0.4 s of CPU a file did not fit the 2-core budget
 $A video-features "$W/all.csv" --cache "$W/cache" -o "$W/runs/features" \
-    --extractors "${BLOCKS:-face_motion,face_spectrum,voice_spectrum,sync_motion}"
+    --extractors "${BLOCKS:-face_motion,face_spectrum,sync_motion}"
 # the stacker learns from the videos: a folds file of those rows; the voice stacker, for inputs without a
 # face, from every row without one (the speech files)
 awk -F, 'NR == 1 || $1 ~ /\/video\//' "$W/folds.csv" > "$W/folds_videos.csv"
 $A fit-stacker --oof "$W/runs" --folds "$W/folds_videos.csv" --voice-folds "$W/folds.csv" --manifest "$W/all.csv" -o "$W/model" \
     --visual-model "$W/runs/visual/refit/model.json" --audio-model "$W/runs/audio/refit/model.json" \
     --cache "$W/cache" --max-error "${MAX_ERROR:-0.2}" --booster "${BOOSTER-n_estimators=800,num_leaves=3}" \
-    --drop-features "$DROP" --voice-only "${VOICE_ONLY-spec_*}"
+    --drop-features "$DROP" --voice-only "${VOICE_ONLY-}" --voice-columns "${VOICE_COLUMNS-voice_embed_logit,has_audio}"
 # (with --max-error 0.05 this model would decide 5 % of the videos)
 echo "bundle: $W/model (copy it to avdetect/model to ship it)"

@@ -1,0 +1,121 @@
+"""Fits the `voice_embed` block's linear heads on the speaker encoder's embeddings of a manifest's voices.
+
+    MODELS/voice_embed/head.json          the head fitted on every labelled voice (the one that ships)
+    MODELS/fold<k>/voice_embed/head.json  with folds: fitted without fold k, so that `video-features
+                                          --models MODELS --folds F` measures each video out of fold
+    MODELS/embeddings.npz                 the embeddings (a rerun embeds only the rows it lacks)
+    MODELS/metrics.json                   each fold's held-out AUC and the fitting settings
+
+Rows count with their `audio_label`, dubs aside (their voice is a real one, another speaker's: a voice-only
+head would learn noise from them, as the voice stacker would); the head weighs both classes alike.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from avdetect.corpus.cache import load_perception
+from avdetect.corpus.cache_index import cached_paths
+from avdetect.corpus.manifest import FAKE, REAL, ManifestRow
+from avdetect.corpus.variants import foreign_voice
+from avdetect.errors import AvdetectError
+from avdetect.features.voice_embed import CHECKPOINT, EmbedHead, speech_embedding
+
+log = logging.getLogger(__name__)
+
+STORE = "embeddings.npz"
+
+
+@dataclass(frozen=True)
+class HeadConfig:
+    """Attributes:
+    c: inverse L2 strength of the logistic regression; strong (0.01) transferred best to held-out
+        generators on the shared data (data/shipped/README.md).
+    max_iter: the solver's iterations.
+    """
+
+    c: float = 0.01
+    max_iter: int = 3000
+
+
+def embed_rows(rows: Sequence[ManifestRow], cache_dir: Path, store: Path,
+               progress: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
+    """path -> utterance embedding float32 (256,) of every cached row with speech, kept in ``store``.
+
+    Rows already in the store are not embedded again; rows without a cache entry, audio or speech are
+    left out (a cache file that cannot be read with a warning).
+    """
+    done = _read_store(store)
+    keys = cached_paths(cache_dir)
+    for i, row in enumerate(rows):
+        path, key = str(row.path), keys.get(str(row.path))
+        if path not in done and key is not None:
+            try:
+                found = speech_embedding(load_perception(cache_dir / f"{key}.npz"))
+            except AvdetectError as err:
+                log.warning("%s: %s; left out", path, err)
+                found = None
+            if found is not None:
+                done[path] = found[0]
+        if progress:
+            progress(i + 1)
+    store.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(store, paths=np.array(list(done), dtype=str), embeddings=np.stack(list(done.values()))
+             if done else np.zeros((0, 256), np.float32))
+    return done
+
+
+def _read_store(store: Path) -> dict[str, np.ndarray]:
+    if not store.is_file():
+        return {}
+    with np.load(store, allow_pickle=False) as data:
+        return dict(zip(data["paths"].tolist(), data["embeddings"]))
+
+
+def fit_head(x: np.ndarray, y: np.ndarray, config: HeadConfig = HeadConfig()) -> EmbedHead:
+    """The head fitted on embeddings ``x`` float (n, D) and labels ``y`` (1 fake, 0 real).
+
+    Raises:
+        ValueError: only one class among the rows.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    if len(np.unique(y)) != 2:
+        raise ValueError(f"a voice_embed head needs real and fake voices; got {len(y)} rows of one class")
+    scaler = StandardScaler().fit(x)
+    model = LogisticRegression(C=config.c, class_weight="balanced", max_iter=config.max_iter)
+    model.fit(scaler.transform(x), y)
+    meta = {"c": config.c, "n_real": int(np.sum(y == 0)), "n_fake": int(np.sum(y == 1)), "encoder": "resemblyzer"}
+    return EmbedHead(scaler.mean_, scaler.scale_, model.coef_[0].astype(np.float64), float(model.intercept_[0]),
+                     meta)
+
+
+def write_heads(rows: Sequence[ManifestRow], embeddings: Mapping[str, np.ndarray], out: Path, *,
+                fold_of: Mapping[str, int] | None = None, config: HeadConfig = HeadConfig()) -> dict:
+    """Fits and saves the head on every labelled voice and, with ``fold_of``, one without each fold;
+    returns the metrics written to OUT/metrics.json (per fold: rows and held-out AUC)."""
+    from stacking.metrics import auc
+
+    labelled = [r for r in rows if r.audio_label in (REAL, FAKE) and str(r.path) in embeddings
+                and not foreign_voice(r.path)]
+    x = np.stack([embeddings[str(r.path)] for r in labelled]).astype(np.float64)
+    y = np.array([r.audio_label == FAKE for r in labelled], dtype=np.int64)
+    fit_head(x, y, config).save(out / CHECKPOINT)
+    metrics: dict = {"c": config.c, "n_real": int(np.sum(y == 0)), "n_fake": int(np.sum(y == 1)), "folds": {}}
+    if fold_of is not None:
+        folds = np.array([fold_of.get(str(r.path), -1) for r in labelled])
+        for k in sorted(set(fold_of.values())):
+            head = fit_head(x[folds != k], y[folds != k], config)
+            head.save(out / f"fold{k}" / CHECKPOINT)
+            held = folds == k
+            logits = np.array([head.logit(v) for v in x[held]])
+            metrics["folds"][str(k)] = {"n_held_out": int(held.sum()), "auc": auc(y[held], logits)}
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n", encoding="utf-8")
+    return metrics

@@ -1,0 +1,129 @@
+"""The voice_embed block: the speaker encoder on speech, its linear head, and the heads' training."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from avdetect.cli import main
+from avdetect.corpus.cache import save_perception
+from avdetect.corpus.folds import write_folds
+from avdetect.corpus.manifest import ManifestRow, write_manifest
+from avdetect.defaults import SAMPLE_RATE
+from avdetect.errors import ModelFileError
+from avdetect.features import voice_embed
+from avdetect.features.registry import get_extractor
+from avdetect.features.speech_span import audio_perception
+from avdetect.perception.video import load_audio
+from avdetect.training.voice_embed import HeadConfig, embed_rows, fit_head
+
+pytest.importorskip("resemblyzer")
+
+
+@pytest.fixture(scope="module")
+def speech(shared_data: Path) -> dict[str, np.ndarray]:
+    folder = shared_data / "speech" / "librispeech"
+    return {name: load_audio(folder / f"{name}.flac", SAMPLE_RATE) for name in ("103-1240-0000", "1040-133433-0000")}
+
+
+def test_embedding_is_normalised_and_loudness_free(speech):
+    audio = speech["103-1240-0000"]
+    embedding, partials = voice_embed.embed(audio, SAMPLE_RATE)
+    quiet, _ = voice_embed.embed(audio * 0.05, SAMPLE_RATE)
+    assert embedding.shape == (256,) and partials.shape[1] == 256 and len(partials) >= 2
+    assert np.isclose(np.linalg.norm(embedding), 1, atol=1e-4)
+    assert np.allclose(embedding, quiet, atol=1e-3)  # the speech is brought to one loudness first
+    with pytest.raises(ValueError, match="16000"):
+        voice_embed.embed(audio, 8000)
+
+
+def test_one_speaker_is_closer_to_itself_than_to_another(speech):
+    a = speech["103-1240-0000"]
+    first, _ = voice_embed.embed(a[: len(a) // 2], SAMPLE_RATE)
+    second, _ = voice_embed.embed(a[len(a) // 2 :], SAMPLE_RATE)
+    other, _ = voice_embed.embed(speech["1040-133433-0000"], SAMPLE_RATE)
+    assert first @ second > first @ other
+
+
+def head_of(direction: np.ndarray, bias: float = 0.0) -> voice_embed.EmbedHead:
+    d = len(direction)
+    return voice_embed.EmbedHead(np.zeros(d), np.ones(d), direction.astype(np.float64), bias, {})
+
+
+def test_block_row_and_head_round_trip(tmp_path, speech):
+    embedding, partials = voice_embed.embed(speech["103-1240-0000"], SAMPLE_RATE)
+    head = head_of(embedding, bias=-0.5)
+    path = head.save(tmp_path / voice_embed.CHECKPOINT)
+    again = voice_embed.load_head(path)
+    row = voice_embed.block_row(embedding, partials, again)
+    assert row[0] == pytest.approx(1.0 - 0.5, abs=1e-4)  # its own direction: |e|^2 + bias
+    assert -1 <= row[2] <= row[1] <= 1
+    seen = audio_perception(speech["103-1240-0000"], SAMPLE_RATE)
+    measured = get_extractor("voice_embed")(seen, tmp_path)  # a models folder holding voice_embed/head.json
+    assert measured == pytest.approx(voice_embed.block_row(*voice_embed.speech_embedding(seen), again), abs=1e-5)
+
+
+def test_silence_gives_nan_and_a_bad_head_a_typed_error(tmp_path, speech):
+    silent = audio_perception(np.zeros(2 * SAMPLE_RATE, np.float32), SAMPLE_RATE)
+    for seen in (silent, replace(silent, audio=None)):
+        assert np.all(np.isnan(voice_embed.compute(seen, checkpoint=tmp_path / "missing.json")))
+    spoken = audio_perception(speech["103-1240-0000"], SAMPLE_RATE)
+    with pytest.raises(ModelFileError):
+        voice_embed.compute(spoken, checkpoint=tmp_path / "missing.json")
+    (tmp_path / "bad.json").write_text(json.dumps({"mean": [0, 0], "scale": [1], "coef": [1, 1], "intercept": 0}))
+    with pytest.raises(ModelFileError, match="disagree"):
+        voice_embed.load_head(tmp_path / "bad.json")
+
+
+def test_fit_head_separates_two_clouds_and_needs_both_classes():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(0, 1, (40, 8)), rng.normal(0, 1, (20, 8)) + 3])
+    y = np.array([0] * 40 + [1] * 20)
+    head = fit_head(x, y, HeadConfig(c=1.0))
+    logits = np.array([head.logit(v) for v in x])
+    assert logits[y == 1].min() > logits[y == 0].max()
+    assert head.meta["n_real"] == 40 and head.meta["n_fake"] == 20
+    with pytest.raises(ValueError, match="real and fake"):
+        fit_head(x[:40], y[:40])
+
+
+def test_train_voice_embed_fits_one_head_per_fold_that_never_saw_it(tmp_path, speech, capsys):
+    """The recipe's step on a tiny manifest: embed the cached rows, fit a head on all and one without each fold,
+    then measure every row out of fold with `video-features --models --folds`."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    rows, index = [], ["path,key,status,n_tracks,n_frames,n_windows,seconds"]
+    for i in range(8):
+        audio = speech["103-1240-0000" if i % 2 else "1040-133433-0000"]
+        path = tmp_path / f"v{i}.flac"
+        save_perception(cache / f"k{i}.npz", audio_perception(audio[i * 800 :], SAMPLE_RATE))
+        index.append(f"{path},k{i},ok,0,0,1,1.0")
+        label = "FAKE" if i % 2 else "REAL"
+        rows.append(ManifestRow(path=path, label=label, group=f"g{i}", audio_label=label))
+    dub = ManifestRow(path=tmp_path / "v0.mp4#dub=v1.mp4", label="FAKE", group="g0", audio_label="FAKE")
+    (cache / "index.csv").write_text("\n".join([*index, f"{dub.path},k1,ok,0,0,1,1.0"]) + "\n")
+    write_manifest([*rows, dub], tmp_path / "m.csv")
+    write_folds([*rows, dub], np.array([i // 2 for i in range(8)] + [0]), tmp_path / "folds.csv")
+    models = tmp_path / "models"
+    assert main(["train-voice-embed", str(tmp_path / "m.csv"), "--cache", str(cache), "-o", str(models),
+                 "--folds", str(tmp_path / "folds.csv"), "--c", "1"]) == 0, capsys.readouterr().err
+    assert "heads fitted on 4 real and 4 fake voices" in capsys.readouterr().out  # the dub is not a fake voice
+    assert len(embed_rows(rows[:2], cache, models / "embeddings.npz")) == 9  # kept: nothing embedded again
+    for k in range(4):
+        head = voice_embed.load_head(models / f"fold{k}" / voice_embed.CHECKPOINT)
+        assert head.meta["n_real"] == 3 and head.meta["n_fake"] == 3  # its fold's two rows left out
+    metrics = json.loads((models / "metrics.json").read_text())
+    assert metrics["n_real"] == 4 and metrics["folds"]["2"]["n_held_out"] == 2
+    assert main(["video-features", str(tmp_path / "m.csv"), "--cache", str(cache), "-o", str(tmp_path / "f"),
+                 "--extractors", "voice_embed", "--models", str(models), "--folds", str(tmp_path / "folds.csv")]) == 0
+    with (tmp_path / "f" / "voice_embed.csv").open(newline="") as f:
+        measured = {r["path"]: float(r["voice_embed_logit"]) for r in csv.DictReader(f)}
+    stored = np.load(models / "embeddings.npz")
+    embedding = dict(zip(stored["paths"].tolist(), stored["embeddings"]))[str(rows[5].path)]
+    fold2 = voice_embed.load_head(models / "fold2" / voice_embed.CHECKPOINT)
+    assert measured[str(rows[5].path)] == pytest.approx(fold2.logit(embedding), abs=1e-3)  # row 5 is in fold 2
