@@ -214,7 +214,7 @@ def test_voice_folds_fit_the_voice_stacker_on_every_voice_with_a_label(speech, t
     y = np.array([int(r["label"]) for r in scored.values()])
     assert p[y == 1].mean() > p[y == 0].mean() + 0.2  # the voice scores carry it
     report = json.loads((tmp_path / "m/voice/report.json").read_text())
-    assert report["fit"]["family_balance"] == 1.0  # each generator family weighs the same
+    assert report["fit"]["family_balance"] == 0.0  # the families as they come, unless asked
     with (tmp_path / "m/stacker/oof.csv").open(newline="") as f:
         assert {Path(r["path"]).suffix for r in csv.DictReader(f)} == {".mp4"}
 
@@ -261,6 +261,11 @@ def test_voice_columns_are_all_the_voice_stacker_reads(speech, tmp_path, capsys)
     assert {"aud_mean", "aud_q90"} <= set(video.feature_names)  # the video stacker keeps its columns
     report = json.loads((tmp_path / "m/voice/report.json").read_text())
     assert report["fit"]["voice_columns"] == ["aud_mean", "has_audio"] and report["fit"]["monotone"] == "evidence"
+    assert main(["fit-stacker", "--oof", str(speech["runs"]), "--folds", str(speech["folds"]),
+                 "--voice-folds", str(speech["all_folds"]), "--manifest", str(speech["manifest"]),
+                 "--voice-family-balance", "1", "-o", str(tmp_path / "b")]) == 0
+    assert json.loads((tmp_path / "b/voice/report.json").read_text())["fit"]["family_balance"] == 1.0
+    assert json.loads((tmp_path / "b/stacker/report.json").read_text())["fit"]["family_balance"] == 0.0
     assert report["verdicts"]["audio"]["n"] > 0  # its voice verdict reads the columns it keeps
     assert main(["fit-stacker", "--oof", str(speech["runs"]), "--folds", str(speech["folds"]),
                  "--voice-folds", str(speech["all_folds"]), "--manifest", str(speech["manifest"]),

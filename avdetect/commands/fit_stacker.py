@@ -80,6 +80,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--voice-columns", type=lambda text: [p for p in text.split(",") if p], default=[],
                         metavar="PATTERNS", help="with --voice-folds: the only columns the voice stacker reads, of "
                         "those made from the voice (e.g. 'voice_embed_logit'; default all of them)")
+    parser.add_argument("--voice-family-balance", type=float, default=None, metavar="POWER",
+                        help="--family-balance of the voice stacker (default "
+                        "avdetect.training.stacker.VOICE_FAMILY_BALANCE, 0: families as they come)")
     parser.add_argument("--family-balance", type=float, default=0.0, metavar="POWER",
                         help="also divide each fake's weight by n(its family) ** POWER: the manifest's generator "
                         "family, or the kind of pseudo-fake variant; 1 weighs every family the same (default 0: off)")
@@ -135,7 +138,8 @@ def run(args: argparse.Namespace) -> int:
             voice = keep_columns(voice, matching(voice.table.names, args.voice_columns, option="--voice-columns"))
         _check_voice_only(args.voice_only, voice.table.names)
         _fit_and_write(args.output / "voice", voice,
-                       {**settings, "family_balance": VOICE_FAMILY_BALANCE, "monotone": VOICE_MONOTONE},
+                       {**settings, "monotone": VOICE_MONOTONE, "family_balance": VOICE_FAMILY_BALANCE
+                        if args.voice_family_balance is None else args.voice_family_balance},
                        equal_classes=not args.no_balance)
     _fit_and_write(args.output / "stacker", data, settings, equal_classes=not args.no_balance)
     bundle = None
@@ -187,8 +191,9 @@ def _check_sources(args: argparse.Namespace) -> None:
         raise InputError("give --oof and --folds (the branches' runs), or --from-model MODEL_DIR")
     elif args.voice_folds and not args.manifest:
         raise InputError("--voice-folds needs --manifest: the voice stacker weighs each generator family the same")
-    elif (args.voice_only or args.voice_columns) and not args.voice_folds:
-        option = "--voice-only" if args.voice_only else "--voice-columns"
+    elif (args.voice_only or args.voice_columns or args.voice_family_balance is not None) and not args.voice_folds:
+        option = ("--voice-only" if args.voice_only else "--voice-columns" if args.voice_columns
+                  else "--voice-family-balance")
         raise InputError(f"{option} needs --voice-folds: no voice stacker would read those columns")
 
 

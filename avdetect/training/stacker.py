@@ -34,12 +34,13 @@ from stacking.stacker import LGBMStacker, balanced_weights
 log = logging.getLogger(__name__)
 
 
-# The voice stacker (`stacker_data.voice_rows`: every voice with a label of its own) weighs each generator
-# family's fakes the same: speech generators differ far more in size than the video families (344 diphone
-# files against 36 MelGAN in the recipe), and on its family-held-out folds this lifted the mean AUC over
-# families from 0.667 to 0.711 (the recipe of 2026-12-03).
-VOICE_FAMILY_BALANCE = 1.0
-# ... and follows the evidence rules (`stacking.monotone`): the recipe's voice stacker reads the speaker-encoder
+# The voice stacker (`stacker_data.voice_rows`: every voice with a label of its own) weighs the generator
+# families as they come by default (`fit-stacker --voice-family-balance`): on the speaker-encoder logit alone,
+# weighing each family's fakes the same ranked the held-out families no better (family mean 0.728 against
+# 0.732) and left it miscalibrated (ECE 0.163 against 0.051, real voices at 0.5 32 % against 25 %); on many
+# free columns (the recipe of 2026-12-03) it had lifted the family mean from 0.667 to 0.711.
+VOICE_FAMILY_BALANCE = 0.0
+# It follows the evidence rules (`stacking.monotone`): the recipe's voice stacker reads the speaker-encoder
 # head's logit alone (`fit-stacker --voice-columns`), and free trees bent it into a non-monotone map that
 # ranked held-out families worse than the logit itself (family mean 0.639 against 0.728; data/shipped/README.md).
 VOICE_MONOTONE = "evidence"
