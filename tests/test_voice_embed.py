@@ -110,15 +110,24 @@ def test_train_voice_embed_fits_one_head_per_fold_that_never_saw_it(tmp_path, sp
     write_manifest([*rows, dub], tmp_path / "m.csv")
     write_folds([*rows, dub], np.array([i // 2 for i in range(8)] + [0]), tmp_path / "folds.csv")
     models = tmp_path / "models"
-    assert main(["train-voice-embed", str(tmp_path / "m.csv"), "--cache", str(cache), "-o", str(models),
-                 "--folds", str(tmp_path / "folds.csv"), "--c", "1"]) == 0, capsys.readouterr().err
-    assert "heads fitted on 4 real and 4 fake voices" in capsys.readouterr().out  # the dub is not a fake voice
+    train = ["train-voice-embed", str(tmp_path / "m.csv"), "--cache", str(cache), "-o", str(models),
+             "--folds", str(tmp_path / "folds.csv"), "--c", "1"]
+    assert main(train) == 0, capsys.readouterr().err
+    assert "heads fitted on 4 real and 4 fake voices and 1 acoustic" in capsys.readouterr().out  # the dub: not fake
     assert len(embed_rows(rows[:2], cache, models / "embeddings.npz")) == 9  # kept: nothing embedded again
     for k in range(4):
         head = voice_embed.load_head(models / f"fold{k}" / voice_embed.CHECKPOINT)
-        assert head.meta["n_real"] == 3 and head.meta["n_fake"] == 3  # its fold's two rows left out
+        assert head.meta["n_real"] == 6 and head.meta["n_fake"] == 6  # its fold's two voices and their copies out
     metrics = json.loads((models / "metrics.json").read_text())
-    assert metrics["n_real"] == 4 and metrics["folds"]["2"]["n_held_out"] == 2
+    assert metrics["n_real"] == 4 and metrics["folds"]["2"]["n_held_out"] == 2 and metrics["acoustic_copies"] == 1
+    copies, stored = np.load(models / "acoustic_copies.npz"), np.load(models / "embeddings.npz")
+    assert copies["embeddings"].shape == (8, 1, 256)
+    as_is = dict(zip(stored["paths"].tolist(), stored["embeddings"]))[str(copies["paths"][0])]
+    assert not np.allclose(copies["embeddings"][0, 0], as_is, atol=1e-3)  # a copy is not the voice as it is
+    head_all = (models / voice_embed.CHECKPOINT).read_text()
+    assert main(train) == 0 and (models / voice_embed.CHECKPOINT).read_text() == head_all  # same draws, same head
+    assert main([*train, "--acoustic-copies", "0"]) == 0
+    assert voice_embed.load_head(models / "fold0" / voice_embed.CHECKPOINT).meta["n_real"] == 3
     assert main(["video-features", str(tmp_path / "m.csv"), "--cache", str(cache), "-o", str(tmp_path / "f"),
                  "--extractors", "voice_embed", "--models", str(models), "--folds", str(tmp_path / "folds.csv")]) == 0
     with (tmp_path / "f" / "voice_embed.csv").open(newline="") as f:

@@ -1,9 +1,11 @@
 """`avdetect train-voice-embed MANIFEST --cache CACHE -o MODELS [--folds F]`: the voice_embed block's heads.
 
 Embeds the detected speech of every cached row with the speaker encoder (kept in MODELS/embeddings.npz, so a
-rerun embeds only new rows), then fits the linear head on the labelled voices: MODELS/voice_embed/head.json
-on all of them and, with --folds, MODELS/fold<k>/voice_embed/head.json without fold k, which
-`video-features --extractors voice_embed --models MODELS --folds F` reads to measure every video out of fold.
+rerun embeds only new rows) and, `--acoustic-copies` times, each labelled voice through a random room,
+equaliser and low-pass (MODELS/acoustic_copies.npz), then fits the linear head on the labelled voices and
+their copies: MODELS/voice_embed/head.json on all of them and, with --folds, MODELS/fold<k>/voice_embed/head.json
+without fold k, which `video-features --extractors voice_embed --models MODELS --folds F` reads to measure
+every video out of fold.
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", type=Path, required=True, help="models folder to write")
     p.add_argument("--folds", type=Path, help="folds CSV (`avdetect folds`): also one head without each fold")
     p.add_argument("--c", type=float, default=0.01, help="inverse L2 strength of the logistic regression")
+    p.add_argument("--acoustic-copies", type=int, default=1, help="degraded copies of each training voice, real "
+                   "and fake alike, each through a room, equaliser and low-pass with probability 0.5 (default 1; "
+                   "0: none; needs audiomentations)")
+    p.add_argument("--seed", type=int, default=0, help="the copies' draws")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads for the encoder")
     p.set_defaults(func=run)
 
@@ -28,15 +34,19 @@ def run(args: argparse.Namespace) -> int:
 
     from avdetect.corpus.folds import fold_map, read_folds
     from avdetect.corpus.manifest import read_manifest
-    from avdetect.training.voice_embed import STORE, HeadConfig, embed_rows, write_heads
+    from avdetect.training.voice_embed import (COPIES, STORE, HeadConfig, acoustic_copies, embed_rows,
+                                               training_rows, write_heads)
 
     torch.set_num_threads(args.threads)
     rows = read_manifest(args.manifest)
     fold_of = fold_map(read_folds(args.folds)) if args.folds else None
     embeddings = embed_rows(rows, args.cache, args.output / STORE)
     print(f"{args.output / STORE}: {len(embeddings)} of {len(rows)} rows have speech")
-    metrics = write_heads(rows, embeddings, args.output, fold_of=fold_of, config=HeadConfig(c=args.c))
-    print(f"heads fitted on {metrics['n_real']} real and {metrics['n_fake']} fake voices -> {args.output}")
+    config = HeadConfig(c=args.c, acoustic_copies=args.acoustic_copies, seed=args.seed)
+    copies = acoustic_copies(training_rows(rows, embeddings), args.cache, args.output / COPIES, config)
+    metrics = write_heads(rows, embeddings, args.output, fold_of=fold_of, config=config, copies=copies)
+    print(f"heads fitted on {metrics['n_real']} real and {metrics['n_fake']} fake voices"
+          f"{f' and {args.acoustic_copies} acoustic copies of each' if copies else ''} -> {args.output}")
     for k, fold in metrics["folds"].items():
         print(f"  fold {k}: {fold['n_held_out']} held out, AUC {fold['auc']:.3f}")
     return 0

@@ -4,14 +4,21 @@
     MODELS/fold<k>/voice_embed/head.json  with folds: fitted without fold k, so that `video-features
                                           --models MODELS --folds F` measures each video out of fold
     MODELS/embeddings.npz                 the embeddings (a rerun embeds only the rows it lacks)
+    MODELS/acoustic_copies.npz            embeddings of each training voice through random rooms, equalisers
+                                          and low-passes (`HeadConfig.acoustic_copies`; kept while the
+                                          settings and rows are the same)
     MODELS/metrics.json                   each fold's held-out AUC and the fitting settings
 
 Rows count with their `audio_label`, dubs aside (their voice is a real one, another speaker's: a voice-only
-head would learn noise from them, as the voice stacker would); the head weighs both classes alike.
+head would learn noise from them, as the voice stacker would); the head weighs both classes alike. Its
+training rows also come as acoustic copies, real and fake alike, so that recording conditions cannot stand
+for the label (as `train audio --room-p --eq-p --lowpass-p` does for the CNN); each head learns only from
+the copies of its own training rows, and the block measures the voices as they are.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
@@ -25,11 +32,14 @@ from avdetect.corpus.cache_index import cached_paths
 from avdetect.corpus.manifest import FAKE, REAL, ManifestRow
 from avdetect.corpus.variants import foreign_voice
 from avdetect.errors import AvdetectError
-from avdetect.features.voice_embed import CHECKPOINT, EmbedHead, speech_embedding
+from avdetect.features.speech_span import speech_excerpt
+from avdetect.features.voice_embed import CHECKPOINT, MAX_SPEECH_S, SAMPLE_RATE, EmbedHead, embed, speech_embedding
+from avdetect.training.audio_acoustics import AcousticsConfig, apply_acoustics, check_installed
 
 log = logging.getLogger(__name__)
 
 STORE = "embeddings.npz"
+COPIES = "acoustic_copies.npz"
 
 
 @dataclass(frozen=True)
@@ -38,10 +48,16 @@ class HeadConfig:
     c: inverse L2 strength of the logistic regression; strong (0.01) transferred best to held-out
         generators on the shared data (data/shipped/README.md).
     max_iter: the solver's iterations.
+    acoustic_copies: degraded copies of each training voice added to the head's rows (0: none).
+    acoustics: the room, equaliser and low-pass each copy goes through, each with its probability.
+    seed: the copies' draws.
     """
 
     c: float = 0.01
     max_iter: int = 3000
+    acoustic_copies: int = 1
+    acoustics: AcousticsConfig = AcousticsConfig(room_p=0.5, eq_p=0.5, lowpass_p=0.5)
+    seed: int = 0
 
 
 def embed_rows(rows: Sequence[ManifestRow], cache_dir: Path, store: Path,
@@ -78,6 +94,42 @@ def _read_store(store: Path) -> dict[str, np.ndarray]:
         return dict(zip(data["paths"].tolist(), data["embeddings"]))
 
 
+def training_rows(rows: Sequence[ManifestRow], embeddings: Mapping[str, np.ndarray]) -> list[ManifestRow]:
+    """The rows a head learns from: a voice label of their own and an embedding, dubs aside."""
+    return [r for r in rows if r.audio_label in (REAL, FAKE) and str(r.path) in embeddings
+            and not foreign_voice(r.path)]
+
+
+def acoustic_copies(rows: Sequence[ManifestRow], cache_dir: Path, store: Path,
+                    config: HeadConfig) -> dict[str, np.ndarray]:
+    """path -> float32 (config.acoustic_copies, 256) embeddings of the row's speech through random rooms,
+    equalisers and low-passes, drawn in the order of `rows` from `config.seed`, kept in ``store`` and reused
+    while the rows and settings are the same (the draws depend on both).
+
+    Raises:
+        EngineMissingError: audiomentations is not installed.
+    """
+    if config.acoustic_copies <= 0:
+        return {}
+    stamp = json.dumps({"paths": [str(r.path) for r in rows], "copies": config.acoustic_copies,
+                        "acoustics": dataclasses.asdict(config.acoustics), "seed": config.seed}, sort_keys=True)
+    if store.is_file():
+        with np.load(store, allow_pickle=False) as data:
+            if str(data["stamp"]) == stamp:
+                return dict(zip(data["paths"].tolist(), data["embeddings"]))
+    check_installed(config.acoustics)
+    keys, rng, done = cached_paths(cache_dir), np.random.default_rng(config.seed), {}
+    for row in rows:
+        speech = speech_excerpt(load_perception(cache_dir / f"{keys[str(row.path)]}.npz"), MAX_SPEECH_S)
+        done[str(row.path)] = np.stack([
+            embed(apply_acoustics(speech, rng, config.acoustics, sample_rate=SAMPLE_RATE), SAMPLE_RATE)[0]
+            for _ in range(config.acoustic_copies)])
+    store.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(store, paths=np.array(list(done), dtype=str), stamp=np.array(stamp),
+             embeddings=np.stack(list(done.values())) if done else np.zeros((0, 0, 256), np.float32))
+    return done
+
+
 def fit_head(x: np.ndarray, y: np.ndarray, config: HeadConfig = HeadConfig()) -> EmbedHead:
     """The head fitted on embeddings ``x`` float (n, D) and labels ``y`` (1 fake, 0 real).
 
@@ -98,21 +150,30 @@ def fit_head(x: np.ndarray, y: np.ndarray, config: HeadConfig = HeadConfig()) ->
 
 
 def write_heads(rows: Sequence[ManifestRow], embeddings: Mapping[str, np.ndarray], out: Path, *,
-                fold_of: Mapping[str, int] | None = None, config: HeadConfig = HeadConfig()) -> dict:
-    """Fits and saves the head on every labelled voice and, with ``fold_of``, one without each fold;
-    returns the metrics written to OUT/metrics.json (per fold: rows and held-out AUC)."""
+                fold_of: Mapping[str, int] | None = None, config: HeadConfig = HeadConfig(),
+                copies: Mapping[str, np.ndarray] | None = None) -> dict:
+    """Fits and saves the head on every labelled voice (and its acoustic ``copies``, path -> (k, 256)) and,
+    with ``fold_of``, one without each fold; returns the metrics written to OUT/metrics.json (per fold: rows
+    and held-out AUC, measured on the voices as they are)."""
     from stacking.metrics import auc
 
-    labelled = [r for r in rows if r.audio_label in (REAL, FAKE) and str(r.path) in embeddings
-                and not foreign_voice(r.path)]
+    labelled = training_rows(rows, embeddings)
     x = np.stack([embeddings[str(r.path)] for r in labelled]).astype(np.float64)
     y = np.array([r.audio_label == FAKE for r in labelled], dtype=np.int64)
-    fit_head(x, y, config).save(out / CHECKPOINT)
-    metrics: dict = {"c": config.c, "n_real": int(np.sum(y == 0)), "n_fake": int(np.sum(y == 1)), "folds": {}}
+
+    def fit(keep: np.ndarray) -> EmbedHead:
+        extra = [(copies[str(r.path)], label) for r, label, k in zip(labelled, y, keep) if k and copies]
+        xs = [x[keep], *(c.astype(np.float64) for c, _ in extra)]
+        ys = [y[keep], *(np.full(len(c), label) for c, label in extra)]
+        return fit_head(np.concatenate(xs), np.concatenate(ys), config)
+
+    fit(np.ones(len(y), bool)).save(out / CHECKPOINT)
+    metrics: dict = {"c": config.c, "n_real": int(np.sum(y == 0)), "n_fake": int(np.sum(y == 1)),
+                     "acoustic_copies": config.acoustic_copies if copies else 0, "folds": {}}
     if fold_of is not None:
         folds = np.array([fold_of.get(str(r.path), -1) for r in labelled])
         for k in sorted(set(fold_of.values())):
-            head = fit_head(x[folds != k], y[folds != k], config)
+            head = fit(folds != k)
             head.save(out / f"fold{k}" / CHECKPOINT)
             held = folds == k
             logits = np.array([head.logit(v) for v in x[held]])

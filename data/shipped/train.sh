@@ -133,7 +133,8 @@ fi
 # of BLOCKS would be fused still), all but the learnt sync block's, made above
 find "$W/runs/features" -name '*.csv' ! -name sync_learnt.csv -delete 2>/dev/null || true
 # the voice_embed block: a linear head over the speaker encoder's embedding, one per fold (each voice measured
-# by a head that never heard it) and the one that ships, fitted on every voice (seconds; embedding ~4 min)
+# by a head that never heard it) and the one that ships, fitted on every voice and one copy of each through a
+# random room, equaliser and low-pass (embedding ~4 min, the copies ~8, the heads seconds)
 if [ "${VOICE_EMBED:-1}" = 1 ]; then
   $A train-voice-embed "$W/all.csv" --cache "$W/cache" -o "$W/runs/voice_embed" --folds "$W/folds.csv"
   $A video-features "$W/all.csv" --cache "$W/cache" -o "$W/runs/features" --extractors voice_embed \
