@@ -9,7 +9,9 @@ generator's fakes comes from a model that never saw that generator. Each row giv
 by the same models: ``--reals fold``; ``--reals all`` uses every real), their mean P(fake) and the
 fraction caught at 0.5; then the reals' false-alarm rate at 0.5 and the means over generators.
 ``--false-alarm RATE`` judges at the threshold where that fraction of the reals is called fake instead
-(printed), e.g. 0.05 to ask how much is caught when one real in twenty is flagged.
+(printed), e.g. 0.05 to ask how much is caught when one real in twenty is flagged. ``--logit`` reads a
+column of log-odds as P(fake) = sigmoid (a feature block's score, e.g. ``voice_embed_logit`` of
+``runs/features/voice_embed.csv`` with ``--folds``); empty and NaN cells are no score.
 
 Reads any OOF table with a ``path`` column: a branch's ``oof.csv`` (a row per window or crop; the
 ``probability`` column is averaged per file), the stacker's ``oof.csv`` (``p_fake``, ``p_visual``,
@@ -68,8 +70,9 @@ def read_scores(path: Path, column: str | None, modality: str) -> dict[str, floa
             raise SystemExit(f"{path}: no score column (looked for {column or 'probability/p_*'}); use --column")
         values: dict[str, list[float]] = defaultdict(list)
         for record in reader:
-            if (record.get(column) or "").strip():
-                values[record["path"]].append(float(record[column]))
+            value = float(record.get(column) or "nan")
+            if np.isfinite(value):  # empty, or NaN where a feature block had nothing to measure
+                values[record["path"]].append(value)
     return {key: float(np.mean(v)) for key, v in values.items()}
 
 
@@ -197,6 +200,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--reals", choices=("fold", "all"), default="fold",
                         help="reals each generator is compared with (default: those of its folds)")
     parser.add_argument("--column", help="score column (default: probability, else by modality)")
+    parser.add_argument("--logit", action="store_true", help="the column holds log-odds (e.g. the voice_embed "
+                        "block's voice_embed_logit in runs/features/voice_embed.csv): judged as P(fake) = sigmoid")
     parser.add_argument("--false-alarm", type=float, metavar="RATE",
                         help="judge at the threshold where this fraction of the reals is called fake (default: 0.5)")
     parser.add_argument("--fit", type=Path, metavar="FEATURES_DIR",
@@ -223,6 +228,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         write_oof_table(args.oof, fit_oof(rows, folds, features, modality=args.modality, hold_out=args.hold_out))
         print(f"{args.oof}: LightGBM out-of-fold scores from {len(names)} features of {args.fit}")
     scores = read_scores(args.oof, args.column, args.modality)
+    if args.logit:
+        scores = {key: float(1 / (1 + np.exp(-value))) for key, value in scores.items()}
     if args.variants:
         rows = with_variants(rows, scores)
     known = {str(r.path) for r in rows}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 from dataclasses import replace
 from pathlib import Path
 
@@ -84,6 +85,23 @@ def test_false_alarm_judges_at_the_threshold_the_reals_set(bench, tables, capsys
     assert "threshold 0.250: 25% of the reals" in out and ">=0.25" in out
     lines = {line.split()[0]: line.split() for line in out.splitlines()[3:]}
     assert lines["reals"][-1] == "0.250" and lines["lipsync"][-1] == "1.000" and lines["variant:dub"][-1] == "0.000"
+
+
+def test_a_block_of_log_odds_is_judged_as_probabilities_and_its_nans_left_out(bench, tables, tmp_path, capsys):
+    manifest, oof = tables
+    with oof.open(newline="", encoding="utf-8") as f:  # the same scores as log-odds, and a row with no value
+        rows = [(r["path"], r["fold"], math.log(float(r["p_fake"]) / (1 - float(r["p_fake"]))))
+                for r in csv.DictReader(f)]
+    block = tmp_path / "voice_embed.csv"
+    with block.open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows([("path", "fold", "voice_embed_logit"), *rows, (str(tmp_path / "real3.mp4"), 1, "nan")])
+    for args in ([], ["--column", "voice_embed_logit", "--logit"]):
+        bench.main(["--modality", "av", "--oof", str(block if args else oof), "--manifest", str(manifest),
+                    "--hold-out", "family", "--variants", *args])
+        out = capsys.readouterr().out
+        lines = {line.split()[0]: line.split() for line in out.splitlines()[2:]}
+        assert lines["lipsync"][1:] == ["2", "1.000", "0.000", "0.700", "1.000"]  # mean p 0.7 as in the OOF table
+        assert lines["reals"][1] == "4"  # the extra NaN row adds no score: real3 keeps its one value
 
 
 def test_a_table_without_folds_asks_for_them(bench, tables, tmp_path):
