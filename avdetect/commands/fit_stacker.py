@@ -91,9 +91,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         f"(any of {', '.join(BOOSTER_PARAMS)}; defaults sized for a few hundred videos); "
                         "repeatable, a later value of a setting wins")
     parser.add_argument("--monotone", choices=tuple(RULES), default="evidence",
-                        help="evidence (default): in the video stacker the branch scores and the lip-sync lag and "
-                             "correlation push P(fake) one way only (stacking.monotone); none: every column free. "
-                             "The voice stacker keeps every column free")
+                        help="evidence (default): in the video stacker the branch scores, the voice_embed logit "
+                             "and the lip-sync lag and correlation push P(fake) one way only (stacking.monotone); "
+                             "none: every column free. The voice stacker follows the evidence rules always "
+                             "(avdetect.training.stacker.VOICE_MONOTONE)")
     parser.add_argument("--voice-folds", type=Path, metavar="FOLDS",
                         help="with --oof and --manifest: also fit the voice stacker (MODEL_DIR/voice), for inputs "
                         "without a face, on the voices of this folds file's rows (the files without a face and the "
