@@ -33,7 +33,7 @@ def block_of(name: str) -> str:
 def explain_reals(model: Path, fusion: str = "stacker") -> list[tuple[str, float, dict[str, float]]]:
     """(dataset, p_fake, block -> contribution) of every real row of the `fusion` ("stacker" or "voice"),
     each from the fold that held it out."""
-    from avdetect.training.stacker import fit_stacker
+    from avdetect.training.stacker import FIT_SETTINGS, fit_stacker
     from avdetect.training.stacker_data import select_rows
     from avdetect.training.stacker_table import TABLE_FILE, load_table
 
@@ -44,9 +44,7 @@ def explain_reals(model: Path, fusion: str = "stacker") -> list[tuple[str, float
     out = []
     for fold in np.unique(data.folds):
         held = data.folds == fold
-        stacker = fit_stacker(select_rows(data, ~held), calibration=fit.get("calibration", "auto"),
-                              seed=fit.get("seed", 0), balance=fit.get("balance", 0.5), family_balance=fit.get("family_balance", 0.0),
-                              booster=fit.get("booster") or None, monotone=fit.get("monotone", "none"))
+        stacker = fit_stacker(select_rows(data, ~held), **{k: fit[k] for k in FIT_SETTINGS if k in fit})
         reals = held & (data.y == 0)
         X = data.table.X[reals]
         p = stacker.predict_proba(X)[:, 1]

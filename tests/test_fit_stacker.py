@@ -198,10 +198,13 @@ def speech(runs):
     return add_speech(runs)
 
 
+def fit_voice(speech: dict, *options: str) -> int:
+    """fit-stacker on the speech fixture's runs with its voice folds and manifest, and `options`."""
+    return main(["fit-stacker", "--oof", str(speech["runs"]), "--folds", str(speech["folds"]),
+                 "--voice-folds", str(speech["all_folds"]), "--manifest", str(speech["manifest"]), *options])
+
 def test_voice_folds_fit_the_voice_stacker_on_every_voice_with_a_label(speech, tmp_path, capsys):
-    code = main(["fit-stacker", "--oof", str(speech["runs"]), "--folds", str(speech["folds"]),
-                 "--voice-folds", str(speech["all_folds"]), "--manifest", str(speech["manifest"]),
-                 "-o", str(tmp_path / "m")])
+    code = fit_voice(speech, "-o", str(tmp_path / "m"))
     assert code == 0, capsys.readouterr().err
     video, voice = load_bundle(tmp_path / "m/stacker"), load_bundle(tmp_path / "m/voice")
     assert voice.feature_names and set(voice.feature_names) == set(voice_columns(video.feature_names))
@@ -235,9 +238,7 @@ def test_voice_rows_leave_out_dubs_and_the_columns_of_the_face():
 
 
 def test_voice_only_columns_are_read_by_the_voice_stacker_alone(speech, tmp_path, capsys):
-    code = main(["fit-stacker", "--oof", str(speech["runs"]), "--folds", str(speech["folds"]),
-                 "--voice-folds", str(speech["all_folds"]), "--manifest", str(speech["manifest"]),
-                 "--voice-only", "aud_q*", "-o", str(tmp_path / "m")])
+    code = fit_voice(speech, "--voice-only", "aud_q*", "-o", str(tmp_path / "m"))
     assert code == 0, capsys.readouterr().err
     video, voice = load_bundle(tmp_path / "m/stacker"), load_bundle(tmp_path / "m/voice")
     only = [name for name in voice.feature_names if name.startswith("aud_q")]
@@ -245,31 +246,23 @@ def test_voice_only_columns_are_read_by_the_voice_stacker_alone(speech, tmp_path
     assert set(voice.feature_names) - set(only) == set(voice_columns(video.feature_names))
     report = json.loads((tmp_path / "m/stacker/report.json").read_text())
     assert report["fit"]["voice_only"] == ["aud_q*"]
-    assert main(["fit-stacker", "--oof", str(speech["runs"]), "--folds", str(speech["folds"]),
-                 "--voice-folds", str(speech["all_folds"]), "--manifest", str(speech["manifest"]),
-                 "--voice-only", "vis_main_*", "-o", str(tmp_path / "n")]) == 2
+    assert fit_voice(speech, "--voice-only", "vis_main_*", "-o", str(tmp_path / "n")) == 2
     assert "--voice-only vis_main_*: the voice stacker reads none" in capsys.readouterr().err
 
 
 def test_voice_columns_are_all_the_voice_stacker_reads(speech, tmp_path, capsys):
-    code = main(["fit-stacker", "--oof", str(speech["runs"]), "--folds", str(speech["folds"]),
-                 "--voice-folds", str(speech["all_folds"]), "--manifest", str(speech["manifest"]),
-                 "--voice-columns", "aud_mean,has_audio", "-o", str(tmp_path / "m")])
+    code = fit_voice(speech, "--voice-columns", "aud_mean,has_audio", "-o", str(tmp_path / "m"))
     assert code == 0, capsys.readouterr().err
     video, voice = load_bundle(tmp_path / "m/stacker"), load_bundle(tmp_path / "m/voice")
     assert voice.feature_names == ("aud_mean", "has_audio")
     assert {"aud_mean", "aud_q90"} <= set(video.feature_names)  # the video stacker keeps its columns
     report = json.loads((tmp_path / "m/voice/report.json").read_text())
     assert report["fit"]["voice_columns"] == ["aud_mean", "has_audio"] and report["fit"]["monotone"] == "evidence"
-    assert main(["fit-stacker", "--oof", str(speech["runs"]), "--folds", str(speech["folds"]),
-                 "--voice-folds", str(speech["all_folds"]), "--manifest", str(speech["manifest"]),
-                 "--voice-family-balance", "1", "-o", str(tmp_path / "b")]) == 0
+    assert fit_voice(speech, "--voice-family-balance", "1", "-o", str(tmp_path / "b")) == 0
     assert json.loads((tmp_path / "b/voice/report.json").read_text())["fit"]["family_balance"] == 1.0
     assert json.loads((tmp_path / "b/stacker/report.json").read_text())["fit"]["family_balance"] == 0.0
     assert report["verdicts"]["audio"]["n"] > 0  # its voice verdict reads the columns it keeps
-    assert main(["fit-stacker", "--oof", str(speech["runs"]), "--folds", str(speech["folds"]),
-                 "--voice-folds", str(speech["all_folds"]), "--manifest", str(speech["manifest"]),
-                 "--voice-columns", "vis_main_*", "-o", str(tmp_path / "n")]) == 2
+    assert fit_voice(speech, "--voice-columns", "vis_main_*", "-o", str(tmp_path / "n")) == 2
     assert "--voice-columns vis_main_*: matches none" in capsys.readouterr().err
     assert main(["fit-stacker", "--oof", str(speech["runs"]), "--folds", str(speech["folds"]),
                  "--voice-columns", "aud_mean", "-o", str(tmp_path / "c")]) == 2

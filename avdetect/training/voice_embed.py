@@ -161,11 +161,14 @@ def write_heads(rows: Sequence[ManifestRow], embeddings: Mapping[str, np.ndarray
     x = np.stack([embeddings[str(r.path)] for r in labelled]).astype(np.float64)
     y = np.array([r.audio_label == FAKE for r in labelled], dtype=np.int64)
 
-    def fit(keep: np.ndarray) -> EmbedHead:
-        extra = [(copies[str(r.path)], label) for r, label, k in zip(labelled, y, keep) if k and copies]
-        xs = [x[keep], *(c.astype(np.float64) for c, _ in extra)]
-        ys = [y[keep], *(np.full(len(c), label) for c, label in extra)]
-        return fit_head(np.concatenate(xs), np.concatenate(ys), config)
+    # (n, k, D): each voice's k acoustic copies, k = 0 without them
+    xc = (np.stack([copies[str(r.path)] for r in labelled]).astype(np.float64) if copies
+          else np.zeros((len(y), 0, x.shape[1])))
+
+    def fit(keep: np.ndarray) -> EmbedHead:  # the kept voices, then their copies, voice after voice
+        copied = xc[keep].reshape(-1, x.shape[1])
+        return fit_head(np.concatenate([x[keep], copied]), np.concatenate([y[keep], np.repeat(y[keep], xc.shape[1])]),
+                        config)
 
     fit(np.ones(len(y), bool)).save(out / CHECKPOINT)
     metrics: dict = {"c": config.c, "n_real": int(np.sum(y == 0)), "n_fake": int(np.sum(y == 1)),
