@@ -20,7 +20,7 @@ from avdetect.features import voice_embed
 from avdetect.features.registry import get_extractor
 from avdetect.features.speech_span import audio_perception
 from avdetect.perception.video import load_audio
-from avdetect.training.voice_embed import HeadConfig, embed_rows, fit_head
+from avdetect.training.voice_embed import HeadConfig, encode_rows, fit_head
 
 pytest.importorskip("resemblyzer")
 
@@ -31,22 +31,30 @@ def speech(shared_data: Path) -> dict[str, np.ndarray]:
     return {name: load_audio(folder / f"{name}.flac", SAMPLE_RATE) for name in ("103-1240-0000", "1040-133433-0000")}
 
 
-def test_embedding_is_normalised_and_loudness_free(speech):
+def test_encoding_is_normalised_loudness_free_and_resemblyzers_own(speech):
     audio = speech["103-1240-0000"]
-    embedding, partials = voice_embed.embed(audio, SAMPLE_RATE)
-    quiet, _ = voice_embed.embed(audio * 0.05, SAMPLE_RATE)
-    assert embedding.shape == (256,) and partials.shape[1] == 256 and len(partials) >= 2
-    assert np.isclose(np.linalg.norm(embedding), 1, atol=1e-4)
-    assert np.allclose(embedding, quiet, atol=1e-3)  # the speech is brought to one loudness first
+    found = voice_embed.encode(audio, SAMPLE_RATE)
+    quiet = voice_embed.encode(audio * 0.05, SAMPLE_RATE)
+    assert found.embedding.shape == (256,) and found.partials.shape[1] == 256 and len(found.partials) >= 2
+    assert found.features.shape == (voice_embed.N_FEATURES,) and np.all(np.isfinite(found.features))
+    assert np.isclose(np.linalg.norm(found.embedding), 1, atol=1e-4)
+    # the speech is brought to one loudness first
+    assert np.allclose(found.embedding, quiet.embedding, atol=1e-3)
+    assert np.allclose(found.features, quiet.features, atol=1e-3)
+    # the layers run one by one give the encoder's own embedding of the same speech
+    level = np.float32(10 ** (voice_embed.TARGET_DBFS / 20) / np.sqrt(np.mean(audio.astype(np.float64) ** 2)))
+    own, partials, _ = voice_embed.encoder().embed_utterance(audio * level, return_partials=True,
+                                                             rate=voice_embed.PARTIAL_RATE)
+    assert np.allclose(found.embedding, own, atol=1e-5) and np.allclose(found.partials, partials, atol=1e-5)
     with pytest.raises(ValueError, match="16000"):
-        voice_embed.embed(audio, 8000)
+        voice_embed.encode(audio, 8000)
 
 
 def test_one_speaker_is_closer_to_itself_than_to_another(speech):
     a = speech["103-1240-0000"]
-    first, _ = voice_embed.embed(a[: len(a) // 2], SAMPLE_RATE)
-    second, _ = voice_embed.embed(a[len(a) // 2 :], SAMPLE_RATE)
-    other, _ = voice_embed.embed(speech["1040-133433-0000"], SAMPLE_RATE)
+    first = voice_embed.encode(a[: len(a) // 2], SAMPLE_RATE).embedding
+    second = voice_embed.encode(a[len(a) // 2 :], SAMPLE_RATE).embedding
+    other = voice_embed.encode(speech["1040-133433-0000"], SAMPLE_RATE).embedding
     assert first @ second > first @ other
 
 
@@ -56,16 +64,19 @@ def head_of(direction: np.ndarray, bias: float = 0.0) -> voice_embed.EmbedHead:
 
 
 def test_block_row_and_head_round_trip(tmp_path, speech):
-    embedding, partials = voice_embed.embed(speech["103-1240-0000"], SAMPLE_RATE)
-    head = head_of(embedding, bias=-0.5)
+    found = voice_embed.encode(speech["103-1240-0000"], SAMPLE_RATE)
+    unit = found.features / np.linalg.norm(found.features)
+    head = head_of(unit, bias=-0.5)
     path = head.save(tmp_path / voice_embed.CHECKPOINT)
     again = voice_embed.load_head(path)
-    row = voice_embed.block_row(embedding, partials, again)
-    assert row[0] == pytest.approx(1.0 - 0.5, abs=1e-4)  # its own direction: |e|^2 + bias
+    row = voice_embed.block_row(found, again)
+    assert row[0] == pytest.approx(np.linalg.norm(found.features) - 0.5, rel=1e-4)  # its own direction + bias
     assert -1 <= row[2] <= row[1] <= 1
     seen = audio_perception(speech["103-1240-0000"], SAMPLE_RATE)
     measured = get_extractor("voice_embed")(seen, tmp_path)  # a models folder holding voice_embed/head.json
-    assert measured == pytest.approx(voice_embed.block_row(*voice_embed.speech_embedding(seen), again), abs=1e-5)
+    assert measured == pytest.approx(voice_embed.block_row(voice_embed.speech_encoding(seen), again), abs=1e-5)
+    with pytest.raises(ModelFileError, match="reads 256 features"):  # a head of the speaker embedding (until 12-06)
+        voice_embed.block_row(found, head_of(found.embedding))
 
 
 def test_silence_gives_nan_and_a_bad_head_a_typed_error(tmp_path, speech):
@@ -114,16 +125,19 @@ def test_train_voice_embed_fits_one_head_per_fold_that_never_saw_it(tmp_path, sp
              "--folds", str(tmp_path / "folds.csv"), "--c", "1"]
     assert main(train) == 0, capsys.readouterr().err
     assert "heads fitted on 4 real and 4 fake voices and 1 acoustic" in capsys.readouterr().out  # the dub: not fake
-    assert len(embed_rows(rows[:2], cache, models / "embeddings.npz")) == 9  # kept: nothing embedded again
+    assert len(encode_rows(rows[:2], cache, models / "encodings.npz")) == 9  # kept: nothing encoded again
+    old = tmp_path / "old.npz"  # a store of other features (the speaker embedding of 2026-12-06 morning)
+    np.savez(old, paths=np.array([str(rows[0].path)]), features=np.array("embedding"), encodings=np.zeros((1, 256)))
+    assert [v.shape for v in encode_rows(rows[:1], cache, old).values()] == [(voice_embed.N_FEATURES,)]
     for k in range(4):
         head = voice_embed.load_head(models / f"fold{k}" / voice_embed.CHECKPOINT)
         assert head.meta["n_real"] == 6 and head.meta["n_fake"] == 6  # its fold's two voices and their copies out
     metrics = json.loads((models / "metrics.json").read_text())
     assert metrics["n_real"] == 4 and metrics["folds"]["2"]["n_held_out"] == 2 and metrics["acoustic_copies"] == 1
-    copies, stored = np.load(models / "acoustic_copies.npz"), np.load(models / "embeddings.npz")
-    assert copies["embeddings"].shape == (8, 1, 256)
-    as_is = dict(zip(stored["paths"].tolist(), stored["embeddings"]))[str(copies["paths"][0])]
-    assert not np.allclose(copies["embeddings"][0, 0], as_is, atol=1e-3)  # a copy is not the voice as it is
+    copies, stored = np.load(models / "acoustic_copies.npz"), np.load(models / "encodings.npz")
+    assert copies["encodings"].shape == (8, 1, voice_embed.N_FEATURES)
+    as_is = dict(zip(stored["paths"].tolist(), stored["encodings"]))[str(copies["paths"][0])]
+    assert not np.allclose(copies["encodings"][0, 0], as_is, atol=1e-3)  # a copy is not the voice as it is
     head_all = (models / voice_embed.CHECKPOINT).read_text()
     assert main(train) == 0 and (models / voice_embed.CHECKPOINT).read_text() == head_all  # same draws, same head
     assert main([*train, "--acoustic-copies", "0"]) == 0
@@ -132,7 +146,7 @@ def test_train_voice_embed_fits_one_head_per_fold_that_never_saw_it(tmp_path, sp
                  "--extractors", "voice_embed", "--models", str(models), "--folds", str(tmp_path / "folds.csv")]) == 0
     with (tmp_path / "f" / "voice_embed.csv").open(newline="") as f:
         measured = {r["path"]: float(r["voice_embed_logit"]) for r in csv.DictReader(f)}
-    stored = np.load(models / "embeddings.npz")
-    embedding = dict(zip(stored["paths"].tolist(), stored["embeddings"]))[str(rows[5].path)]
+    stored = np.load(models / "encodings.npz")
+    features = dict(zip(stored["paths"].tolist(), stored["encodings"]))[str(rows[5].path)]
     fold2 = voice_embed.load_head(models / "fold2" / voice_embed.CHECKPOINT)
-    assert measured[str(rows[5].path)] == pytest.approx(fold2.logit(embedding), abs=1e-3)  # row 5 is in fold 2
+    assert measured[str(rows[5].path)] == pytest.approx(fold2.logit(features), abs=1e-3)  # row 5 is in fold 2

@@ -1,7 +1,7 @@
 """`avdetect train-voice-embed MANIFEST --cache CACHE -o MODELS [--folds F]`: the voice_embed block's heads.
 
-Embeds the detected speech of every cached row with the speaker encoder (kept in MODELS/embeddings.npz, so a
-rerun embeds only new rows) and, `--acoustic-copies` times, each labelled voice through a random room,
+Runs the speaker encoder on the detected speech of every cached row (its features kept in MODELS/encodings.npz,
+so a rerun encodes only new rows) and, `--acoustic-copies` times, each labelled voice through a random room,
 equaliser and low-pass (MODELS/acoustic_copies.npz), then fits the linear head on the labelled voices and
 their copies: MODELS/voice_embed/head.json on all of them and, with --folds, MODELS/fold<k>/voice_embed/head.json
 without fold k, which `video-features --extractors voice_embed --models MODELS --folds F` reads to measure
@@ -34,17 +34,17 @@ def run(args: argparse.Namespace) -> int:
 
     from avdetect.corpus.folds import fold_map, read_folds
     from avdetect.corpus.manifest import read_manifest
-    from avdetect.training.voice_embed import (COPIES, STORE, HeadConfig, acoustic_copies, embed_rows,
+    from avdetect.training.voice_embed import (COPIES, STORE, HeadConfig, acoustic_copies, encode_rows,
                                                training_rows, write_heads)
 
     torch.set_num_threads(args.threads)
     rows = read_manifest(args.manifest)
     fold_of = fold_map(read_folds(args.folds)) if args.folds else None
-    embeddings = embed_rows(rows, args.cache, args.output / STORE)
-    print(f"{args.output / STORE}: {len(embeddings)} of {len(rows)} rows have speech")
+    encodings = encode_rows(rows, args.cache, args.output / STORE)
+    print(f"{args.output / STORE}: {len(encodings)} of {len(rows)} rows have speech")
     config = HeadConfig(c=args.c, acoustic_copies=args.acoustic_copies, seed=args.seed)
-    copies = acoustic_copies(training_rows(rows, embeddings), args.cache, args.output / COPIES, config)
-    metrics = write_heads(rows, embeddings, args.output, fold_of=fold_of, config=config, copies=copies)
+    copies = acoustic_copies(training_rows(rows, encodings), args.cache, args.output / COPIES, config)
+    metrics = write_heads(rows, encodings, args.output, fold_of=fold_of, config=config, copies=copies)
     print(f"heads fitted on {metrics['n_real']} real and {metrics['n_fake']} fake voices"
           f"{f' and {args.acoustic_copies} acoustic copies of each' if copies else ''} -> {args.output}")
     for k, fold in metrics["folds"].items():

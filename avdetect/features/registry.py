@@ -61,7 +61,7 @@ VIDEO_EXTRACTORS: dict[str, VideoExtractor] = {
     "voice_spectrum": VideoExtractor(voice_spectrum.NAMES, voice_spectrum.compute,
                                      "linear-frequency high band of the speech: ratios, flatness, peaks (issue 11)"),
     "voice_embed": VideoExtractor(voice_embed.NAMES, voice_embed.compute,
-                                  "a speaker encoder's embedding of the speech, scored by a linear head (issue 11)",
+                                  "a speaker encoder's LSTM layers on the speech, scored by a linear head (issue 11)",
                                   checkpoint=voice_embed.CHECKPOINT),
     "sync_learnt": VideoExtractor(sync_learnt.NAMES, sync_learnt.sync_learnt_features,
                                   "learnt lip-sync offset, confidence and their spread over speech windows (issue 13)",

@@ -1,13 +1,17 @@
-"""The `voice_embed` block: a speaker encoder's embedding of the speech, scored by a linear head.
+"""The `voice_embed` block: a speaker encoder's view of the speech, scored by a linear head.
 
 A speaker encoder learnt from thousands of real voices maps a recording to the place its voice takes among
 real voices. Synthetic speech lands elsewhere: its timbre is averaged, too steady or shaped by the vocoder
 in ways that the encoder's 40 mel bands see even through codecs. The encoder is Resemblyzer's GE2E model
 (Wan et al. 2018; ``resemblyzer==0.1.4``, its weights inside the wheel, Apache-2.0), run on the detected
-speech at a fixed loudness; the embedding (256 numbers) is too wide for the stacker's trees, so a
-standardised logistic regression (`EmbedHead`, fitted by `avdetect.training.voice_embed`, one per fold for
-the stacker's table) turns it into one logit. The block also reports how alike the embeddings of its
-1.6 s partial windows are (a cloned voice may wander, a vocoder's may be too steady).
+speech at a fixed loudness. The head does not read the speaker embedding itself, which GE2E trained to
+keep the speaker and drop the rest, but what its last two LSTM layers carry on the way there: each layer's
+outputs averaged and spread over time and its final state, averaged over the 1.6 s partial windows
+(`N_FEATURES` numbers; on held-out generators of the shared data a head on them ranked voices better than
+one on the embedding, data/shipped/README.md). That is too wide for the stacker's trees, so a standardised
+logistic regression (`EmbedHead`, fitted by `avdetect.training.voice_embed`, one per fold for the
+stacker's table) turns it into one logit. The block also reports how alike the speaker embeddings of the
+partial windows are (a cloned voice may wander, a vocoder's may be too steady).
 
 The head is read from a models folder (`voice_embed/head.json`; by default the package's model), like the
 learnt sync block's weights.
@@ -32,6 +36,9 @@ SAMPLE_RATE = 16_000  # the encoder's
 MAX_SPEECH_S = 10.0  # seconds of speech embedded at most (the middle of the detected span)
 TARGET_DBFS = -30.0  # loudness the speech is brought to first (Resemblyzer's own preprocessing level)
 PARTIAL_RATE = 1.3  # partial windows a second; each covers 1.6 s
+FIRST_LAYER = 1  # the head reads the LSTM layers from this one (0-based) to the last
+FEATURES = "ge2e-lstm2-3"  # the head's input, named in its file: a head made for another is refused
+N_FEATURES = 2 * 3 * 256  # layers 2 and 3: mean and spread of their outputs over time, final state
 CHECKPOINT = "voice_embed/head.json"  # inside a models folder (a bundle)
 NAMES = ("voice_embed_logit", "voice_embed_consistency_mean", "voice_embed_consistency_min")
 
@@ -44,25 +51,69 @@ def encoder() -> Any:
     return VoiceEncoder("cpu", verbose=False)
 
 
-def embed(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
-    """The utterance embedding float32 (256,) of speech ``audio`` float32 (N,) and those of its partial
-    windows float32 (P, 256), all L2-normalised.
+@functools.lru_cache(maxsize=1)
+def _layers() -> tuple[Any, ...]:
+    """The encoder's 3-layer LSTM as three one-layer LSTMs with its weights, so each layer's outputs show."""
+    import torch
+
+    lstm = encoder().lstm
+    layers = []
+    for k in range(lstm.num_layers):
+        layer = torch.nn.LSTM(lstm.input_size if k == 0 else lstm.hidden_size, lstm.hidden_size, 1, batch_first=True)
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(layer, f"{name}_l0").data.copy_(getattr(lstm, f"{name}_l{k}").data)
+        layers.append(layer.eval())
+    return tuple(layers)
+
+
+@dataclass(frozen=True)
+class VoiceEncoding:
+    """What the encoder makes of one stretch of speech."""
+
+    features: np.ndarray  # float32 (N_FEATURES,): what the head reads (`FEATURES`)
+    embedding: np.ndarray  # float32 (256,): the speaker embedding, L2-normalised
+    partials: np.ndarray  # float32 (P, 256): the embeddings of the 1.6 s partial windows, L2-normalised
+
+
+def _partial_mels(audio: np.ndarray) -> np.ndarray:
+    """float32 (P, 160, 40): the 1.6 s partial windows' mel frames, cut as Resemblyzer's embed_utterance does."""
+    from resemblyzer.audio import wav_to_mel_spectrogram
+
+    wav_slices, mel_slices = encoder().compute_partial_slices(len(audio), PARTIAL_RATE, 0.75)
+    audio = np.pad(audio, (0, max(0, wav_slices[-1].stop - len(audio))))
+    mel = wav_to_mel_spectrogram(audio)
+    return np.array([mel[s] for s in mel_slices], dtype=np.float32)
+
+
+def encode(audio: np.ndarray, sample_rate: int) -> VoiceEncoding:
+    """The encoder on speech ``audio`` float32 (N,), brought to `TARGET_DBFS` first.
 
     Raises:
         ValueError: ``sample_rate`` is not the encoder's 16 kHz.
     """
+    import torch
+
     if sample_rate != SAMPLE_RATE:
         raise ValueError(f"the voice encoder reads {SAMPLE_RATE} Hz audio, got {sample_rate}")
     audio = np.asarray(audio, np.float32)
     rms = float(np.sqrt(np.mean(audio.astype(np.float64) ** 2)))
-    scaled = audio * np.float32(10 ** (TARGET_DBFS / 20) / max(rms, 1e-6))
-    embedding, partials, _ = encoder().embed_utterance(scaled, return_partials=True, rate=PARTIAL_RATE)
-    return embedding.astype(np.float32), partials.astype(np.float32)
+    x = torch.from_numpy(_partial_mels(audio * np.float32(10 ** (TARGET_DBFS / 20) / max(rms, 1e-6))))
+    stats = []
+    with torch.no_grad():
+        for k, layer in enumerate(_layers()):
+            x, (hidden, _) = layer(x)
+            if k >= FIRST_LAYER:
+                stats += [x.mean(dim=(0, 1)), x.std(dim=1).mean(dim=0), hidden[0].mean(dim=0)]
+        model = encoder()
+        partials = torch.nn.functional.normalize(model.relu(model.linear(hidden[0])), dim=1)
+    embedding = torch.nn.functional.normalize(partials.mean(dim=0), dim=0)
+    return VoiceEncoding(torch.cat(stats).numpy().astype(np.float32), embedding.numpy().astype(np.float32),
+                         partials.numpy().astype(np.float32))
 
 
 @dataclass(frozen=True)
 class EmbedHead:
-    """Standardisation and logistic regression over the embedding: logit = coef . (x - mean) / scale + bias."""
+    """Standardisation and logistic regression over features x: logit = coef . (x - mean) / scale + bias."""
 
     mean: np.ndarray  # float64 (D,)
     scale: np.ndarray  # float64 (D,)
@@ -108,25 +159,35 @@ def shipped_checkpoint() -> Path:
     return Path(__file__).resolve().parents[1] / "model" / CHECKPOINT
 
 
-def speech_embedding(perception: Perception) -> tuple[np.ndarray, np.ndarray] | None:
-    """`embed` of the perception's detected speech (at most `MAX_SPEECH_S`); None without audio or speech."""
+def speech_encoding(perception: Perception) -> VoiceEncoding | None:
+    """`encode` of the perception's detected speech (at most `MAX_SPEECH_S`); None without audio or speech."""
     excerpt = speech_excerpt(perception, MAX_SPEECH_S)
-    return None if excerpt is None else embed(excerpt, perception.clip.sample_rate)
+    return None if excerpt is None else encode(excerpt, perception.clip.sample_rate)
 
 
-def block_row(embedding: np.ndarray, partials: np.ndarray, head: EmbedHead) -> np.ndarray:
-    """float64 (len(NAMES),): the head's logit, mean and least cosine of the partials to the utterance."""
-    cosines = partials @ embedding
-    return np.array([head.logit(embedding), float(cosines.mean()), float(cosines.min())], dtype=np.float64)
+def block_row(encoding: VoiceEncoding, head: EmbedHead) -> np.ndarray:
+    """float64 (len(NAMES),): the head's logit, mean and least cosine of the partials to the utterance.
+
+    Raises:
+        ModelFileError: the head reads another number of features than the encoding has (a head fitted on
+            another input, e.g. the speaker embedding of models before 2026-12-06).
+    """
+    if len(head.coef) != len(encoding.features):
+        made_for = head.meta.get("features", "the speaker embedding")
+        raise ModelFileError(f"the voice_embed head reads {len(head.coef)} features ({made_for}), the encoder gives "
+                             f"{len(encoding.features)} ({FEATURES}): fit it again with `avdetect train-voice-embed`")
+    cosines = encoding.partials @ encoding.embedding
+    return np.array([head.logit(encoding.features), float(cosines.mean()), float(cosines.min())], dtype=np.float64)
 
 
 def compute(perception: Perception, *, checkpoint: str | os.PathLike | None = None) -> np.ndarray:
     """The `voice_embed` row of a perception; all NaN without audio or detected speech.
 
     Raises:
-        ModelFileError: the head is missing or corrupt (read only when there is speech to score).
+        ModelFileError: the head is missing, corrupt or made for another input (read only when there is
+            speech to score).
     """
-    found = speech_embedding(perception)
+    found = speech_encoding(perception)
     if found is None:
         return np.full(len(NAMES), np.nan)
-    return block_row(*found, cached_head(str(checkpoint or shipped_checkpoint())))
+    return block_row(found, cached_head(str(checkpoint or shipped_checkpoint())))

@@ -1,10 +1,11 @@
-"""Fits the `voice_embed` block's linear heads on the speaker encoder's embeddings of a manifest's voices.
+"""Fits the `voice_embed` block's linear heads on the speaker encoder's features of a manifest's voices.
 
     MODELS/voice_embed/head.json          the head fitted on every labelled voice (the one that ships)
     MODELS/fold<k>/voice_embed/head.json  with folds: fitted without fold k, so that `video-features
                                           --models MODELS --folds F` measures each video out of fold
-    MODELS/embeddings.npz                 the embeddings (a rerun embeds only the rows it lacks)
-    MODELS/acoustic_copies.npz            embeddings of each training voice through random rooms, equalisers
+    MODELS/encodings.npz                  the encoder's features (`FEATURES`) of every voice (a rerun encodes
+                                          only the rows it lacks)
+    MODELS/acoustic_copies.npz            features of each training voice through random rooms, equalisers
                                           and low-passes (`HeadConfig.acoustic_copies`; kept while the
                                           settings and rows are the same)
     MODELS/metrics.json                   each fold's held-out AUC and the fitting settings
@@ -33,12 +34,13 @@ from avdetect.corpus.manifest import FAKE, REAL, ManifestRow
 from avdetect.corpus.variants import foreign_voice
 from avdetect.errors import AvdetectError
 from avdetect.features.speech_span import speech_excerpt
-from avdetect.features.voice_embed import CHECKPOINT, MAX_SPEECH_S, SAMPLE_RATE, EmbedHead, embed, speech_embedding
+from avdetect.features.voice_embed import (CHECKPOINT, FEATURES, MAX_SPEECH_S, SAMPLE_RATE, EmbedHead, encode,
+                                           speech_encoding)
 from avdetect.training.audio_acoustics import AcousticsConfig, apply_acoustics, check_installed
 
 log = logging.getLogger(__name__)
 
-STORE = "embeddings.npz"
+STORE = "encodings.npz"
 COPIES = "acoustic_copies.npz"
 
 
@@ -60,12 +62,12 @@ class HeadConfig:
     seed: int = 0
 
 
-def embed_rows(rows: Sequence[ManifestRow], cache_dir: Path, store: Path,
-               progress: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
-    """path -> utterance embedding float32 (256,) of every cached row with speech, kept in ``store``.
+def encode_rows(rows: Sequence[ManifestRow], cache_dir: Path, store: Path,
+                progress: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
+    """path -> the encoder's features float32 (N_FEATURES,) of every cached row with speech, kept in ``store``.
 
-    Rows already in the store are not embedded again; rows without a cache entry, audio or speech are
-    left out (a cache file that cannot be read with a warning).
+    Rows already in the store are not encoded again (a store of other features is started afresh); rows
+    without a cache entry, audio or speech are left out (a cache file that cannot be read with a warning).
     """
     done = _read_store(store)
     keys = cached_paths(cache_dir)
@@ -73,17 +75,17 @@ def embed_rows(rows: Sequence[ManifestRow], cache_dir: Path, store: Path,
         path, key = str(row.path), keys.get(str(row.path))
         if path not in done and key is not None:
             try:
-                found = speech_embedding(load_perception(cache_dir / f"{key}.npz"))
+                found = speech_encoding(load_perception(cache_dir / f"{key}.npz"))
             except AvdetectError as err:
                 log.warning("%s: %s; left out", path, err)
                 found = None
             if found is not None:
-                done[path] = found[0]
+                done[path] = found.features
         if progress:
             progress(i + 1)
     store.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(store, paths=np.array(list(done), dtype=str), embeddings=np.stack(list(done.values()))
-             if done else np.zeros((0, 256), np.float32))
+    np.savez(store, paths=np.array(list(done), dtype=str), features=np.array(FEATURES),
+             encodings=np.stack(list(done.values())) if done else np.zeros((0, 0), np.float32))
     return done
 
 
@@ -91,18 +93,20 @@ def _read_store(store: Path) -> dict[str, np.ndarray]:
     if not store.is_file():
         return {}
     with np.load(store, allow_pickle=False) as data:
-        return dict(zip(data["paths"].tolist(), data["embeddings"]))
+        if "features" not in data or str(data["features"]) != FEATURES:
+            return {}
+        return dict(zip(data["paths"].tolist(), data["encodings"]))
 
 
-def training_rows(rows: Sequence[ManifestRow], embeddings: Mapping[str, np.ndarray]) -> list[ManifestRow]:
-    """The rows a head learns from: a voice label of their own and an embedding, dubs aside."""
-    return [r for r in rows if r.audio_label in (REAL, FAKE) and str(r.path) in embeddings
+def training_rows(rows: Sequence[ManifestRow], encodings: Mapping[str, np.ndarray]) -> list[ManifestRow]:
+    """The rows a head learns from: a voice label of their own and an encoding, dubs aside."""
+    return [r for r in rows if r.audio_label in (REAL, FAKE) and str(r.path) in encodings
             and not foreign_voice(r.path)]
 
 
 def acoustic_copies(rows: Sequence[ManifestRow], cache_dir: Path, store: Path,
                     config: HeadConfig) -> dict[str, np.ndarray]:
-    """path -> float32 (config.acoustic_copies, 256) embeddings of the row's speech through random rooms,
+    """path -> float32 (config.acoustic_copies, N_FEATURES) encodings of the row's speech through random rooms,
     equalisers and low-passes, drawn in the order of `rows` from `config.seed`, kept in ``store`` and reused
     while the rows and settings are the same (the draws depend on both).
 
@@ -111,27 +115,27 @@ def acoustic_copies(rows: Sequence[ManifestRow], cache_dir: Path, store: Path,
     """
     if config.acoustic_copies <= 0:
         return {}
-    stamp = json.dumps({"paths": [str(r.path) for r in rows], "copies": config.acoustic_copies,
+    stamp = json.dumps({"paths": [str(r.path) for r in rows], "copies": config.acoustic_copies, "features": FEATURES,
                         "acoustics": dataclasses.asdict(config.acoustics), "seed": config.seed}, sort_keys=True)
     if store.is_file():
         with np.load(store, allow_pickle=False) as data:
             if str(data["stamp"]) == stamp:
-                return dict(zip(data["paths"].tolist(), data["embeddings"]))
+                return dict(zip(data["paths"].tolist(), data["encodings"]))
     check_installed(config.acoustics)
     keys, rng, done = cached_paths(cache_dir), np.random.default_rng(config.seed), {}
     for row in rows:
         speech = speech_excerpt(load_perception(cache_dir / f"{keys[str(row.path)]}.npz"), MAX_SPEECH_S)
         done[str(row.path)] = np.stack([
-            embed(apply_acoustics(speech, rng, config.acoustics, sample_rate=SAMPLE_RATE), SAMPLE_RATE)[0]
+            encode(apply_acoustics(speech, rng, config.acoustics, sample_rate=SAMPLE_RATE), SAMPLE_RATE).features
             for _ in range(config.acoustic_copies)])
     store.parent.mkdir(parents=True, exist_ok=True)
     np.savez(store, paths=np.array(list(done), dtype=str), stamp=np.array(stamp),
-             embeddings=np.stack(list(done.values())) if done else np.zeros((0, 0, 256), np.float32))
+             encodings=np.stack(list(done.values())) if done else np.zeros((0, 0, 0), np.float32))
     return done
 
 
 def fit_head(x: np.ndarray, y: np.ndarray, config: HeadConfig = HeadConfig()) -> EmbedHead:
-    """The head fitted on embeddings ``x`` float (n, D) and labels ``y`` (1 fake, 0 real).
+    """The head fitted on encodings ``x`` float (n, D) and labels ``y`` (1 fake, 0 real).
 
     Raises:
         ValueError: only one class among the rows.
@@ -144,21 +148,22 @@ def fit_head(x: np.ndarray, y: np.ndarray, config: HeadConfig = HeadConfig()) ->
     scaler = StandardScaler().fit(x)
     model = LogisticRegression(C=config.c, class_weight="balanced", max_iter=config.max_iter)
     model.fit(scaler.transform(x), y)
-    meta = {"c": config.c, "n_real": int(np.sum(y == 0)), "n_fake": int(np.sum(y == 1)), "encoder": "resemblyzer"}
+    meta = {"c": config.c, "n_real": int(np.sum(y == 0)), "n_fake": int(np.sum(y == 1)), "encoder": "resemblyzer",
+            "features": FEATURES}
     return EmbedHead(scaler.mean_, scaler.scale_, model.coef_[0].astype(np.float64), float(model.intercept_[0]),
                      meta)
 
 
-def write_heads(rows: Sequence[ManifestRow], embeddings: Mapping[str, np.ndarray], out: Path, *,
+def write_heads(rows: Sequence[ManifestRow], encodings: Mapping[str, np.ndarray], out: Path, *,
                 fold_of: Mapping[str, int] | None = None, config: HeadConfig = HeadConfig(),
                 copies: Mapping[str, np.ndarray] | None = None) -> dict:
-    """Fits and saves the head on every labelled voice (and its acoustic ``copies``, path -> (k, 256)) and,
+    """Fits and saves the head on every labelled voice (and its acoustic ``copies``, path -> (k, D)) and,
     with ``fold_of``, one without each fold; returns the metrics written to OUT/metrics.json (per fold: rows
     and held-out AUC, measured on the voices as they are)."""
     from stacking.metrics import auc
 
-    labelled = training_rows(rows, embeddings)
-    x = np.stack([embeddings[str(r.path)] for r in labelled]).astype(np.float64)
+    labelled = training_rows(rows, encodings)
+    x = np.stack([encodings[str(r.path)] for r in labelled]).astype(np.float64)
     y = np.array([r.audio_label == FAKE for r in labelled], dtype=np.int64)
 
     # (n, k, D): each voice's k acoustic copies, k = 0 without them
