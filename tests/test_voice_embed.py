@@ -46,6 +46,8 @@ def test_encoding_is_normalised_loudness_free_and_resemblyzers_own(speech):
     own, partials, _ = voice_embed.encoder().embed_utterance(audio * level, return_partials=True,
                                                              rate=voice_embed.PARTIAL_RATE)
     assert np.allclose(found.embedding, own, atol=1e-5) and np.allclose(found.partials, partials, atol=1e-5)
+    every_layer = voice_embed.encode(audio, SAMPLE_RATE, first_layer=0).features  # what the benchmark compares
+    assert every_layer.shape == (3 * 768,) and np.allclose(every_layer[768:], found.features, atol=1e-6)
     with pytest.raises(ValueError, match="16000"):
         voice_embed.encode(audio, 8000)
 

@@ -85,8 +85,10 @@ def _partial_mels(audio: np.ndarray) -> np.ndarray:
     return np.array([mel[s] for s in mel_slices], dtype=np.float32)
 
 
-def encode(audio: np.ndarray, sample_rate: int) -> VoiceEncoding:
-    """The encoder on speech ``audio`` float32 (N,), brought to `TARGET_DBFS` first.
+def encode(audio: np.ndarray, sample_rate: int, *, first_layer: int = FIRST_LAYER) -> VoiceEncoding:
+    """The encoder on speech ``audio`` float32 (N,), brought to `TARGET_DBFS` first; its features are those
+    of the LSTM layers from ``first_layer`` (0-based) on, 768 numbers a layer (the head reads `FIRST_LAYER`'s;
+    `benchmarks/voice_embed_inputs.py` compares the others).
 
     Raises:
         ValueError: ``sample_rate`` is not the encoder's 16 kHz.
@@ -102,7 +104,7 @@ def encode(audio: np.ndarray, sample_rate: int) -> VoiceEncoding:
     with torch.no_grad():
         for k, layer in enumerate(_layers()):
             x, (hidden, _) = layer(x)
-            if k >= FIRST_LAYER:
+            if k >= first_layer:
                 stats += [x.mean(dim=(0, 1)), x.std(dim=1).mean(dim=0), hidden[0].mean(dim=0)]
         model = encoder()
         partials = torch.nn.functional.normalize(model.relu(model.linear(hidden[0])), dim=1)
