@@ -229,7 +229,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"{args.oof}: LightGBM out-of-fold scores from {len(names)} features of {args.fit}")
     scores = read_scores(args.oof, args.column, args.modality)
     if args.logit:
-        scores = {key: float(1 / (1 + np.exp(-value))) for key, value in scores.items()}
+        from scipy.special import expit
+
+        scores = {key: float(expit(value)) for key, value in scores.items()}
     if args.variants:
         rows = with_variants(rows, scores)
     known = {str(r.path) for r in rows}

@@ -27,7 +27,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-LAYER = 768  # numbers a layer: mean and spread of its outputs over time, final state (256 each)
+from avdetect.features.voice_embed import LAYER_FEATURES as LAYER  # noqa: E402 (768 numbers a layer)
+
 INPUTS = {  # name -> column ranges in [layer 1, layer 2, layer 3, embedding]
     "speaker embedding": ((3 * LAYER, 3 * LAYER + 256),),
     "layer 1": ((0, LAYER),),
@@ -40,23 +41,17 @@ INPUTS = {  # name -> column ranges in [layer 1, layer 2, layer 3, embedding]
 
 def encodings(rows, cache: Path, store: Path, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """float32 (n, 3 * LAYER + 256) as each voice is and through its acoustic copy, for ``rows`` in order."""
-    from avdetect.corpus.cache import load_perception
-    from avdetect.corpus.cache_index import cached_paths
-    from avdetect.features.speech_span import speech_excerpt
-    from avdetect.features.voice_embed import MAX_SPEECH_S, SAMPLE_RATE, encode
-    from avdetect.training.audio_acoustics import apply_acoustics
-    from avdetect.training.voice_embed import HeadConfig
+    from avdetect.features.voice_embed import SAMPLE_RATE, encode
+    from avdetect.training.voice_embed import HeadConfig, copy_draws
 
     paths = np.array([str(r.path) for r in rows])
     if store.is_file():
         with np.load(store, allow_pickle=False) as data:
             if np.array_equal(data["paths"], paths):
                 return data["as_is"], data["copies"]
-    keys, rng, acoustics = cached_paths(cache), np.random.default_rng(seed), HeadConfig().acoustics
     as_is, copies = [], []
-    for row in rows:
-        speech = speech_excerpt(load_perception(cache / f"{keys[str(row.path)]}.npz"), MAX_SPEECH_S)
-        for audio, out in ((speech, as_is), (apply_acoustics(speech, rng, acoustics, sample_rate=SAMPLE_RATE), copies)):
+    for _, speech, (copied,) in copy_draws(rows, cache, HeadConfig(acoustic_copies=1, seed=seed)):
+        for audio, out in ((speech, as_is), (copied, copies)):
             found = encode(audio, SAMPLE_RATE, first_layer=0)
             out.append(np.concatenate([found.features, found.embedding]))
     store.parent.mkdir(parents=True, exist_ok=True)
@@ -72,13 +67,14 @@ def held_out_logits(x: np.ndarray, xc: np.ndarray, y: np.ndarray, folds: np.ndar
     for k in np.unique(folds):
         train = folds != k
         head = fit_head(np.concatenate([x[train], xc[train]]), np.concatenate([y[train], y[train]]), HeadConfig(c=c))
-        logits[~train] = ((x[~train] - head.mean) / head.scale) @ head.coef + head.intercept
+        logits[~train] = head.logits(x[~train])
     return logits
 
 
 def main(argv: list[str] | None = None) -> None:
     from avdetect.corpus.folds import align_folds, read_folds
     from avdetect.corpus.manifest import FAKE, read_manifest
+    from scipy.special import expit
     from avdetect.training.voice_embed import STORE, encode_rows, training_rows
     from generalization import generalization_table, with_variants
 
@@ -101,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     for name, ranges in INPUTS.items():
         cols = np.concatenate([np.arange(a, b) for a, b in ranges])
         logits = held_out_logits(x[:, cols], xc[:, cols], y, folds, args.c)
-        scores = {str(r.path): float(1 / (1 + np.exp(-v))) for r, v in zip(voices, logits)}
+        scores = {str(r.path): float(p) for r, p in zip(voices, expit(logits))}
         judged = [r for r in with_variants(rows, scores) if str(r.path) in scores]
         table = generalization_table(judged, align_folds([r.path for r in judged], fold_of), scores,
                                      modality="audio", hold_out="family")

@@ -38,7 +38,8 @@ TARGET_DBFS = -30.0  # loudness the speech is brought to first (Resemblyzer's ow
 PARTIAL_RATE = 1.3  # partial windows a second; each covers 1.6 s
 FIRST_LAYER = 1  # the head reads the LSTM layers from this one (0-based) to the last
 FEATURES = "ge2e-lstm2-3"  # the head's input, named in its file: a head made for another is refused
-N_FEATURES = 2 * 3 * 256  # layers 2 and 3: mean and spread of their outputs over time, final state
+LAYER_FEATURES = 3 * 256  # a layer's: mean and spread of its outputs over time, its final state
+N_FEATURES = (3 - FIRST_LAYER) * LAYER_FEATURES  # of GE2E's 3 LSTM layers, those the head reads
 CHECKPOINT = "voice_embed/head.json"  # inside a models folder (a bundle)
 NAMES = ("voice_embed_logit", "voice_embed_consistency_mean", "voice_embed_consistency_min")
 
@@ -87,7 +88,7 @@ def _partial_mels(audio: np.ndarray) -> np.ndarray:
 
 def encode(audio: np.ndarray, sample_rate: int, *, first_layer: int = FIRST_LAYER) -> VoiceEncoding:
     """The encoder on speech ``audio`` float32 (N,), brought to `TARGET_DBFS` first; its features are those
-    of the LSTM layers from ``first_layer`` (0-based) on, 768 numbers a layer (the head reads `FIRST_LAYER`'s;
+    of the LSTM layers from ``first_layer`` (0-based) on, `LAYER_FEATURES` a layer (the head reads `FIRST_LAYER`'s;
     `benchmarks/voice_embed_inputs.py` compares the others).
 
     Raises:
@@ -123,8 +124,13 @@ class EmbedHead:
     intercept: float
     meta: dict  # how it was fitted: rows per class, C, ...
 
-    def logit(self, embedding: np.ndarray) -> float:
-        return float(((embedding - self.mean) / self.scale) @ self.coef + self.intercept)
+    def logit(self, features: np.ndarray) -> float:
+        """The logit of one voice's features (D,)."""
+        return float(self.logits(features))
+
+    def logits(self, features: np.ndarray) -> np.ndarray:
+        """float64 (n,) logits of rows of features (n, D); a single (D,) row gives a 0-d array."""
+        return ((features - self.mean) / self.scale) @ self.coef + self.intercept
 
     def save(self, path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)

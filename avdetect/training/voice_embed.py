@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,16 +122,24 @@ def acoustic_copies(rows: Sequence[ManifestRow], cache_dir: Path, store: Path,
             if str(data["stamp"]) == stamp:
                 return dict(zip(data["paths"].tolist(), data["encodings"]))
     check_installed(config.acoustics)
-    keys, rng, done = cached_paths(cache_dir), np.random.default_rng(config.seed), {}
-    for row in rows:
-        speech = speech_excerpt(load_perception(cache_dir / f"{keys[str(row.path)]}.npz"), MAX_SPEECH_S)
-        done[str(row.path)] = np.stack([
-            encode(apply_acoustics(speech, rng, config.acoustics, sample_rate=SAMPLE_RATE), SAMPLE_RATE).features
-            for _ in range(config.acoustic_copies)])
+    done = {str(row.path): np.stack([encode(audio, SAMPLE_RATE).features for audio in copied])
+            for row, _, copied in copy_draws(rows, cache_dir, config)}
     store.parent.mkdir(parents=True, exist_ok=True)
     np.savez(store, paths=np.array(list(done), dtype=str), stamp=np.array(stamp),
              encodings=np.stack(list(done.values())) if done else np.zeros((0, 0, 0), np.float32))
     return done
+
+
+def copy_draws(rows: Sequence[ManifestRow], cache_dir: Path,
+               config: HeadConfig) -> Iterator[tuple[ManifestRow, np.ndarray, list[np.ndarray]]]:
+    """(row, its speech as it is, its `config.acoustic_copies` degraded copies) for each of ``rows`` in
+    order, every copy drawn from one generator seeded with `config.seed`: the draws of `acoustic_copies`
+    (and of `benchmarks/voice_embed_inputs.py`, which must draw the same)."""
+    keys, rng = cached_paths(cache_dir), np.random.default_rng(config.seed)
+    for row in rows:
+        speech = speech_excerpt(load_perception(cache_dir / f"{keys[str(row.path)]}.npz"), MAX_SPEECH_S)
+        yield row, speech, [apply_acoustics(speech, rng, config.acoustics, sample_rate=SAMPLE_RATE)
+                            for _ in range(config.acoustic_copies)]
 
 
 def fit_head(x: np.ndarray, y: np.ndarray, config: HeadConfig = HeadConfig()) -> EmbedHead:
@@ -184,7 +192,7 @@ def write_heads(rows: Sequence[ManifestRow], encodings: Mapping[str, np.ndarray]
             head = fit(folds != k)
             head.save(out / f"fold{k}" / CHECKPOINT)
             held = folds == k
-            logits = np.array([head.logit(v) for v in x[held]])
+            logits = head.logits(x[held])
             metrics["folds"][str(k)] = {"n_held_out": int(held.sum()), "auc": auc(y[held], logits)}
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n", encoding="utf-8")
     return metrics
