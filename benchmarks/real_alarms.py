@@ -48,12 +48,22 @@ def explain_reals(model: Path, fusion: str = "stacker") -> list[tuple[str, float
         reals = held & (data.y == 0)
         X = data.table.X[reals]
         p = stacker.predict_proba(X)[:, 1]
-        contrib = stacker.booster_.predict(X, pred_contrib=True)[:, :-1]
+        contrib = contributions(stacker, X)
         for dataset, p_fake, row in zip(datasets[reals], p, contrib):
             by_block: dict[str, float] = defaultdict(float)
             for block, value in zip(blocks, row):
                 by_block[block] += float(value)
             out.append((str(dataset), float(p_fake), dict(by_block)))
+    return out
+
+
+def contributions(stacker, X: np.ndarray) -> np.ndarray:
+    """float64 (n, F) each column's share of the raw score (log-odds) of rows ``X``: the trees' SHAP values, or,
+    for a stacker without trees (``score_column``), the whole score on its one column."""
+    if stacker.booster_ is not None:
+        return stacker.booster_.predict(X, pred_contrib=True)[:, :-1]
+    out = np.zeros(X.shape)
+    out[:, stacker.feature_names_.index(stacker.score_column)] = stacker.predict_raw(X)
     return out
 
 

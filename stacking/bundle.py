@@ -76,7 +76,7 @@ def save_bundle(directory: Path | str, stacker: LGBMStacker, *, aggregate: Aggre
     if band is not None:
         config["decision"] = band.to_json()
     contents = {
-        BOOSTER: stacker.booster_.model_to_string().encode("utf-8"),
+        BOOSTER: _booster_text(stacker),
         CALIBRATOR: _dump(None if stacker.calibrator_ is None else calibrator_to_json(stacker.calibrator_)),
         VERDICTS: _dump({m: v.to_json() for m, v in stacker.verdicts_.items()}),
         CONFIG: _dump(config),
@@ -150,15 +150,32 @@ def _rebuild(config: dict[str, Any], contents: dict[str, bytes], directory: Path
     stacker.feature_names_ = tuple(config["feature_names"])
     stacker.n_features_in_ = len(stacker.feature_names_)
     stacker.classes_ = np.asarray(config["classes"])
-    stacker.booster_ = _booster(contents[BOOSTER], directory / BOOSTER)
-    if stacker.booster_.num_feature() != stacker.n_features_in_:
-        raise BundleError(f"{directory / BOOSTER}: {stacker.booster_.num_feature()} features, but "
-                          f"{CONFIG} names {stacker.n_features_in_}")
+    stacker.booster_ = _rebuild_booster(stacker, contents[BOOSTER], directory)
     calibrator = _json(directory / CALIBRATOR, contents[CALIBRATOR])
     stacker.calibrator_ = None if calibrator is None else calibrator_from_json(calibrator)
     verdicts = _json(directory / VERDICTS, contents[VERDICTS])
     stacker.verdicts_ = {m: LinearVerdict.from_json(raw) for m, raw in verdicts.items()}
     return stacker
+
+
+def _rebuild_booster(stacker: LGBMStacker, data: bytes, directory: Path) -> Booster | None:
+    """The booster of a stacker whose config is read (None for one without trees, ``score_column``)."""
+    if stacker.score_column is not None:
+        if stacker.score_column not in stacker.feature_names_:
+            raise BundleError(f"{directory / CONFIG}: score column {stacker.score_column!r} is not among its features")
+        return None
+    booster = _booster(data, directory / BOOSTER)
+    if booster.num_feature() != stacker.n_features_in_:
+        raise BundleError(f"{directory / BOOSTER}: {booster.num_feature()} features, but "
+                          f"{CONFIG} names {stacker.n_features_in_}")
+    return booster
+
+
+def _booster_text(stacker: LGBMStacker) -> bytes:
+    """LightGBM's text model; for a stacker without trees (``score_column``), a line saying what stands in for it."""
+    if stacker.booster_ is None:
+        return f"no trees: the raw score is the column {stacker.score_column} (config.json's score_column)\n".encode()
+    return stacker.booster_.model_to_string().encode("utf-8")
 
 
 def _booster(data: bytes, path: Path) -> Booster:

@@ -66,14 +66,19 @@ class LGBMStacker(ClassifierMixin, BaseEstimator):
             P(fake) (`stacking.monotone`, e.g. its `EVIDENCE`); empty leaves every column free.
         random_state: seeds LightGBM's bagging and any folds drawn.
         n_jobs: LightGBM threads.
+        score_column: the name of a column that already is a score on the logit scale (one head's logit):
+            no trees are fitted, that column is the raw score and only the calibrator is learnt. Trees would
+            cut it into at most LightGBM's 255 feature bins, steps that each fold places elsewhere. The training
+            rows' scores must be out of fold (a fold head's logit for the rows it did not see) and none NaN;
+            at prediction a NaN score gives NaN.
 
     Attributes:
         classes_: the two labels; the second is "fake".
         feature_names_: (F,) names of the feature columns.
-        booster_: the final `lightgbm.Booster`, trained on every row.
+        booster_: the final `lightgbm.Booster`, trained on every row; None with ``score_column``.
         calibrator_: `ScoreCalibrator` on the booster's raw scores, or None when not calibrated.
         folds_: int64 (n,) the folds used for cross-fitting (-1 when too few rows).
-        oof_raw_: float64 (n,) out-of-fold raw booster scores (logits).
+        oof_raw_: float64 (n,) out-of-fold raw booster scores (logits; with ``score_column``, that column).
         oof_proba_: float64 (n,) out-of-fold calibrated P(fake), the calibrator also cross-fitted.
         verdicts_: modality -> `LinearVerdict` (modalities without two classes are absent).
         oof_verdicts_: modality -> float64 (n,) out-of-fold verdicts.
@@ -83,7 +88,7 @@ class LGBMStacker(ClassifierMixin, BaseEstimator):
                  max_depth: int = 3, min_child_samples: int = 10, reg_lambda: float = 5.0,
                  subsample: float = 0.8, colsample_bytree: float = 0.7, calibration: str = "auto",
                  cv: int = 5, verdict_C: float = 0.5, monotone: tuple = (), random_state: int = 0,
-                 n_jobs: int = 1):
+                 n_jobs: int = 1, score_column: str | None = None):
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
@@ -98,6 +103,7 @@ class LGBMStacker(ClassifierMixin, BaseEstimator):
         self.monotone = monotone
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.score_column = score_column
 
     def fit(self, X: np.ndarray, y: np.ndarray, *, folds: np.ndarray | None = None,
             groups: np.ndarray | None = None, feature_names: tuple[str, ...] | None = None,
@@ -113,18 +119,20 @@ class LGBMStacker(ClassifierMixin, BaseEstimator):
                 face and voice entries fall back to ``y``, unknown sync entries are left out (a fake
                 video is no evidence that its lips and voice disagree); a modality not given uses ``y``.
             sample_weight: float (n,) row weights for the booster, the calibrator and the verdicts
-                (e.g. `balanced_weights`); None weighs every row 1.
+                (e.g. `stacking.weights.balanced_weights`); None weighs every row 1.
         """
         if self.calibration not in CALIBRATIONS:
             raise ValueError(f"unknown calibration {self.calibration!r}; valid: {', '.join(CALIBRATIONS)}")
         X, y = validate_data(self, X, y, ensure_all_finite="allow-nan")
         y_enc = self._encode_labels(y)
         self.feature_names_ = self._names(feature_names, X.shape[1])
+        if self.score_column is not None:
+            self._check_score_column(X)
         self.folds_ = fold_ids(y_enc, folds=folds, groups=groups, cv=self.cv,
                                random_state=self.random_state)
         self.weights_ = _check_sample_weight(sample_weight, X, dtype=np.float64)
         self._fit_calibration(X, y_enc)
-        self.booster_ = self._fit_booster(X, y_enc, self.weights_)
+        self.booster_ = None if self.score_column is not None else self._fit_booster(X, y_enc, self.weights_)
         self._fit_verdicts(X, y_enc, modality_labels or {})
         return self
 
@@ -149,7 +157,21 @@ class LGBMStacker(ClassifierMixin, BaseEstimator):
             n_jobs=self.n_jobs, verbose=-1, **shape)
         return model.fit(X, y, sample_weight=w, feature_name=list(self.feature_names_)).booster_
 
+    def _check_score_column(self, X: np.ndarray) -> None:
+        if self.score_column not in self.feature_names_:
+            raise ValueError(f"score column {self.score_column!r} is not among the {len(self.feature_names_)} features")
+        missing = int(np.isnan(self._given_score(X)).sum())
+        if missing:
+            raise ValueError(f"score column {self.score_column!r} is NaN in {missing} training rows: a stacker that "
+                             "only calibrates a score needs it on every row")
+
+    def _given_score(self, X: np.ndarray) -> np.ndarray:
+        return np.asarray(X[:, self.feature_names_.index(self.score_column)], dtype=np.float64)
+
     def _oof_raw(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+        if self.score_column is not None:  # nothing is fitted on the rows: the column is out of fold already
+            return self._given_score(X)
+
         def fit_predict(train: np.ndarray, test: np.ndarray) -> np.ndarray:
             if len(np.unique(y[train])) < 2:  # the other folds hold one class: only its rate is known
                 return np.full(len(test), logit(np.clip(y[train].mean(), 1e-3, 1 - 1e-3)))
@@ -208,12 +230,19 @@ class LGBMStacker(ClassifierMixin, BaseEstimator):
         """float64 (n,) the final booster's raw scores (logits) of feature rows ``X``."""
         check_is_fitted(self, "booster_")
         X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan")
+        if self.score_column is not None:
+            return self._given_score(X)
         return np.asarray(self.booster_.predict(X, raw_score=True), dtype=np.float64)
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """float64 (n, 2): P(classes_[0]), P(classes_[1]), calibrated."""
         raw = self.predict_raw(X)
-        p = expit(raw) if self.calibrator_ is None else self.calibrator_.predict_proba(raw[:, None])[:, 1]
+        if self.calibrator_ is None:
+            p = expit(raw)
+        else:
+            p, known = np.full(len(raw), np.nan), np.isfinite(raw)  # a NaN score (``score_column``) says nothing
+            if known.any():
+                p[known] = self.calibrator_.predict_proba(raw[known, None])[:, 1]
         return np.column_stack([1 - p, p])
 
     def predict(self, X: np.ndarray) -> np.ndarray:
@@ -233,6 +262,8 @@ class LGBMStacker(ClassifierMixin, BaseEstimator):
     def feature_importance(self, kind: str = "gain") -> dict[str, float]:
         """Feature name -> total gain (or split count with ``kind="split"``) in the final booster."""
         check_is_fitted(self, "booster_")
+        if self.score_column is not None:  # the one column is the whole score
+            return {name: float(name == self.score_column) for name in self.feature_names_}
         values = self.booster_.feature_importance(importance_type=kind)
         return dict(zip(self.feature_names_, np.asarray(values, dtype=np.float64).tolist()))
 
@@ -241,33 +272,3 @@ class LGBMStacker(ClassifierMixin, BaseEstimator):
         tags.input_tags.allow_nan = True
         tags.classifier_tags.multi_class = False
         return tags
-
-
-def balanced_weights(y: np.ndarray, groups: np.ndarray, *, power: float = 1.0,
-                     families: np.ndarray | None = None, family_power: float = 0.0) -> np.ndarray:
-    """float64 (n,) weights 1 / n(group, class) ** power, scaled so both classes weigh half the total.
-
-    With power 1 each (group, class) weighs the same; smaller powers balance less.
-
-    Pseudo-fakes multiply the fakes of a source (one real GRID clip, ten fakes made from it), so
-    unweighted the stacker learns "a clip of that source is fake" and calibrates to an invented prior.
-
-    `families` (n,) names each fake's kind (a generator family, a kind of pseudo-fake); the fakes' weights are
-    further divided by n(family) ** family_power, so with 1 every family weighs the same in total (before the
-    source balancing) and a few hundred pseudo-fakes of one kind no longer outweigh a few dozen videos of
-    each real generator. The reals are left as they are.
-    """
-    y, groups = np.asarray(y), np.asarray(groups).astype(str)
-    w = 1.0 / _counts(np.char.add(np.char.add(groups, "\x00"), y.astype(str))) ** power
-    if families is not None and family_power:
-        fake = y == 1
-        w[fake] /= _counts(np.asarray(families).astype(str)[fake]) ** family_power
-    for label in np.unique(y):
-        w[y == label] *= 0.5 * len(y) / w[y == label].sum()
-    return w
-
-
-def _counts(keys: np.ndarray) -> np.ndarray:
-    """int64 (n,) how many times each key occurs."""
-    _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
-    return counts[inverse]

@@ -89,7 +89,7 @@ def test_writes_bundle_report_and_oof(fitted):
     assert set(report["by_group"]["family"]) == {"real", "swap", "clone"}
     assert report["fit"] == {"seed": 0, "balance": 0.5, "family_balance": 0.0, "calibration": "auto",
                              "max_error": 0.05, "drop_features": [], "voice_only": [], "voice_columns": [],
-                             "booster": {}, "monotone": "evidence"}
+                             "booster": {}, "monotone": "evidence", "score_column": None}
     assert report["verdicts"]["audio"]["auc"] > 0.8
     with Image.open(fitted / "reliability.png") as image:
         assert image.format == "PNG"
@@ -268,6 +268,21 @@ def test_voice_columns_are_all_the_voice_stacker_reads(speech, tmp_path, capsys)
                  "--voice-columns", "aud_mean", "-o", str(tmp_path / "c")]) == 2
     assert "--voice-columns needs --voice-folds" in capsys.readouterr().err
 
+
+
+def test_a_voice_score_is_calibrated_without_trees(speech, tmp_path, capsys):
+    code = fit_voice(speech, "--voice-columns", "aud_mean,has_audio", "--voice-score", "aud_mean",
+                     "-o", str(tmp_path / "m"))
+    assert code == 0, capsys.readouterr().err
+    voice, video = load_bundle(tmp_path / "m/voice"), load_bundle(tmp_path / "m/stacker")
+    assert voice.stacker.booster_ is None and voice.stacker.score_column == "aud_mean"
+    assert video.stacker.booster_ is not None and video.stacker.score_column is None
+    assert json.loads((tmp_path / "m/voice/report.json").read_text())["fit"]["score_column"] == "aud_mean"
+    assert fit_voice(speech, "--voice-score", "voice_embed_logit", "-o", str(tmp_path / "n")) == 2
+    assert "--voice-score voice_embed_logit: matches none" in capsys.readouterr().err
+    assert main(["fit-stacker", "--oof", str(speech["runs"]), "--folds", str(speech["folds"]),
+                 "--voice-score", "aud_mean", "-o", str(tmp_path / "c")]) == 2
+    assert "--voice-score needs --voice-folds" in capsys.readouterr().err
 
 def test_voice_folds_need_a_manifest_and_rows_without_a_face(runs, speech, tmp_path, capsys):
     assert main(["fit-stacker", "--oof", str(speech["runs"]), "--folds", str(speech["folds"]),

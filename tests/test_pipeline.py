@@ -36,7 +36,8 @@ def test_missing_modalities_are_nan_not_errors(detector, bad_inputs):
     audio_only = detector.score(bad_inputs["audio_only_wav"].path)
     assert math.isnan(audio_only.p_visual) and math.isnan(audio_only.p_sync) and 0 <= audio_only.p_fake <= 1
     no_audio = detector.score(bad_inputs["video_only"].path)
-    assert math.isnan(no_audio.p_audio) and 0 <= no_audio.p_fake <= 1
+    assert math.isnan(no_audio.p_audio) and no_audio.n_tracks == 0  # a moving pattern: no face either
+    assert math.isnan(no_audio.p_fake) and no_audio.verdict == "inconclusive"  # no evidence, no prior for it
 
 
 def test_bad_input_raises_typed(detector, bad_inputs):
@@ -183,5 +184,7 @@ def test_inputs_without_a_face_are_fused_by_the_voice_stacker(tmp_path):
     none = WindowScores(np.zeros(0), np.zeros(0), np.zeros(0, np.float32))
     nothing = routed.fuse("silence.wav", (), none, None, blocks)  # no face, no speech: no evidence either way
     assert nothing["verdict"] == "inconclusive" and nothing["why"].startswith("no face, voice or lip-sync found")
+    silent = plain.fuse("silence.wav", (), none, None, blocks)  # the shipped voice stacker calibrates a score:
+    assert np.isnan(silent["p_fake"]) and silent["verdict"] == "inconclusive"  # without one, no prior stands in
     with_face = [d.fuse("talk.mp4", (track,), windows, None, blocks) for d in (routed, plain)]
     assert with_face[0]["verdict"] == with_face[1]["verdict"] and with_face[0]["p_fake"] == with_face[1]["p_fake"]

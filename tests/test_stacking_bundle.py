@@ -95,3 +95,16 @@ def test_fusion_layer_imports_neither_torch_nor_avdetect():
             "sys.exit(f'imported {bad}' if bad else 0)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_a_stacker_without_trees_round_trips(tmp_path):
+    rng = np.random.default_rng(1)
+    y = np.repeat([0, 1], 60)
+    X = np.c_[2 * y - 1 + rng.normal(size=120), np.ones(120)]
+    stacker = LGBMStacker(score_column="voice_embed_logit").fit(X, y, folds=np.arange(120) % 4,
+                                                         feature_names=("voice_embed_logit", "has_audio"))
+    save_bundle(tmp_path, stacker, aggregate=AggregateConfig())
+    assert "no trees" in (tmp_path / BOOSTER).read_text()
+    loaded = load_bundle(tmp_path).stacker
+    assert loaded.booster_ is None and loaded.score_column == "voice_embed_logit"
+    np.testing.assert_array_equal(loaded.predict_proba(X), stacker.predict_proba(X))

@@ -189,7 +189,7 @@ def test_bad_inputs():
 
 
 def test_balanced_weights_even_out_sources_and_classes():
-    from stacking.stacker import balanced_weights
+    from stacking.weights import balanced_weights
 
     y = np.array([0, 1, 1, 1, 1, 0, 1])
     groups = np.array(["a", "a", "a", "a", "a", "b", "b"])
@@ -200,7 +200,7 @@ def test_balanced_weights_even_out_sources_and_classes():
 
 
 def test_family_weights_even_out_the_kinds_of_fake():
-    from stacking.stacker import balanced_weights
+    from stacking.weights import balanced_weights
 
     y = np.array([0, 0, 1, 1, 1, 1, 1])
     groups = np.arange(7).astype(str)  # every video its own source
@@ -220,3 +220,38 @@ def test_the_voice_verdict_reads_the_audio_scores_and_the_voice_embed_block():
     assert verdict.features == ("aud_mean", "voice_embed_logit")
     assert verdict.coef[1] > 1 and abs(verdict.coef[0]) < verdict.coef[1] / 4
 
+
+
+def _one_score(n: int = 200, seed: int = 0) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], np.ndarray]:
+    """Rows of an out-of-fold logit that ranks the classes well, a presence flag and four folds."""
+    rng = np.random.default_rng(seed)
+    y = np.repeat([0, 1], n // 2)
+    X = np.c_[2 * y - 1 + rng.normal(0, 1.0, n), np.ones(n)]
+    return X, y, ("voice_embed_logit", "has_audio"), np.arange(n) % 4
+
+
+def test_a_score_column_is_calibrated_not_cut_into_steps():
+    X, y, names, folds = _one_score()
+    stacker = LGBMStacker(score_column="voice_embed_logit").fit(X, y, folds=folds, feature_names=names)
+    assert stacker.booster_ is None
+    np.testing.assert_array_equal(stacker.oof_raw_, X[:, 0])  # nothing fitted on the rows it scores
+    p = stacker.predict_proba(X)[:, 1]
+    assert len(np.unique(p)) == len(p) and np.all(np.diff(p[np.argsort(X[:, 0])]) > 0)  # strictly increasing
+    for k in range(4):  # each fold's calibrated scores keep the column's order
+        held = folds == k
+        assert np.all(np.diff(stacker.oof_proba_[held][np.argsort(X[held, 0])]) > 0)
+    trees = LGBMStacker(n_estimators=200, num_leaves=3).fit(X, y, folds=folds, feature_names=names)
+    assert len(np.unique(trees.predict_proba(X)[:, 1])) < len(p)  # the trees' steps tie voices
+    assert stacker.feature_importance() == {"voice_embed_logit": 1.0, "has_audio": 0.0}
+
+
+def test_a_score_column_says_nothing_where_it_is_missing():
+    X, y, names, folds = _one_score()
+    stacker = LGBMStacker(score_column="voice_embed_logit").fit(X, y, folds=folds, feature_names=names)
+    p = stacker.predict_verdicts(np.array([[np.nan, 1.0], [0.5, 1.0]])).p_fake
+    assert np.isnan(p[0]) and 0 < p[1] < 1
+    with pytest.raises(ValueError, match="not among"):
+        LGBMStacker(score_column="logit").fit(X, y, folds=folds, feature_names=names)
+    X[3, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN in 1 training rows"):
+        LGBMStacker(score_column="voice_embed_logit").fit(X, y, folds=folds, feature_names=names)

@@ -13,7 +13,8 @@ and bundles the result with MODEL_DIR's branches and spec (less the feature bloc
 ``--voice-folds F`` also fits the voice stacker into ``MODEL_DIR/voice/``: the same settings on the columns
 made from the voice (``--voice-only`` columns are its alone, left out of the video stacker), on the rows of F
 whose voice has a label of its own (`avdetect.training.stacker_data.voice_rows`: the files without a face
-and the videos' voices, dubs aside), each generator family weighing the same. The video stacker never sees
+and the videos' voices, dubs aside), the generator families weighing as they come (``--voice-family-balance``)
+and, with ``--voice-score COLUMN``, no trees: that out-of-fold logit calibrated. The video stacker never sees
 a row without a face, so scoring gives such inputs (a WAV, a video without a face) to the voice stacker.
 """
 
@@ -80,6 +81,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--voice-columns", type=lambda text: [p for p in text.split(",") if p], default=[],
                         metavar="PATTERNS", help="with --voice-folds: the only columns the voice stacker reads, of "
                         "those made from the voice (e.g. 'voice_embed_logit'; default all of them)")
+    parser.add_argument("--voice-score", metavar="COLUMN",
+                        help="with --voice-folds: the voice stacker fits no trees and only calibrates this column, "
+                        "an out-of-fold logit (e.g. voice_embed_logit, the voice_embed heads' of the folds); trees "
+                        "would cut it into at most 255 steps. Default: trees on its columns")
     parser.add_argument("--voice-family-balance", type=float, default=None, metavar="POWER",
                         help="--family-balance of the voice stacker (default "
                         "avdetect.training.stacker.VOICE_FAMILY_BALANCE, 0: families as they come)")
@@ -129,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
     settings = {"seed": args.seed, "balance": None if args.no_balance else args.balance,
                 "family_balance": args.family_balance, "calibration": args.calibration, "max_error": args.max_error,
                 "drop_features": args.drop_features, "voice_only": args.voice_only,
-                "voice_columns": args.voice_columns, "monotone": args.monotone,
+                "voice_columns": args.voice_columns, "monotone": args.monotone, "score_column": None,
                 "booster": {name: value for given in args.booster for name, value in given.items()}}
     voice = None
     if args.voice_folds:
@@ -138,8 +143,11 @@ def run(args: argparse.Namespace) -> int:
         if args.voice_columns:
             voice = keep_columns(voice, matching(voice.table.names, args.voice_columns, option="--voice-columns"))
         _check_voice_only(args.voice_only, voice.table.names)
+        if args.voice_score:
+            matching(voice.table.names, [args.voice_score], option="--voice-score")
         _fit_and_write(args.output / "voice", voice,
-                       {**settings, "monotone": VOICE_MONOTONE, "family_balance": VOICE_FAMILY_BALANCE
+                       {**settings, "monotone": VOICE_MONOTONE, "score_column": args.voice_score,
+                        "family_balance": VOICE_FAMILY_BALANCE
                         if args.voice_family_balance is None else args.voice_family_balance},
                        equal_classes=not args.no_balance)
     _fit_and_write(args.output / "stacker", data, settings, equal_classes=not args.no_balance)
@@ -192,10 +200,15 @@ def _check_sources(args: argparse.Namespace) -> None:
         raise InputError("give --oof and --folds (the branches' runs), or --from-model MODEL_DIR")
     elif args.voice_folds and not args.manifest:
         raise InputError("--voice-folds needs --manifest: the voice stacker weighs each generator family the same")
-    elif (args.voice_only or args.voice_columns or args.voice_family_balance is not None) and not args.voice_folds:
-        option = ("--voice-only" if args.voice_only else "--voice-columns" if args.voice_columns
-                  else "--voice-family-balance")
-        raise InputError(f"{option} needs --voice-folds: no voice stacker would read those columns")
+    elif not args.voice_folds and (given := _voice_options(args)):
+        raise InputError(f"{given[0]} needs --voice-folds: there is no voice stacker to apply it to")
+
+
+def _voice_options(args: argparse.Namespace) -> list[str]:
+    """The options given that only the voice stacker (--voice-folds) reads."""
+    given = {"--voice-only": args.voice_only, "--voice-columns": args.voice_columns,
+             "--voice-family-balance": args.voice_family_balance is not None, "--voice-score": args.voice_score}
+    return [option for option, value in given.items() if value]
 
 
 def _booster_params(text: str) -> dict[str, float]:

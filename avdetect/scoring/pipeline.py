@@ -138,7 +138,7 @@ class Detector:
         modalities = {"face": p["p_visual"], "voice": p["p_audio"], "lip-sync": p["p_sync"]}
         verdict = str(fusion.band.verdicts(np.array([p["p_fake"]]))[0])
         reason = why(p["p_fake"], modalities, fusion.band)
-        if all(np.isnan(v) for v in modalities.values()):  # p_fake is then the model's prior, not evidence
+        if all(np.isnan(v) for v in modalities.values()):  # p_fake is then NaN or the model's prior, no evidence
             verdict, reason = INCONCLUSIVE, "no face, voice or lip-sync found: nothing to judge"
         elif fusion is not self.stacker:
             reason = f"no face: the voice model decides; {reason}"

@@ -29,7 +29,8 @@ from stacking.decision import DEFAULT_MAX_ERROR, DecisionBand, fit_band
 from stacking.metrics import equal_class_weights
 from stacking.monotone import RULES
 from stacking.report import BASELINE, CvReport, cv_report, write_report, write_scores
-from stacking.stacker import LGBMStacker, balanced_weights
+from stacking.stacker import LGBMStacker
+from stacking.weights import balanced_weights
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +46,13 @@ VOICE_FAMILY_BALANCE = 0.0
 # ranked held-out families worse than the logit itself (family mean 0.639 against 0.728; data/shipped/README.md).
 VOICE_MONOTONE = "evidence"
 # `fit_stacker`'s settings, as fit-stacker records them in report.json's "fit"
-FIT_SETTINGS = ("calibration", "seed", "balance", "family_balance", "booster", "monotone")
+FIT_SETTINGS = ("calibration", "seed", "balance", "family_balance", "booster", "monotone", "score_column")
 
 
 def fit_stacker(data: TrainingData, *, calibration: str = "auto", seed: int = 0,
                 balance: float | None = 0.5, family_balance: float = 0.0,
-                booster: dict[str, float] | None = None, monotone: str = "none") -> LGBMStacker:
+                booster: dict[str, float] | None = None, monotone: str = "none",
+                score_column: str | None = None) -> LGBMStacker:
     """The calibrated stacker, cross-fitted over the data's folds.
 
     Args:
@@ -62,6 +64,8 @@ def fit_stacker(data: TrainingData, *, calibration: str = "auto", seed: int = 0,
             its defaults.
         monotone: a name of `stacking.monotone.RULES`: "evidence" lets the branch scores and the sync
             columns push P(fake) one way only; "none" leaves every column free.
+        score_column: a column that is already an out-of-fold logit (`LGBMStacker`'s ``score_column``): no trees, only
+            its calibration is fitted.
 
     Raises:
         InputError: family_balance without the videos' families (data read without a manifest, or a
@@ -72,7 +76,8 @@ def fit_stacker(data: TrainingData, *, calibration: str = "auto", seed: int = 0,
         raise InputError("--family-balance needs each video's family: fit from the runs with --manifest")
     weights = None if balance is None else balanced_weights(data.y, data.sources_of_rows, power=balance,
                                                             families=families, family_power=family_balance)
-    stacker = LGBMStacker(calibration=calibration, random_state=seed, monotone=RULES[monotone], **(booster or {}))
+    stacker = LGBMStacker(calibration=calibration, random_state=seed, monotone=RULES[monotone],
+                          score_column=score_column, **(booster or {}))
     return stacker.fit(
         data.table.X, data.y, folds=data.folds, feature_names=data.table.names,
         modality_labels=data.modality_labels, sample_weight=weights)

@@ -35,7 +35,8 @@
 # out of the video stacker; default none) and VOICE_COLUMNS (the only columns the voice stacker reads;
 # voice_embed_logit,has_audio, with VOICE_EMBED=1: on held-out generators the head's logit alone ranks voices
 # better than with the audio CNN's and voice_spectrum's columns beside it, see data/shipped/README.md; empty:
-# every voice column).
+# every voice column) and VOICE_SCORE (a column the voice stacker calibrates without trees, which would cut it
+# into at most 255 steps; voice_embed_logit with VOICE_EMBED=1; empty: trees).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SHARED=${AVDETECT_SHARED_DATA:-$(cd .. && pwd)/shared/data}
@@ -137,8 +138,10 @@ find "$W/runs/features" -name '*.csv' ! -name sync_learnt.csv -delete 2>/dev/nul
 # measured by a head that never heard it) and the one that ships, fitted on every voice and one copy of each
 # through a random room, equaliser and low-pass (encoding ~5 min, the copies ~8, the heads ~1)
 VOICE_DEFAULT=""  # the voice stacker's columns unless VOICE_COLUMNS says: the head's logit when it is made
+SCORE_DEFAULT=""  # and the column it calibrates without trees unless VOICE_SCORE says: that logit
 if [ "${VOICE_EMBED:-1}" = 1 ]; then
   VOICE_DEFAULT=voice_embed_logit,has_audio
+  SCORE_DEFAULT=voice_embed_logit
   $A train-voice-embed "$W/all.csv" --cache "$W/cache" -o "$W/runs/voice_embed" --folds "$W/folds.csv"
   $A video-features "$W/all.csv" --cache "$W/cache" -o "$W/runs/features" --extractors voice_embed \
       --models "$W/runs/voice_embed" --folds "$W/folds.csv"
@@ -156,6 +159,7 @@ awk -F, 'NR == 1 || $1 ~ /\/video\//' "$W/folds.csv" > "$W/folds_videos.csv"
 $A fit-stacker --oof "$W/runs" --folds "$W/folds_videos.csv" --voice-folds "$W/folds.csv" --manifest "$W/all.csv" -o "$W/model" \
     --visual-model "$W/runs/visual/refit/model.json" --audio-model "$W/runs/audio/refit/model.json" \
     --cache "$W/cache" --max-error "${MAX_ERROR:-0.2}" --booster "${BOOSTER-n_estimators=800,num_leaves=3}" \
-    --drop-features "$DROP" --voice-only "${VOICE_ONLY-}" --voice-columns "${VOICE_COLUMNS-$VOICE_DEFAULT}"
+    --drop-features "$DROP" --voice-only "${VOICE_ONLY-}" --voice-columns "${VOICE_COLUMNS-$VOICE_DEFAULT}" \
+    --voice-score "${VOICE_SCORE-$SCORE_DEFAULT}"
 # (with --max-error 0.05 this model would decide 5 % of the videos)
 echo "bundle: $W/model (copy it to avdetect/model to ship it)"
