@@ -5,7 +5,8 @@
 For each fold of the model's training table (`stacker/table.npz`), the stacker is fitted again on the other
 folds with the model's own settings (report.json's "fit": seed, balance, booster, monotone rules), as
 `fit-stacker`'s cross-validation does; each real video of the fold gets its calibrated p_fake and LightGBM's
-contributions (`pred_contrib`: log-odds of the final booster, summed per column block).
+contributions (`pred_contrib`: log-odds of the final booster, summed per block: the extractor of the
+model's scoring spec that makes each column).
 Printed: the mean contribution of every block for the reals called fake at the threshold and for the
 others (a block that pushes the correctly called reals towards "real" and not the false alarms is the
 evidence those videos lack), and the false alarms per dataset. `--fusion voice` explains the voice stacker
@@ -21,13 +22,17 @@ from pathlib import Path
 
 import numpy as np
 
-# column prefixes, longest first: the branch statistics, the plain sync features and each feature block
-BLOCKS = ("vis_", "aud_", "sync_motion_", "sync_learnt_", "sync_", "face_motion_", "face_drift_",
-          "face_spectrum_", "voice_embed_", "spec_", "pitch_")
 
+def column_blocks(model: Path) -> dict[str, str]:
+    """Column -> the extractor of `model`'s scoring spec that makes it (`face_scores`: the face CNN's statistics,
+    `voice_scores`, `sync`, `face_motion`, ...), as `benchmarks/block_importance.py` counts them."""
+    from avdetect.bundle import load_bundle
+    from avdetect.spec import extractor_columns
+    from stacking.bundle import load_bundle as load_stacker
 
-def block_of(name: str) -> str:
-    return next((p.rstrip("_") for p in BLOCKS if name.startswith(p)), "other")
+    bundle = load_bundle(model)
+    aggregate = load_stacker(bundle.stacker).aggregate
+    return {column: name for name in bundle.spec.extractors for column in extractor_columns(name, aggregate)}
 
 
 def explain_reals(model: Path, fusion: str = "stacker") -> list[tuple[str, float, dict[str, float]]]:
@@ -39,7 +44,8 @@ def explain_reals(model: Path, fusion: str = "stacker") -> list[tuple[str, float
 
     fit = json.loads((model / fusion / "report.json").read_text())["fit"]
     data = load_table(model / fusion / TABLE_FILE)  # the columns it was fitted on, dropped ones gone
-    blocks = [block_of(n) for n in data.table.names]
+    owner = column_blocks(model)
+    blocks = [owner.get(n, "other") for n in data.table.names]
     datasets = data.groups.get("dataset", np.full(len(data.y), "?"))
     out = []
     for fold in np.unique(data.folds):
