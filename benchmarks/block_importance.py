@@ -20,6 +20,13 @@ from avdetect.spec import extractor_columns
 from stacking.bundle import load_bundle as load_stacker
 
 
+def spec_blocks(model: Path | None = None) -> dict[str, list[str]]:
+    """Extractor -> the columns it makes, for every extractor of the scoring spec of `model` (default shipped)."""
+    bundle = load_bundle(model)
+    aggregate = load_stacker(bundle.stacker).aggregate
+    return {name: extractor_columns(name, aggregate) for name in bundle.spec.extractors}
+
+
 def block_shares(importance: dict[str, float], blocks: dict[str, list[str]]) -> dict[str, float]:
     """Block -> its columns' share of the total gain, largest first; columns of no block count as "other"."""
     owner = {column: block for block, columns in blocks.items() for column in columns}
@@ -42,8 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, default=None, help="a model bundle (default the shipped one)")
     args = parser.parse_args(argv)
     bundle = load_bundle(args.model)
-    aggregate = load_stacker(bundle.stacker).aggregate
-    blocks = {name: extractor_columns(name, aggregate) for name in bundle.spec.extractors}
+    blocks = spec_blocks(args.model)
     for title, part in (("video stacker", bundle.stacker), ("voice stacker", bundle.voice)):
         if part is not None:
             report = json.loads((part / "report.json").read_text())

@@ -26,13 +26,9 @@ import numpy as np
 def column_blocks(model: Path) -> dict[str, str]:
     """Column -> the extractor of `model`'s scoring spec that makes it (`face_scores`: the face CNN's statistics,
     `voice_scores`, `sync`, `face_motion`, ...), as `benchmarks/block_importance.py` counts them."""
-    from avdetect.bundle import load_bundle
-    from avdetect.spec import extractor_columns
-    from stacking.bundle import load_bundle as load_stacker
+    from block_importance import spec_blocks
 
-    bundle = load_bundle(model)
-    aggregate = load_stacker(bundle.stacker).aggregate
-    return {column: name for name in bundle.spec.extractors for column in extractor_columns(name, aggregate)}
+    return {column: name for name, columns in spec_blocks(model).items() for column in columns}
 
 
 def explain_reals(model: Path, fusion: str = "stacker") -> list[tuple[str, float, dict[str, float]]]:
