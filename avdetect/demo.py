@@ -111,6 +111,9 @@ def print_table(scores: Path) -> None:
         cells = [_cell(row[k]) for k in ("p_fake", "p_visual", "p_audio", "p_sync")]
         print(f"{Path(row['path']).name:<24} {cells[0]:>7} {row['verdict'] or '-':>12} {cells[1]:>8} {cells[2]:>7} "
               f"{cells[3]:>7}  {row['status']}")
+    for row in rows:  # what an undecided verdict rests on
+        if row["verdict"] == "inconclusive" and row.get("why"):
+            print(f"  {Path(row['path']).name}: {row['why']}")
 
 
 def _cell(value: str) -> str:

@@ -6,6 +6,11 @@ Joins MODEL/voice/oof.csv (each voice's out-of-fold p_fake) to the seconds of de
 rows (`speech_s`, read from WORK_DIR/runs the way `fit-stacker --voice-folds` reads them, `voice_rows`) and
 prints, per band of speech length, how many real voices are called fake and how many fakes are caught at the
 threshold. A shorter stretch of speech gives the encoder less to go on.
+
+Then the verdicts (real / fake / inconclusive) of the same voices by the model's pooled decision band and, when
+the voice stacker has one band per bin of speech (`fit-stacker --voice-bands-by speech_s:...`), by their bin's,
+as scoring gives them: the share of each class given each verdict, and the error of each decided verdict with
+both classes weighing the same within the band of length (what `--max-error` holds each bin to).
 """
 
 from __future__ import annotations
@@ -34,6 +39,24 @@ def by_length(seconds: np.ndarray, labels: np.ndarray, p_fake: np.ndarray, *, th
     return rows
 
 
+def verdict_shares(labels: np.ndarray, verdicts: np.ndarray) -> dict[str, float]:
+    """Share of reals called fake / real / inconclusive and of fakes alike ("real fake", ...), and each decided
+    verdict's error with both classes weighing the same ("fake error": reals among the fake calls); NaN where
+    there is nothing to share."""
+    from stacking.metrics import equal_class_weights
+
+    out: dict[str, float] = {}
+    for label, name in ((0, "real"), (1, "fake")):
+        mine = verdicts[labels == label]
+        out.update({f"{name} {v}": float(np.mean(mine == v)) if len(mine) else float("nan")
+                    for v in ("fake", "real", "inconclusive")})
+    w = equal_class_weights(labels) if len(labels) else labels.astype(np.float64)
+    for called, truly in (("fake", 0), ("real", 1)):
+        hit = verdicts == called
+        out[f"{called} error"] = float(np.average(labels[hit] == truly, weights=w[hit])) if hit.any() else float("nan")
+    return out
+
+
 def speech_seconds(work: Path) -> dict[str, float]:
     """Path -> seconds of detected speech of every voice the voice stacker learns from."""
     from avdetect.training.stacker_data import load_training_data, voice_rows
@@ -57,7 +80,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"{'detected speech':<16} {'reals':>6} {'called fake':>11} {'fakes':>6} {'caught':>7}")
     for band, n_real, real_rate, n_fake, fake_rate in table:
         print(f"{band:<16} {n_real:>6} {real_rate:>11.0%} {n_fake:>6} {fake_rate:>7.0%}")
+    print_verdicts(args.model, np.array([seconds[r["path"]] for r in rows]), np.array([int(r["label"]) for r in rows]),
+                   np.array([float(r["p_fake"]) for r in rows]))
     return 0
+
+
+def print_verdicts(model: Path, seconds: np.ndarray, labels: np.ndarray, p_fake: np.ndarray) -> None:
+    """The verdicts per band of speech length, by the pooled band and by the bins' own (when the model has them)."""
+    from stacking.bundle import load_bundle
+
+    voice = load_bundle(model / "voice")
+    ways = {"pooled band": voice.band.verdicts(p_fake)}
+    if voice.binned is not None:
+        values = seconds if voice.binned.column == "speech_s" else np.full(len(seconds), np.nan)
+        ways[f"bands by {voice.binned.column}"] = np.array(
+            [voice.band_for(v).verdicts(np.array([p]))[0] for v, p in zip(values, p_fake)])
+    print("verdicts (reals: fake / real / inconclusive; fakes: fake / real / inconclusive; error of the fake and "
+          "the real calls, classes weighed alike within the length)")
+    edges = [(-np.inf, np.inf), *zip(EDGES[:-1], EDGES[1:])]
+    for way, verdicts in ways.items():
+        print(way)
+        for low, high in edges:
+            inside = (seconds >= low) & (seconds < high)
+            s = verdict_shares(labels[inside], verdicts[inside])
+            name = "all" if low == -np.inf else f"{low:g}-{high:g} s" if np.isfinite(high) else f"{low:g} s or more"
+            print(f"  {name:<14} reals {s['real fake']:.0%} / {s['real real']:.0%} / {s['real inconclusive']:.0%}"
+                  f"   fakes {s['fake fake']:.0%} / {s['fake real']:.0%} / {s['fake inconclusive']:.0%}"
+                  f"   errors {s['fake error']:.0%} / {s['real error']:.0%}")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from lightgbm.basic import LightGBMError
 
 from stacking.aggregate import AggregateConfig
 from stacking.calibration import calibrator_from_json, calibrator_to_json
-from stacking.decision import THRESHOLD_ONLY, DecisionBand
+from stacking.decision import THRESHOLD_ONLY, BinnedBand, DecisionBand
 from stacking.errors import BundleError
 from stacking.stacker import LGBMStacker
 from stacking.verdicts import LinearVerdict
@@ -42,6 +42,12 @@ class StackerBundle:
     feature_names: tuple[str, ...]  # (F,) column order of the stacker's input
     extra: dict[str, Any]  # free-form facts saved with it (e.g. CV metrics, data sources)
     band: DecisionBand = THRESHOLD_ONLY  # real / inconclusive / fake thresholds, fitted on held-out rows
+    binned: BinnedBand | None = None  # or one band per bin of an evidence column, in place of `band`
+
+    def band_for(self, value: float = float("nan")) -> DecisionBand:
+        """The band that decides an input whose evidence column (`binned.column`) is ``value``: its bin's,
+        or `band` when the bundle has no bins."""
+        return self.band if self.binned is None else self.binned.band_for(value)
 
 
 def sha256(data: bytes) -> str:
@@ -66,8 +72,10 @@ def _dump(obj: Any) -> bytes:
 
 
 def save_bundle(directory: Path | str, stacker: LGBMStacker, *, aggregate: AggregateConfig,
-                extra: dict[str, Any] | None = None, band: DecisionBand | None = None) -> Path:
-    """Writes a fitted ``stacker`` (and its decision band) into ``directory``; returns the manifest path."""
+                extra: dict[str, Any] | None = None, band: DecisionBand | None = None,
+                binned: BinnedBand | None = None) -> Path:
+    """Writes a fitted ``stacker`` (and its decision band, pooled and perhaps ``binned``) into ``directory``;
+    returns the manifest path."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     config = {"format": FORMAT, "version": VERSION, "params": stacker.get_params(),
@@ -75,6 +83,8 @@ def save_bundle(directory: Path | str, stacker: LGBMStacker, *, aggregate: Aggre
               "aggregate": aggregate.to_dict(), "extra": extra or {}}
     if band is not None:
         config["decision"] = band.to_json()
+    if binned is not None:
+        config["decision_by"] = binned.to_json()
     contents = {
         BOOSTER: _booster_text(stacker),
         CALIBRATOR: _dump(None if stacker.calibrator_ is None else calibrator_to_json(stacker.calibrator_)),
@@ -137,8 +147,9 @@ def load_bundle(directory: Path | str) -> StackerBundle:
     try:
         stacker = _rebuild(config, contents, directory)
         band = DecisionBand.from_json(config["decision"]) if "decision" in config else THRESHOLD_ONLY
+        binned = BinnedBand.from_json(config["decision_by"]) if "decision_by" in config else None
         return StackerBundle(stacker, AggregateConfig.from_dict(config["aggregate"]),
-                             tuple(config["feature_names"]), dict(config["extra"]), band)
+                             tuple(config["feature_names"]), dict(config["extra"]), band, binned)
     except (KeyError, TypeError, ValueError) as err:
         raise BundleError(f"{directory}: malformed stacker bundle ({type(err).__name__}: {err})") from None
 

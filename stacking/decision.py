@@ -99,6 +99,65 @@ def _share(hit: np.ndarray, w: np.ndarray) -> float:
     return float(np.average(hit, weights=w)) if len(hit) else float("nan")
 
 
+@dataclass(frozen=True)
+class BinnedBand:
+    """One band per bin of an evidence column (e.g. seconds of speech), each fitted on the held-out rows of its
+    bin with both classes weighing the same there: a verdict's stated error then holds for short inputs as
+    for long ones, not only pooled over them (where the long, easy ones would pay for the short ones)."""
+
+    column: str  # the feature column the bins are of
+    edges: tuple[float, ...]  # inner bin edges, ascending: bins [-inf, e0), [e0, e1), ..., [e_last, inf]
+    bands: tuple[DecisionBand, ...]  # len(edges) + 1, one per bin
+
+    def band_for(self, value: float) -> DecisionBand:
+        """The band of the bin holding ``value``; a NaN value (no evidence measured) takes the first bin's."""
+        if value is None or np.isnan(value):
+            return self.bands[0]
+        return self.bands[int(np.searchsorted(self.edges, value, side="right"))]
+
+    def bin_name(self, value: float) -> str:
+        """"{column} 2-4" for the bin holding ``value`` ("under 2", "6 or more" at the ends)."""
+        k = 0 if value is None or np.isnan(value) else int(np.searchsorted(self.edges, value, side="right"))
+        if k == 0:
+            return f"{self.column} under {self.edges[0]:g}"
+        if k == len(self.edges):
+            return f"{self.column} {self.edges[-1]:g} or more"
+        return f"{self.column} {self.edges[k - 1]:g}-{self.edges[k]:g}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"column": self.column, "edges": list(self.edges), "bands": [b.to_json() for b in self.bands]}
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> BinnedBand:
+        edges, bands = tuple(float(e) for e in raw["edges"]), tuple(DecisionBand.from_json(b) for b in raw["bands"])
+        if len(bands) != len(edges) + 1 or list(edges) != sorted(set(edges)):
+            raise ValueError(f"{len(edges)} ascending edges need {len(edges) + 1} bands, got {len(bands)}")
+        return cls(str(raw["column"]), edges, bands)
+
+
+def fit_binned_band(y: np.ndarray, p: np.ndarray, values: np.ndarray, *, column: str, edges: tuple[float, ...],
+                    max_error: float = 0.05, equal_classes: bool = True) -> BinnedBand:
+    """`fit_band` within each bin of ``values`` (the rows' ``column``; NaN in the first bin), each held to
+    ``max_error`` with both classes weighing the same within the bin when ``equal_classes``.
+
+    Raises:
+        ValueError: no edges, or edges not ascending.
+    """
+    from stacking.metrics import equal_class_weights
+
+    edges = tuple(float(e) for e in edges)
+    if not edges or list(edges) != sorted(set(edges)):
+        raise ValueError(f"bin edges must be ascending and distinct, got {edges}")
+    values = np.asarray(values, dtype=np.float64)
+    bins = np.where(np.isnan(values), 0, np.searchsorted(edges, np.nan_to_num(values), side="right"))
+    bands = []
+    for k in range(len(edges) + 1):
+        inside = bins == k
+        weights = equal_class_weights(y[inside]) if equal_classes else None
+        bands.append(fit_band(y[inside], p[inside], max_error=max_error, sample_weight=weights))
+    return BinnedBand(column, edges, tuple(bands))
+
+
 def why(p_fake: float, modalities: dict[str, float], band: DecisionBand) -> str:
     """One line saying which modality pushed the verdict, e.g. "voice 0.91, lip-sync 0.64 say fake"."""
     present = {name: p for name, p in modalities.items() if p is not None and not np.isnan(p)}
@@ -112,4 +171,10 @@ def why(p_fake: float, modalities: dict[str, float], band: DecisionBand) -> str:
     if verdict == REAL:
         return "no modality says fake" if not pushing else f"{', '.join(pushing)} lean fake, outweighed"
     top = ", ".join(f"{name} {p:.2f}" for name, p in ranked[:2]) or "nothing"
+    if band.low <= 0 and band.high > 1:
+        return f"P(fake) {p_fake:.2f}, but nothing here is decided (no held-out data); highest: {top}"
+    if band.low <= 0:
+        return f"P(fake) {p_fake:.2f} is under {band.high:.2f}, and nothing here is called real; highest: {top}"
+    if band.high > 1:
+        return f"P(fake) {p_fake:.2f} is over {band.low:.2f}, and nothing here is called fake; highest: {top}"
     return f"P(fake) {p_fake:.2f} lies between {band.low:.2f} and {band.high:.2f}; highest: {top}"

@@ -89,7 +89,8 @@ def test_writes_bundle_report_and_oof(fitted):
     assert set(report["by_group"]["family"]) == {"real", "swap", "clone"}
     assert report["fit"] == {"seed": 0, "balance": 0.5, "family_balance": 0.0, "calibration": "auto",
                              "max_error": 0.05, "drop_features": [], "voice_only": [], "voice_columns": [],
-                             "booster": {}, "monotone": "evidence", "score_column": None}
+                             "booster": {}, "monotone": "evidence", "score_column": None,
+                             "bands_by": None}
     assert report["verdicts"]["audio"]["auc"] > 0.8
     with Image.open(fitted / "reliability.png") as image:
         assert image.format == "PNG"
@@ -167,8 +168,8 @@ def test_booster_settings_that_are_not_lightgbm_settings_exit_2(runs, tmp_path, 
 
 
 def add_speech(runs: dict[str, Path], n_groups: int = 24, seed: int = 1) -> dict[str, Path]:
-    """Speech files (voice scores only, no face) next to make_runs' videos: their manifest and audio OOF rows
-    join the run's; folds_all.csv holds every row, the videos on their own folds."""
+    """Speech files (voice scores only, no face; 2-9 windows each) next to make_runs' videos: their manifest and audio
+    OOF rows join the run's; folds_all.csv holds every row, the videos on their own folds."""
     from avdetect.corpus.folds import read_folds
     from avdetect.corpus.manifest import read_manifest
 
@@ -181,7 +182,8 @@ def add_speech(runs: dict[str, Path], n_groups: int = 24, seed: int = 1) -> dict
             rows.append(ManifestRow(path, FAKE if fake else REAL, f"spk{g:02d}", audio_label=FAKE if fake else REAL,
                                     dataset="speech", family=("vocoder", "tts")[g % 2] if fake else ""))
             folds.append(g % 3)
-            p = rng.beta(5, 2, 6) if fake else rng.beta(2, 5, 6)
+            n = 2 + g % 8  # windows: some voices are short
+            p = rng.beta(5, 2, n) if fake else rng.beta(2, 5, n)
             audio += [[str(path), -1, i, float(i), fake, g % 3, f"{q:.4f}"] for i, q in enumerate(p)]
     out = runs["root"] / "with_speech"
     shutil.copytree(runs["runs"], out / "runs")
@@ -247,7 +249,7 @@ def test_voice_only_columns_are_read_by_the_voice_stacker_alone(speech, tmp_path
     report = json.loads((tmp_path / "m/stacker/report.json").read_text())
     assert report["fit"]["voice_only"] == ["aud_q*"]
     assert fit_voice(speech, "--voice-only", "vis_main_*", "-o", str(tmp_path / "n")) == 2
-    assert "--voice-only vis_main_*: the voice stacker reads none" in capsys.readouterr().err
+    assert "features; the voice stacker reads the columns made from the voice" in capsys.readouterr().err
 
 
 def test_voice_columns_are_all_the_voice_stacker_reads(speech, tmp_path, capsys):
@@ -283,6 +285,32 @@ def test_a_voice_score_is_calibrated_without_trees(speech, tmp_path, capsys):
     assert main(["fit-stacker", "--oof", str(speech["runs"]), "--folds", str(speech["folds"]),
                  "--voice-score", "aud_mean", "-o", str(tmp_path / "c")]) == 2
     assert "--voice-score needs --voice-folds" in capsys.readouterr().err
+
+def test_voice_bands_by_speech_hold_the_error_in_each_bin(speech, tmp_path, capsys):
+    code = fit_voice(speech, "--voice-columns", "aud_mean,has_audio", "--voice-bands-by", "n_windows:6.5",
+                     "--max-error", "0.3", "-o", str(tmp_path / "m"))
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "verdicts by n_windows, each bin held to 30%, classes weighed equally within it:" in out
+    assert "n_windows under 6.5 (90): real below" in out and "n_windows 6.5 or more (18): real below" in out
+    voice, video = load_bundle(tmp_path / "m/voice"), load_bundle(tmp_path / "m/stacker")
+    assert video.binned is None and voice.binned.column == "n_windows" and voice.binned.edges == (6.5,)
+    few, many = voice.binned.bands
+    report = json.loads((tmp_path / "m/voice/report.json").read_text())
+    assert report["fit"]["bands_by"] == {"column": "n_windows", "edges": [6.5]}
+    assert [b["n"] for b in report["decision_by"]["bands"]] == [few.n, many.n]
+    assert few.n + many.n == report["decision"]["n"]
+    for band in (few, many):
+        assert np.isnan(band.fake_error) or band.fake_error <= 0.3
+    assert fit_voice(speech, "--voice-bands-by", "speech_seconds:2", "-o", str(tmp_path / "n")) == 2
+    assert "--voice-bands-by speech_seconds: not a column" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        fit_voice(speech, "--voice-bands-by", "speech_s:6,2", "-o", str(tmp_path / "n"))
+    assert "give COLUMN:EDGES" in capsys.readouterr().err
+    assert main(["fit-stacker", "--oof", str(speech["runs"]), "--folds", str(speech["folds"]),
+                 "--voice-bands-by", "speech_s:2", "-o", str(tmp_path / "c")]) == 2
+    assert "--voice-bands-by needs --voice-folds" in capsys.readouterr().err
+
 
 def test_voice_folds_need_a_manifest_and_rows_without_a_face(runs, speech, tmp_path, capsys):
     assert main(["fit-stacker", "--oof", str(speech["runs"]), "--folds", str(speech["folds"]),

@@ -108,3 +108,18 @@ def test_a_stacker_without_trees_round_trips(tmp_path):
     loaded = load_bundle(tmp_path).stacker
     assert loaded.booster_ is None and loaded.score_column == "voice_embed_logit"
     np.testing.assert_array_equal(loaded.predict_proba(X), stacker.predict_proba(X))
+
+
+def test_bands_by_bin_round_trip_and_choose_by_the_evidence(fitted, tmp_path):
+    from stacking.decision import BinnedBand, DecisionBand
+
+    stacker, _ = fitted
+    pooled = DecisionBand(low=0.4, high=0.6, max_error=0.2)
+    binned = BinnedBand("speech_s", (2.0, 6.0), (DecisionBand(0.1, 0.9, 0.2), DecisionBand(0.3, 0.7, 0.2), pooled))
+    save_bundle(tmp_path / "a", stacker, aggregate=AggregateConfig(), band=pooled, binned=binned)
+    bundle = load_bundle(tmp_path / "a")
+    assert bundle.binned.to_json() == binned.to_json() and bundle.band.to_json() == pooled.to_json()  # NaN facts
+    assert bundle.band_for(1.0).low == 0.1 and bundle.band_for(float("nan")).low == 0.1
+    assert bundle.band_for(3.0).low == 0.3 and bundle.band_for(6.0).low == 0.4
+    save_bundle(tmp_path / "b", stacker, aggregate=AggregateConfig(), band=pooled)  # as every bundle before
+    assert load_bundle(tmp_path / "b").binned is None and load_bundle(tmp_path / "b").band_for(1.0).low == 0.4

@@ -152,3 +152,27 @@ def test_train_voice_embed_fits_one_head_per_fold_that_never_saw_it(tmp_path, sp
     features = dict(zip(stored["paths"].tolist(), stored["encodings"]))[str(rows[5].path)]
     fold2 = voice_embed.load_head(models / "fold2" / voice_embed.CHECKPOINT)
     assert measured[str(rows[5].path)] == pytest.approx(fold2.logit(features), abs=1e-3)  # row 5 is in fold 2
+    # --block writes the same file from the voices it encoded, byte for byte (a silent row NaN, a row in no fold out)
+    save_perception(cache / "silent.npz", audio_perception(np.zeros(SAMPLE_RATE * 2, np.float32), SAMPLE_RATE))
+    silent, stray = ManifestRow(path=tmp_path / "s.wav", label="REAL", group="g0"), ManifestRow(
+        path=tmp_path / "x.wav", label="REAL", group="gx")
+    with (cache / "index.csv").open("a") as f:
+        f.write(f"{silent.path},silent,ok,0,0,1,1.0\n{stray.path},silent,ok,0,0,1,1.0\n")
+    write_manifest([*rows, dub, silent, stray], tmp_path / "m2.csv")
+    write_folds([*rows, dub, silent], np.array([i // 2 for i in range(8)] + [0, 1]), tmp_path / "folds2.csv")
+    assert main(["train-voice-embed", str(tmp_path / "m2.csv"), "--cache", str(cache), "-o", str(models), "--folds",
+                 str(tmp_path / "folds2.csv"), "--c", "1", "--block", str(tmp_path / "b")]) == 0
+    assert "voice_embed.csv: 10 of 11 rows" in capsys.readouterr().out
+    voice_embed.cached_head.cache_clear()  # the heads were fitted again under the same names in this process
+    assert main(["video-features", str(tmp_path / "m2.csv"), "--cache", str(cache), "-o", str(tmp_path / "f2"),
+                 "--extractors", "voice_embed", "--models", str(models), "--folds", str(tmp_path / "folds2.csv")]) == 0
+    expected = (tmp_path / "f2" / "voice_embed.csv").read_text()
+    assert (tmp_path / "b" / "voice_embed.csv").read_text() == expected and "s.wav,nan,nan,nan" in expected
+    # without --folds every row by the head fitted on all of them, as `video-features --models MODELS`
+    assert main(["train-voice-embed", str(tmp_path / "m2.csv"), "--cache", str(cache), "-o", str(models), "--c", "1",
+                 "--block", str(tmp_path / "b_all")]) == 0
+    voice_embed.cached_head.cache_clear()
+    assert main(["video-features", str(tmp_path / "m2.csv"), "--cache", str(cache), "-o", str(tmp_path / "f_all"),
+                 "--extractors", "voice_embed", "--models", str(models)]) == 0
+    assert "voice_embed.csv: 11 of 11 rows" in capsys.readouterr().out
+    assert (tmp_path / "b_all" / "voice_embed.csv").read_text() == (tmp_path / "f_all" / "voice_embed.csv").read_text()

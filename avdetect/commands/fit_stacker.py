@@ -36,8 +36,13 @@ from stacking.monotone import RULES
 from stacking.stacker import BOOSTER_PARAMS, CALIBRATIONS, LGBMStacker
 
 if TYPE_CHECKING:  # the training library loads torch: imported when the command runs, not to build the parser
+    from avdetect.training.stacker import EvidenceBins
     from avdetect.training.stacker_data import TrainingData
+    from stacking.decision import DecisionBand
     from stacking.report import CvReport
+
+VOICE_ONLY_HINT = ("; the voice stacker reads the columns made from the voice (aud_*, n_windows, speech_s, has_audio, "
+                   "voice blocks) or those --voice-columns keeps")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -85,6 +90,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="with --voice-folds: the voice stacker fits no trees and only calibrates this column, "
                         "an out-of-fold logit (e.g. voice_embed_logit, the voice_embed heads' of the folds); trees "
                         "would cut it into at most 255 steps. Default: trees on its columns")
+    parser.add_argument("--voice-bands-by", type=_bins, metavar="COLUMN:EDGES",
+                        help="with --voice-folds: one verdict band per bin of this column of the voices, e.g. "
+                        "'speech_s:2,4,6' (seconds of detected speech: under 2, 2-4, 4-6, 6 or more), each "
+                        "holding --max-error within its bin, classes weighed alike there; scoring uses the "
+                        "input's bin. Default: one band for all")
     parser.add_argument("--voice-family-balance", type=float, default=None, metavar="POWER",
                         help="--family-balance of the voice stacker (default "
                         "avdetect.training.stacker.VOICE_FAMILY_BALANCE, 0: families as they come)")
@@ -135,21 +145,24 @@ def run(args: argparse.Namespace) -> int:
                 "family_balance": args.family_balance, "calibration": args.calibration, "max_error": args.max_error,
                 "drop_features": args.drop_features, "voice_only": args.voice_only,
                 "voice_columns": args.voice_columns, "monotone": args.monotone, "score_column": None,
+                "bands_by": None,
                 "booster": {name: value for given in args.booster for name, value in given.items()}}
     voice = None
     if args.voice_folds:
         voice = load_training_data(args.oof, args.voice_folds, args.manifest, audio_window_s=args.audio_window_s)
         voice = voice_rows(drop_features(voice, args.drop_features) if args.drop_features else voice)
+        bins = _evidence(voice, *args.voice_bands_by) if args.voice_bands_by else None
         if args.voice_columns:
             voice = keep_columns(voice, matching(voice.table.names, args.voice_columns, option="--voice-columns"))
-        _check_voice_only(args.voice_only, voice.table.names)
+        matching(voice.table.names, args.voice_only, option="--voice-only", hint=VOICE_ONLY_HINT)
         if args.voice_score:
             matching(voice.table.names, [args.voice_score], option="--voice-score")
         _fit_and_write(args.output / "voice", voice,
                        {**settings, "monotone": VOICE_MONOTONE, "score_column": args.voice_score,
                         "family_balance": VOICE_FAMILY_BALANCE
-                        if args.voice_family_balance is None else args.voice_family_balance},
-                       equal_classes=not args.no_balance)
+                        if args.voice_family_balance is None else args.voice_family_balance,
+                        "bands_by": None if bins is None else {"column": bins.column, "edges": list(bins.edges)}},
+                       equal_classes=not args.no_balance, bins=bins)
     _fit_and_write(args.output / "stacker", data, settings, equal_classes=not args.no_balance)
     bundle = None
     if args.from_model:
@@ -164,29 +177,51 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fit_and_write(directory: Path, data: TrainingData, settings: dict, *, equal_classes: bool) -> None:
+def _fit_and_write(directory: Path, data: TrainingData, settings: dict, *, equal_classes: bool,
+                   bins: EvidenceBins | None = None) -> None:
     """Fits one stacker with `settings` (fit-stacker's options), writes it with its report and prints both."""
     from avdetect.training.stacker import FIT_SETTINGS, fit_stacker, write_outputs
 
     stacker = fit_stacker(data, **{k: settings[k] for k in FIT_SETTINGS})
-    report, band = write_outputs(directory, stacker, data, max_error=settings["max_error"],
-                                 equal_classes=equal_classes, settings=settings)
+    report, band, binned = write_outputs(directory, stacker, data, max_error=settings["max_error"],
+                                         equal_classes=equal_classes, settings=settings, bins=bins)
     print_summary(directory, data, report)
-    print(f"verdicts: real below {band.low:.3f}, fake from {band.high:.3f}, inconclusive between: out of fold "
-          f"{_error_line(band.real_error, 'real', 'fake')}, {_error_line(band.fake_error, 'fake', 'real')}, "
-          f"{band.inconclusive_rate:.1%} inconclusive (held to {band.max_error:.0%}"
-          f"{', classes weighed equally' if equal_classes else ''})")
+    weighed = ", classes weighed equally" if equal_classes else ""
+    print(f"verdicts: {_band_line(band)} (held to {band.max_error:.0%}{weighed})")
+    if binned is not None:
+        print(f"verdicts by {binned.column}, each bin held to {band.max_error:.0%}{weighed} within it:")
+        for edge, bin_band in zip((float("nan"), *binned.edges), binned.bands):
+            print(f"  {binned.bin_name(edge)} ({bin_band.n}): {_band_line(bin_band)}")
 
 
-def _check_voice_only(patterns: list[str], voice_columns: tuple[str, ...]) -> None:
-    """InputError when a --voice-only pattern matches no column the voice stacker reads (it reads the voice's)."""
-    import fnmatch
+def _band_line(band: DecisionBand) -> str:
+    if not band.n:
+        return "no held-out rows: every verdict inconclusive"
+    return (f"real below {band.low:.3f}, fake from {band.high:.3f}, inconclusive between: out of fold "
+            f"{_error_line(band.real_error, 'real', 'fake')}, {_error_line(band.fake_error, 'fake', 'real')}, "
+            f"{band.inconclusive_rate:.1%} inconclusive")
 
-    for pattern in patterns:
-        if not fnmatch.filter(voice_columns, pattern):
-            raise InputError(f"--voice-only {pattern}: the voice stacker reads none of those columns (it reads "
-                             "the columns made from the voice: aud_*, n_windows, speech_s, has_audio, voice blocks, "
-                             "or those --voice-columns keeps)")
+
+def _bins(text: str) -> tuple[str, tuple[float, ...]]:
+    """'speech_s:2,4,6' -> ('speech_s', (2.0, 4.0, 6.0)): a column and ascending inner bin edges."""
+    column, sep, edges = text.partition(":")
+    try:
+        values = tuple(float(e) for e in edges.split(",") if e.strip())
+    except ValueError:
+        values = ()
+    if not sep or not column.strip() or not values or list(values) != sorted(set(values)):
+        raise argparse.ArgumentTypeError(f"{text!r}: give COLUMN:EDGES, the edges ascending numbers, "
+                                         "e.g. speech_s:2,4,6")
+    return column.strip(), values
+
+
+def _evidence(voice: TrainingData, column: str, edges: tuple[float, ...]) -> EvidenceBins:
+    """The bins of `column` on the voice stacker's rows; InputError when its table has no such column."""
+    from avdetect.training.stacker import EvidenceBins
+
+    if column not in voice.table.names:
+        raise InputError(f"--voice-bands-by {column}: not a column of the voices' table (e.g. speech_s, n_windows)")
+    return EvidenceBins(column, edges, voice.table.column(column).astype(np.float64))
 
 
 def _check_sources(args: argparse.Namespace) -> None:
@@ -207,7 +242,8 @@ def _check_sources(args: argparse.Namespace) -> None:
 def _voice_options(args: argparse.Namespace) -> list[str]:
     """The options given that only the voice stacker (--voice-folds) reads."""
     given = {"--voice-only": args.voice_only, "--voice-columns": args.voice_columns,
-             "--voice-family-balance": args.voice_family_balance is not None, "--voice-score": args.voice_score}
+             "--voice-family-balance": args.voice_family_balance is not None, "--voice-score": args.voice_score,
+             "--voice-bands-by": args.voice_bands_by}
     return [option for option, value in given.items() if value]
 
 

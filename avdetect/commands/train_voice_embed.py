@@ -5,7 +5,8 @@ so a rerun encodes only new rows) and, `--acoustic-copies` times, each labelled 
 equaliser and low-pass (MODELS/acoustic_copies.npz), then fits the linear head on the labelled voices and
 their copies: MODELS/voice_embed/head.json on all of them and, with --folds, MODELS/fold<k>/voice_embed/head.json
 without fold k, which `video-features --extractors voice_embed --models MODELS --folds F` reads to measure
-every video out of fold.
+every video out of fold. `--block DIR` writes that block's file (DIR/voice_embed.csv, out of fold with --folds)
+from the voices just encoded, the same file `video-features` would write without encoding them again.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "and fake alike, each through a room, equaliser and low-pass with probability 0.5 (default 1; "
                    "0: none; needs audiomentations)")
     p.add_argument("--seed", type=int, default=0, help="the copies' draws")
+    p.add_argument("--block", type=Path, metavar="DIR", help="also write the voice_embed block's file for every "
+                   "row to DIR/voice_embed.csv (e.g. RUNS/features, which `fit-stacker --oof RUNS` reads): out of fold "
+                   "with --folds, as `video-features --extractors voice_embed --models MODELS --folds F` would")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads for the encoder")
     p.set_defaults(func=run)
 
@@ -34,8 +38,10 @@ def run(args: argparse.Namespace) -> int:
 
     from avdetect.corpus.folds import fold_map, read_folds
     from avdetect.corpus.manifest import read_manifest
-    from avdetect.training.voice_embed import (COPIES, STORE, HeadConfig, acoustic_copies, encode_rows,
+    from avdetect.training.video_features import HINTS
+    from avdetect.training.voice_embed import (COPIES, STORE, HeadConfig, acoustic_copies, encode_rows, read_store,
                                                training_rows, write_heads)
+    from avdetect.training.voice_embed_block import write_block
 
     torch.set_num_threads(args.threads)
     rows = read_manifest(args.manifest)
@@ -49,4 +55,10 @@ def run(args: argparse.Namespace) -> int:
           f"{f' and {args.acoustic_copies} acoustic copies of each' if copies else ''} -> {args.output}")
     for k, fold in metrics["folds"].items():
         print(f"  fold {k}: {fold['n_held_out']} held out, AUC {fold['auc']:.3f}")
+    if args.block:
+        done = write_block(rows, read_store(args.output / STORE), args.cache, args.output, args.block,
+                           fold_of=fold_of)
+        print(f"{args.block / 'voice_embed.csv'}: {done.written['voice_embed']} of {len(rows)} rows")
+        for reason, paths in done.left_out.items():
+            print(f"left out, {reason}: {len(paths)} (e.g. {paths[0]}){HINTS.get(reason, '')}")
     return 0

@@ -184,8 +184,13 @@ def block_row(encoding: VoiceEncoding, head: EmbedHead) -> np.ndarray:
         made_for = head.meta.get("features", "the speaker embedding")
         raise ModelFileError(f"the voice_embed head reads {len(head.coef)} features ({made_for}), the encoder gives "
                              f"{len(encoding.features)} ({FEATURES}): fit it again with `avdetect train-voice-embed`")
+    return np.array([head.logit(encoding.features), *partial_consistency(encoding)], dtype=np.float64)
+
+
+def partial_consistency(encoding: VoiceEncoding) -> np.ndarray:
+    """float32 (2,): the mean and least cosine of the partial windows' embeddings to the utterance's."""
     cosines = encoding.partials @ encoding.embedding
-    return np.array([head.logit(encoding.features), float(cosines.mean()), float(cosines.min())], dtype=np.float64)
+    return np.array([cosines.mean(), cosines.min()], np.float32)
 
 
 def compute(perception: Perception, *, checkpoint: str | os.PathLike | None = None) -> np.ndarray:

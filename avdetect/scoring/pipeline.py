@@ -136,8 +136,15 @@ class Detector:
                         frames_per_track=self.spec.frames_per_track, blocks=blocks)
         p = {name: float(values[0]) for name, values in fusion.stacker.predict_verdicts(X).as_dict().items()}
         modalities = {"face": p["p_visual"], "voice": p["p_audio"], "lip-sync": p["p_sync"]}
-        verdict = str(fusion.band.verdicts(np.array([p["p_fake"]]))[0])
-        reason = why(p["p_fake"], modalities, fusion.band)
+        band = fusion.band
+        if fusion.binned is not None:  # the band of the input's bin, e.g. of its seconds of speech
+            evidence = feature_row(video, tracks, windows, sync, names=(fusion.binned.column,), config=fusion.aggregate,
+                                   frames_per_track=self.spec.frames_per_track, blocks=blocks)[0, 0]
+            band = fusion.band_for(evidence)
+        verdict = str(band.verdicts(np.array([p["p_fake"]]))[0])
+        reason = why(p["p_fake"], modalities, band)
+        if fusion.binned is not None:
+            reason = f"{reason} (band for {fusion.binned.bin_name(evidence)})"
         if all(np.isnan(v) for v in modalities.values()):  # p_fake is then NaN or the model's prior, no evidence
             verdict, reason = INCONCLUSIVE, "no face, voice or lip-sync found: nothing to judge"
         elif fusion is not self.stacker:

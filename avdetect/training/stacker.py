@@ -25,7 +25,7 @@ from avdetect.training.stacker_table import TABLE_FILE, save_table
 from stacking.aggregate import AggregateConfig
 from stacking.bundle import load_bundle as load_stacker
 from stacking.bundle import save_bundle
-from stacking.decision import DEFAULT_MAX_ERROR, DecisionBand, fit_band
+from stacking.decision import DEFAULT_MAX_ERROR, BinnedBand, DecisionBand, fit_band, fit_binned_band
 from stacking.metrics import equal_class_weights
 from stacking.monotone import RULES
 from stacking.report import BASELINE, CvReport, cv_report, write_report, write_scores
@@ -110,9 +110,19 @@ def write_model_bundle(output: Path, data: TrainingData, *, runs: Path, cache: P
                            audio=audio_model, voice=voice, card=card)
 
 
+@dataclasses.dataclass(frozen=True)
+class EvidenceBins:
+    """Bins of an evidence column whose rows each get a decision band of their own (`BinnedBand`)."""
+
+    column: str  # e.g. speech_s: seconds of detected speech
+    edges: tuple[float, ...]  # inner edges, ascending
+    values: np.ndarray  # float64 (n,) the column on the stacker's rows, in their order (it may not read it)
+
+
 def write_outputs(directory: Path, stacker: LGBMStacker, data: TrainingData, *,
                   max_error: float = DEFAULT_MAX_ERROR, equal_classes: bool = True,
-                  settings: dict[str, Any] | None = None) -> tuple[CvReport, DecisionBand]:
+                  settings: dict[str, Any] | None = None, bins: EvidenceBins | None = None,
+                  ) -> tuple[CvReport, DecisionBand, BinnedBand | None]:
     """Writes the bundle, ``report.json``, charts, ``oof.csv`` (per-video out-of-fold scores) and the
     training table (``table.npz``, `avdetect.training.stacker_table`: the stacker can be fitted again from it).
 
@@ -121,7 +131,8 @@ def write_outputs(directory: Path, stacker: LGBMStacker, data: TrainingData, *,
     `settings`: how it was fitted (seed, balance, ...), kept in the report as ``fit``.
 
     The decision band (real / inconclusive / fake) is fitted on the stacker's out-of-fold probabilities,
-    each decided verdict held to ``max_error``.
+    each decided verdict held to ``max_error``; with ``bins``, also one band per bin, held to it within the bin
+    (saved beside the pooled band, which the report keeps; scoring then uses the input's bin).
     """
     baseline = (data.table.column(BASELINE) if BASELINE in data.table.names
                 else np.full(len(data.y), np.nan))  # the voice stacker reads no face column
@@ -131,15 +142,19 @@ def write_outputs(directory: Path, stacker: LGBMStacker, data: TrainingData, *,
              "cv": {k: m.to_dict() for k, m in report.metrics.items()}, "fit": settings or {}}
     weights = equal_class_weights(data.y) if equal_classes else None
     band = fit_band(data.y, stacker.oof_proba_, max_error=max_error, sample_weight=weights)
-    save_bundle(directory, stacker, aggregate=AggregateConfig(), extra=extra, band=band)
+    binned = None if bins is None else fit_binned_band(
+        data.y, stacker.oof_proba_, bins.values, column=bins.column, edges=bins.edges, max_error=max_error,
+        equal_classes=equal_classes)
+    save_bundle(directory, stacker, aggregate=AggregateConfig(), extra=extra, band=band, binned=binned)
+    decisions = {"decision": band.to_json(), **({"decision_by": binned.to_json()} if binned else {})}
     write_report(directory, report, data.y, p=stacker.oof_proba_, baseline=baseline,
-                 extra={**extra, "decision": band.to_json()}, equal_classes=equal_classes)
+                 extra={**extra, **decisions}, equal_classes=equal_classes)
     columns = {"fold": data.folds, "label": data.y, "p_fake": stacker.oof_proba_,
                **{f"p_{m}": stacker.oof_verdicts_[m] for m in ("visual", "audio", "sync")},
                "frame_mean": baseline}
     write_scores(directory / "oof.csv", data.table.videos.tolist(), columns)
     save_table(data, directory / TABLE_FILE)
-    return report, band
+    return report, band, binned
 
 
 def rebundle(output: Path, old: ModelBundle, data: TrainingData) -> Path:

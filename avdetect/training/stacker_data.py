@@ -228,15 +228,16 @@ def drop_features(data: TrainingData, patterns: Sequence[str], *, option: str = 
     return keep_columns(data, kept)
 
 
-def matching(names: Sequence[str], patterns: Sequence[str], *, option: str) -> list[str]:
+def matching(names: Sequence[str], patterns: Sequence[str], *, option: str, hint: str = "") -> list[str]:
     """The `names` that match one of the shell-style `patterns` (``face_spectrum_*``), in their order.
 
     Raises:
-        InputError: a pattern matches none of them (the message names `option`, the command-line option).
+        InputError: a pattern matches none of them (the message names `option`, the command-line option, and
+            ends with `hint`).
     """
     for pattern in patterns:
         if not fnmatch.filter(names, pattern):
-            raise InputError(f"{option} {pattern}: matches none of the {len(names)} features")
+            raise InputError(f"{option} {pattern}: matches none of the {len(names)} features{hint}")
     return [name for name in names if any(fnmatch.fnmatchcase(name, p) for p in patterns)]
 
 

@@ -35,7 +35,7 @@ from avdetect.corpus.variants import foreign_voice
 from avdetect.errors import AvdetectError
 from avdetect.features.speech_span import speech_excerpt
 from avdetect.features.voice_embed import (CHECKPOINT, FEATURES, MAX_SPEECH_S, SAMPLE_RATE, EmbedHead, encode,
-                                           speech_encoding)
+                                           partial_consistency, speech_encoding)
 from avdetect.training.audio_acoustics import AcousticsConfig, apply_acoustics, check_installed
 
 log = logging.getLogger(__name__)
@@ -62,40 +62,59 @@ class HeadConfig:
     seed: int = 0
 
 
+@dataclass(frozen=True)
+class StoredVoices:
+    """What `encode_rows` keeps of a manifest's voices (MODELS/encodings.npz)."""
+
+    features: dict[str, np.ndarray]  # path -> float32 (N_FEATURES,): what the head reads, rows with speech
+    consistency: dict[str, np.ndarray]  # path -> float32 (2,): the block's mean and least cosine of the partials
+    silent: frozenset[str]  # rows read from the cache and found without audio or speech
+
+
 def encode_rows(rows: Sequence[ManifestRow], cache_dir: Path, store: Path,
                 progress: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
-    """path -> the encoder's features float32 (N_FEATURES,) of every cached row with speech, kept in ``store``.
+    """path -> the encoder's features float32 (N_FEATURES,) of every cached row with speech, kept in ``store``
+    with what else the `voice_embed` block reads of them (`StoredVoices`, `read_store`).
 
     Rows already in the store are not encoded again (a store of other features is started afresh); rows
     without a cache entry, audio or speech are left out (a cache file that cannot be read with a warning).
     """
-    done = _read_store(store)
+    done = read_store(store)
+    features, consistency, silent = dict(done.features), dict(done.consistency), set(done.silent)
     keys = cached_paths(cache_dir)
     for i, row in enumerate(rows):
         path, key = str(row.path), keys.get(str(row.path))
-        if path not in done and key is not None:
+        if path not in features and path not in silent and key is not None:
             try:
                 found = speech_encoding(load_perception(cache_dir / f"{key}.npz"))
             except AvdetectError as err:
                 log.warning("%s: %s; left out", path, err)
-                found = None
-            if found is not None:
-                done[path] = found.features
+            else:
+                if found is None:
+                    silent.add(path)
+                else:
+                    features[path], consistency[path] = found.features, partial_consistency(found)
         if progress:
             progress(i + 1)
     store.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(store, paths=np.array(list(done), dtype=str), features=np.array(FEATURES),
-             encodings=np.stack(list(done.values())) if done else np.zeros((0, 0), np.float32))
-    return done
+    np.savez(store, paths=np.array(list(features), dtype=str), features=np.array(FEATURES),
+             encodings=np.stack(list(features.values())) if features else np.zeros((0, 0), np.float32),
+             consistency=np.array([consistency[p] for p in features], np.float32).reshape(-1, 2),
+             silent=np.array(sorted(silent), dtype=str))
+    return features
 
 
-def _read_store(store: Path) -> dict[str, np.ndarray]:
+def read_store(store: Path) -> StoredVoices:
+    """The voices kept in ``store``; none when it is missing or holds other features (or a store made before
+    it kept the partials' consistency)."""
     if not store.is_file():
-        return {}
+        return StoredVoices({}, {}, frozenset())
     with np.load(store, allow_pickle=False) as data:
-        if "features" not in data or str(data["features"]) != FEATURES:
-            return {}
-        return dict(zip(data["paths"].tolist(), data["encodings"]))
+        if "features" not in data or str(data["features"]) != FEATURES or "consistency" not in data:
+            return StoredVoices({}, {}, frozenset())
+        paths = data["paths"].tolist()
+        return StoredVoices(dict(zip(paths, data["encodings"])), dict(zip(paths, data["consistency"])),
+                            frozenset(data["silent"].tolist()))
 
 
 def training_rows(rows: Sequence[ManifestRow], encodings: Mapping[str, np.ndarray]) -> list[ManifestRow]:

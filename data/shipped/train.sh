@@ -36,7 +36,9 @@
 # voice_embed_logit,has_audio, with VOICE_EMBED=1: on held-out generators the head's logit alone ranks voices
 # better than with the audio CNN's and voice_spectrum's columns beside it, see data/shipped/README.md; empty:
 # every voice column) and VOICE_SCORE (a column the voice stacker calibrates without trees, which would cut it
-# into at most 255 steps; voice_embed_logit with VOICE_EMBED=1; empty: trees).
+# into at most 255 steps; voice_embed_logit with VOICE_EMBED=1; empty: trees) and VOICE_BANDS_BY (speech_s:2,4,6:
+# the voice verdict's band chosen apart for under 2, 2-4, 4-6 and 6 or more seconds of detected speech, each
+# holding MAX_ERROR within its bin, see data/shipped/README.md; empty: one band for all).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SHARED=${AVDETECT_SHARED_DATA:-$(cd .. && pwd)/shared/data}
@@ -142,9 +144,10 @@ SCORE_DEFAULT=""  # and the column it calibrates without trees unless VOICE_SCOR
 if [ "${VOICE_EMBED:-1}" = 1 ]; then
   VOICE_DEFAULT=voice_embed_logit,has_audio
   SCORE_DEFAULT=voice_embed_logit
-  $A train-voice-embed "$W/all.csv" --cache "$W/cache" -o "$W/runs/voice_embed" --folds "$W/folds.csv"
-  $A video-features "$W/all.csv" --cache "$W/cache" -o "$W/runs/features" --extractors voice_embed \
-      --models "$W/runs/voice_embed" --folds "$W/folds.csv"
+  # --block: the block's out-of-fold file from the voices it has just encoded (what `video-features --extractors
+  # voice_embed --models "$W/runs/voice_embed" --folds "$W/folds.csv"` writes, without encoding them again)
+  $A train-voice-embed "$W/all.csv" --cache "$W/cache" -o "$W/runs/voice_embed" --folds "$W/folds.csv" \
+      --block "$W/runs/features"
   mkdir -p "$W/model/voice_embed" && cp "$W/runs/voice_embed/voice_embed/head.json" "$W/model/voice_embed/"
 else
   rm -rf "$W/model/voice_embed" "$W/runs/features/voice_embed.csv"
@@ -156,10 +159,13 @@ $A video-features "$W/all.csv" --cache "$W/cache" -o "$W/runs/features" \
 # the stacker learns from the videos: a folds file of those rows; the voice stacker, for inputs without a
 # face, from every row without one (the speech files)
 awk -F, 'NR == 1 || $1 ~ /\/video\//' "$W/folds.csv" > "$W/folds_videos.csv"
+# the voice stacker's verdicts: one band per bin of detected speech, each held to MAX_ERROR within its bin
+BANDS=()
+if [ -n "${VOICE_BANDS_BY-speech_s:2,4,6}" ]; then BANDS=(--voice-bands-by "${VOICE_BANDS_BY-speech_s:2,4,6}"); fi
 $A fit-stacker --oof "$W/runs" --folds "$W/folds_videos.csv" --voice-folds "$W/folds.csv" --manifest "$W/all.csv" -o "$W/model" \
     --visual-model "$W/runs/visual/refit/model.json" --audio-model "$W/runs/audio/refit/model.json" \
     --cache "$W/cache" --max-error "${MAX_ERROR:-0.2}" --booster "${BOOSTER-n_estimators=800,num_leaves=3}" \
     --drop-features "$DROP" --voice-only "${VOICE_ONLY-}" --voice-columns "${VOICE_COLUMNS-$VOICE_DEFAULT}" \
-    --voice-score "${VOICE_SCORE-$SCORE_DEFAULT}"
+    --voice-score "${VOICE_SCORE-$SCORE_DEFAULT}" "${BANDS[@]}"
 # (with --max-error 0.05 this model would decide 5 % of the videos)
 echo "bundle: $W/model (copy it to avdetect/model to ship it)"
