@@ -10,7 +10,9 @@ threshold. A shorter stretch of speech gives the encoder less to go on.
 Then the verdicts (real / fake / inconclusive) of the same voices by the model's pooled decision band and, when
 the voice stacker has one band per bin of speech (`fit-stacker --voice-bands-by speech_s:...`), by their bin's,
 as scoring gives them: the share of each class given each verdict, and the error of each decided verdict with
-both classes weighing the same within the band of length (what `--max-error` holds each bin to).
+both classes weighing the same within the band of length (what `--max-error` holds each bin to). Those bands
+were chosen on these same voices; the cross-fitted rows choose them on three folds and decide the fourth, so
+their errors are what a band promises to voices it never saw.
 """
 
 from __future__ import annotations
@@ -81,20 +83,46 @@ def main(argv: Sequence[str] | None = None) -> int:
     for band, n_real, real_rate, n_fake, fake_rate in table:
         print(f"{band:<16} {n_real:>6} {real_rate:>11.0%} {n_fake:>6} {fake_rate:>7.0%}")
     print_verdicts(args.model, np.array([seconds[r["path"]] for r in rows]), np.array([int(r["label"]) for r in rows]),
-                   np.array([float(r["p_fake"]) for r in rows]))
+                   np.array([float(r["p_fake"]) for r in rows]), np.array([int(r["fold"]) for r in rows]))
     return 0
 
 
-def print_verdicts(model: Path, seconds: np.ndarray, labels: np.ndarray, p_fake: np.ndarray) -> None:
-    """The verdicts per band of speech length, by the pooled band and by the bins' own (when the model has them)."""
+def verdict_ways(voice, seconds: np.ndarray, labels: np.ndarray, p_fake: np.ndarray,
+                 folds: np.ndarray) -> dict[str, np.ndarray]:
+    """name -> each voice's verdict: by the voice stacker's pooled band and, when it has them, its bands by
+    speech length, as fitted on all these voices (what ships); then the same bands cross-fitted, each fold's
+    voices decided by bands fitted on the other folds' (the error a band promises, measured on voices it was
+    not chosen on)."""
+    from stacking.decision import fit_band, fit_binned_band
+    from stacking.metrics import equal_class_weights
+
+    binned = voice.binned if voice.binned is not None and voice.binned.column == "speech_s" else None
+    ways = {"pooled band": voice.band.verdicts(p_fake)}
+    if binned is not None:
+        ways["bands by speech_s"] = np.array([voice.band_for(v).verdicts(np.array([q]))[0]
+                                              for v, q in zip(seconds, p_fake)])
+    pooled, by_bins = np.empty(len(p_fake), object), np.empty(len(p_fake), object)
+    for k in np.unique(folds):
+        train, held = folds != k, folds == k
+        band = fit_band(labels[train], p_fake[train], max_error=voice.band.max_error,
+                        sample_weight=equal_class_weights(labels[train]))
+        pooled[held] = band.verdicts(p_fake[held])
+        if binned is not None:
+            bands = fit_binned_band(labels[train], p_fake[train], seconds[train], column="speech_s",
+                                    edges=binned.edges, max_error=voice.band.max_error)
+            by_bins[held] = [bands.band_for(v).verdicts(np.array([q]))[0] for v, q in zip(seconds[held], p_fake[held])]
+    ways["pooled band, cross-fitted"] = pooled.astype(str)
+    if binned is not None:
+        ways["bands by speech_s, cross-fitted"] = by_bins.astype(str)
+    return ways
+
+
+def print_verdicts(model: Path, seconds: np.ndarray, labels: np.ndarray, p_fake: np.ndarray,
+                   folds: np.ndarray) -> None:
+    """The verdicts per band of speech length, each way of `verdict_ways`."""
     from stacking.bundle import load_bundle
 
-    voice = load_bundle(model / "voice")
-    ways = {"pooled band": voice.band.verdicts(p_fake)}
-    if voice.binned is not None:
-        values = seconds if voice.binned.column == "speech_s" else np.full(len(seconds), np.nan)
-        ways[f"bands by {voice.binned.column}"] = np.array(
-            [voice.band_for(v).verdicts(np.array([p]))[0] for v, p in zip(values, p_fake)])
+    ways = verdict_ways(load_bundle(model / "voice"), seconds, labels, p_fake, folds)
     print("verdicts (reals: fake / real / inconclusive; fakes: fake / real / inconclusive; error of the fake and "
           "the real calls, classes weighed alike within the length)")
     edges = [(-np.inf, np.inf), *zip(EDGES[:-1], EDGES[1:])]

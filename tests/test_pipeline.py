@@ -198,7 +198,7 @@ def test_the_shipped_voice_verdict_takes_the_band_of_its_seconds_of_speech():
 
     shipped = Detector.load(load_bundle().directory)
     binned = shipped.voice.binned
-    assert binned is not None and binned.column == "speech_s" and binned.edges == (2.0, 4.0, 6.0)
+    assert binned is not None and binned.column == "speech_s" and binned.edges == (2.0, 4.0)
     blocks = {name: np.full(len(VIDEO_EXTRACTORS[name].names), np.nan)
               for name in shipped.spec.extractors if name in VIDEO_EXTRACTORS}
     blocks["voice_embed"] = np.array([-4.0, 0.8, 0.7])  # a logit far on the real side
@@ -211,4 +211,4 @@ def test_the_shipped_voice_verdict_takes_the_band_of_its_seconds_of_speech():
     short, long = voice(1.5), voice(8.0)
     assert short["p_fake"] == long["p_fake"] < binned.bands[0].high  # the same score, as the stacker reads no length
     assert short["verdict"] == "inconclusive" and short["why"].endswith("(band for speech_s under 2)")
-    assert long["verdict"] == "real" and long["why"].endswith("(band for speech_s 6 or more)")
+    assert long["verdict"] == "real" and long["why"].endswith("(band for speech_s 4 or more)")

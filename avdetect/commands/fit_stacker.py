@@ -92,7 +92,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "would cut it into at most 255 steps. Default: trees on its columns")
     parser.add_argument("--voice-bands-by", type=_bins, metavar="COLUMN:EDGES",
                         help="with --voice-folds: one verdict band per bin of this column of the voices, e.g. "
-                        "'speech_s:2,4,6' (seconds of detected speech: under 2, 2-4, 4-6, 6 or more), each "
+                        "'speech_s:2,4' (seconds of detected speech: under 2, 2-4, 4 or more), each "
                         "holding --max-error within its bin, classes weighed alike there; scoring uses the "
                         "input's bin. Default: one band for all")
     parser.add_argument("--voice-family-balance", type=float, default=None, metavar="POWER",
@@ -211,7 +211,7 @@ def _bins(text: str) -> tuple[str, tuple[float, ...]]:
         values = ()
     if not sep or not column.strip() or not values or list(values) != sorted(set(values)):
         raise argparse.ArgumentTypeError(f"{text!r}: give COLUMN:EDGES, the edges ascending numbers, "
-                                         "e.g. speech_s:2,4,6")
+                                         "e.g. speech_s:2,4")
     return column.strip(), values
 
 

@@ -36,9 +36,9 @@
 # voice_embed_logit,has_audio, with VOICE_EMBED=1: on held-out generators the head's logit alone ranks voices
 # better than with the audio CNN's and voice_spectrum's columns beside it, see data/shipped/README.md; empty:
 # every voice column) and VOICE_SCORE (a column the voice stacker calibrates without trees, which would cut it
-# into at most 255 steps; voice_embed_logit with VOICE_EMBED=1; empty: trees) and VOICE_BANDS_BY (speech_s:2,4,6:
-# the voice verdict's band chosen apart for under 2, 2-4, 4-6 and 6 or more seconds of detected speech, each
-# holding MAX_ERROR within its bin, see data/shipped/README.md; empty: one band for all).
+# into at most 255 steps; voice_embed_logit with VOICE_EMBED=1; empty: trees) and VOICE_BANDS_BY (speech_s:2,4:
+# the voice verdict's band chosen apart for under 2, 2-4 and 4 or more seconds of detected speech, each holding
+# MAX_ERROR within its bin on the held-out voices, see data/shipped/README.md; empty: one band for all).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SHARED=${AVDETECT_SHARED_DATA:-$(cd .. && pwd)/shared/data}
@@ -161,7 +161,7 @@ $A video-features "$W/all.csv" --cache "$W/cache" -o "$W/runs/features" \
 awk -F, 'NR == 1 || $1 ~ /\/video\//' "$W/folds.csv" > "$W/folds_videos.csv"
 # the voice stacker's verdicts: one band per bin of detected speech, each held to MAX_ERROR within its bin
 BANDS=()
-if [ -n "${VOICE_BANDS_BY-speech_s:2,4,6}" ]; then BANDS=(--voice-bands-by "${VOICE_BANDS_BY-speech_s:2,4,6}"); fi
+if [ -n "${VOICE_BANDS_BY-speech_s:2,4}" ]; then BANDS=(--voice-bands-by "${VOICE_BANDS_BY-speech_s:2,4}"); fi
 $A fit-stacker --oof "$W/runs" --folds "$W/folds_videos.csv" --voice-folds "$W/folds.csv" --manifest "$W/all.csv" -o "$W/model" \
     --visual-model "$W/runs/visual/refit/model.json" --audio-model "$W/runs/audio/refit/model.json" \
     --cache "$W/cache" --max-error "${MAX_ERROR:-0.2}" --booster "${BOOSTER-n_estimators=800,num_leaves=3}" \
