@@ -102,8 +102,9 @@ def _share(hit: np.ndarray, w: np.ndarray) -> float:
 @dataclass(frozen=True)
 class BinnedBand:
     """One band per bin of an evidence column (e.g. seconds of speech), each fitted on the held-out rows of its
-    bin with both classes weighing the same there: a verdict's stated error then holds for short inputs as
-    for long ones, not only pooled over them (where the long, easy ones would pay for the short ones)."""
+    bin with both classes weighing the same there, so that the verdicts on short inputs are held to the error
+    on those rows, not only pooled with the long, easy ones (which would pay for them). Like any band, it keeps
+    its word best on the rows it was chosen on: `benchmarks/voice_by_length.py` measures it cross-fitted."""
 
     column: str  # the feature column the bins are of
     edges: tuple[float, ...]  # inner bin edges, ascending: bins [-inf, e0), [e0, e1), ..., [e_last, inf]
