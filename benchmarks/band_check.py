@@ -21,23 +21,47 @@ from pathlib import Path
 import numpy as np
 
 
-def cross_fitted(labels: np.ndarray, p_fake: np.ndarray, folds: np.ndarray, max_error: float) -> np.ndarray:
-    """str (n,) each row's verdict by the band chosen on the other folds' rows (classes weighed alike)."""
-    from stacking.decision import fit_band
+def cross_fitted(labels: np.ndarray, p_fake: np.ndarray, folds: np.ndarray, max_error: float, *,
+                 values: np.ndarray | None = None, edges: tuple[float, ...] = ()) -> np.ndarray:
+    """str (n,) each row's verdict by the band chosen on the other folds' rows (classes weighed alike); with
+    ``edges``, by the bands chosen per bin of ``values`` (`stacking.decision.fit_binned_band`) instead."""
+    from stacking.decision import fit_band, fit_binned_band
     from stacking.metrics import equal_class_weights
 
     verdicts = np.empty(len(p_fake), dtype=object)
     for k in np.unique(folds):
-        train = folds != k
-        band = fit_band(labels[train], p_fake[train], max_error=max_error,
-                        sample_weight=equal_class_weights(labels[train]))
-        verdicts[~train] = band.verdicts(p_fake[~train])
+        train, held = folds != k, folds == k
+        if edges:
+            bands = fit_binned_band(labels[train], p_fake[train], values[train], column="evidence", edges=edges,
+                                    max_error=max_error)
+            verdicts[held] = bands.verdicts(p_fake[held], values[held])
+        else:
+            band = fit_band(labels[train], p_fake[train], max_error=max_error,
+                            sample_weight=equal_class_weights(labels[train]))
+            verdicts[held] = band.verdicts(p_fake[held])
     return verdicts.astype(str)
+
+
+def verdict_shares(labels: np.ndarray, verdicts: np.ndarray) -> dict[str, float]:
+    """Share of reals called fake / real / inconclusive and of fakes alike ("real fake", ...), and each decided
+    verdict's error with both classes weighing the same ("fake error": reals among the fake calls); NaN where
+    there is nothing to share."""
+    from stacking.metrics import equal_class_weights
+
+    out: dict[str, float] = {}
+    for label, name in ((0, "real"), (1, "fake")):
+        mine = verdicts[labels == label]
+        out.update({f"{name} {v}": float(np.mean(mine == v)) if len(mine) else float("nan")
+                    for v in ("fake", "real", "inconclusive")})
+    w = equal_class_weights(labels) if len(labels) else labels.astype(np.float64)
+    for called, truly in (("fake", 0), ("real", 1)):
+        hit = verdicts == called
+        out[f"{called} error"] = float(np.average(labels[hit] == truly, weights=w[hit])) if hit.any() else float("nan")
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     from stacking.bundle import load_bundle
-    from voice_by_length import verdict_shares
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", type=Path, required=True, help="a model folder (e.g. avdetect/model)")

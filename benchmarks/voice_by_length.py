@@ -41,24 +41,6 @@ def by_length(seconds: np.ndarray, labels: np.ndarray, p_fake: np.ndarray, *, th
     return rows
 
 
-def verdict_shares(labels: np.ndarray, verdicts: np.ndarray) -> dict[str, float]:
-    """Share of reals called fake / real / inconclusive and of fakes alike ("real fake", ...), and each decided
-    verdict's error with both classes weighing the same ("fake error": reals among the fake calls); NaN where
-    there is nothing to share."""
-    from stacking.metrics import equal_class_weights
-
-    out: dict[str, float] = {}
-    for label, name in ((0, "real"), (1, "fake")):
-        mine = verdicts[labels == label]
-        out.update({f"{name} {v}": float(np.mean(mine == v)) if len(mine) else float("nan")
-                    for v in ("fake", "real", "inconclusive")})
-    w = equal_class_weights(labels) if len(labels) else labels.astype(np.float64)
-    for called, truly in (("fake", 0), ("real", 1)):
-        hit = verdicts == called
-        out[f"{called} error"] = float(np.average(labels[hit] == truly, weights=w[hit])) if hit.any() else float("nan")
-    return out
-
-
 def speech_seconds(work: Path) -> dict[str, float]:
     """Path -> seconds of detected speech of every voice the voice stacker learns from."""
     from avdetect.training.stacker_data import load_training_data, voice_rows
@@ -92,34 +74,24 @@ def verdict_ways(voice, seconds: np.ndarray, labels: np.ndarray, p_fake: np.ndar
     """name -> each voice's verdict: by the voice stacker's pooled band and, when it has them, its bands by
     speech length, as fitted on all these voices (what ships); then the same bands cross-fitted, each fold's
     voices decided by bands fitted on the other folds' (the error a band promises, measured on voices it was
-    not chosen on)."""
-    from stacking.decision import fit_band, fit_binned_band
-    from stacking.metrics import equal_class_weights
+    not chosen on; `band_check.cross_fitted`)."""
+    from band_check import cross_fitted
 
     binned = voice.binned if voice.binned is not None and voice.binned.column == "speech_s" else None
     ways = {"pooled band": voice.band.verdicts(p_fake)}
     if binned is not None:
-        ways["bands by speech_s"] = np.array([voice.band_for(v).verdicts(np.array([q]))[0]
-                                              for v, q in zip(seconds, p_fake)])
-    pooled, by_bins = np.empty(len(p_fake), object), np.empty(len(p_fake), object)
-    for k in np.unique(folds):
-        train, held = folds != k, folds == k
-        band = fit_band(labels[train], p_fake[train], max_error=voice.band.max_error,
-                        sample_weight=equal_class_weights(labels[train]))
-        pooled[held] = band.verdicts(p_fake[held])
-        if binned is not None:
-            bands = fit_binned_band(labels[train], p_fake[train], seconds[train], column="speech_s",
-                                    edges=binned.edges, max_error=voice.band.max_error)
-            by_bins[held] = [bands.band_for(v).verdicts(np.array([q]))[0] for v, q in zip(seconds[held], p_fake[held])]
-    ways["pooled band, cross-fitted"] = pooled.astype(str)
+        ways["bands by speech_s"] = binned.verdicts(p_fake, seconds)
+    ways["pooled band, cross-fitted"] = cross_fitted(labels, p_fake, folds, voice.band.max_error)
     if binned is not None:
-        ways["bands by speech_s, cross-fitted"] = by_bins.astype(str)
+        ways["bands by speech_s, cross-fitted"] = cross_fitted(labels, p_fake, folds, voice.band.max_error,
+                                                               values=seconds, edges=binned.edges)
     return ways
 
 
 def print_verdicts(model: Path, seconds: np.ndarray, labels: np.ndarray, p_fake: np.ndarray,
                    folds: np.ndarray) -> None:
     """The verdicts per band of speech length, each way of `verdict_ways`."""
+    from band_check import verdict_shares
     from stacking.bundle import load_bundle
 
     ways = verdict_ways(load_bundle(model / "voice"), seconds, labels, p_fake, folds)

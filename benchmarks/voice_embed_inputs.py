@@ -88,7 +88,8 @@ def main(argv: list[str] | None = None) -> None:
     rows = read_manifest(args.work / "all.csv")
     fold_of = read_folds(args.work / "folds.csv")
     # which voices have speech: the recipe's own store (`train-voice-embed`), made here where it is missing
-    voices = training_rows(rows, encode_rows(rows, args.work / "cache", args.work / "runs" / "voice_embed" / STORE))
+    voices = training_rows(rows, encode_rows(rows, args.work / "cache",
+                                             args.work / "runs" / "voice_embed" / STORE).features)
     x, xc = encodings(voices, args.work / "cache", args.store or args.work / "runs" / "voice_embed_inputs.npz")
     y = np.array([r.audio_label == FAKE for r in voices], dtype=np.int64)
     folds = align_folds([r.path for r in voices], fold_of)

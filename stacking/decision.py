@@ -112,13 +112,22 @@ class BinnedBand:
 
     def band_for(self, value: float) -> DecisionBand:
         """The band of the bin holding ``value``; a NaN value (no evidence measured) takes the first bin's."""
-        if value is None or np.isnan(value):
-            return self.bands[0]
-        return self.bands[int(np.searchsorted(self.edges, value, side="right"))]
+        return self.bands[int(bin_index(self.edges, value))]
+
+    def verdicts(self, p: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """str (n,) the verdict of each P(fake) in ``p`` by the band of the bin of its row's ``values``."""
+        p, bins = np.asarray(p, dtype=np.float64), bin_index(self.edges, values)
+        out = np.full(p.shape, INCONCLUSIVE, dtype=object)
+        for k, band in enumerate(self.bands):
+            out[bins == k] = band.verdicts(p[bins == k])
+        return out.astype(str)
 
     def bin_name(self, value: float) -> str:
-        """"{column} 2-4" for the bin holding ``value`` ("under 2", "6 or more" at the ends)."""
-        k = 0 if value is None or np.isnan(value) else int(np.searchsorted(self.edges, value, side="right"))
+        """The name of the bin holding ``value`` (`bin_label`)."""
+        return self.bin_label(int(bin_index(self.edges, value)))
+
+    def bin_label(self, k: int) -> str:
+        """"{column} 2-4" for bin ``k`` ("under 2", "6 or more" at the ends)."""
         if k == 0:
             return f"{self.column} under {self.edges[0]:g}"
         if k == len(self.edges):
@@ -136,6 +145,13 @@ class BinnedBand:
         return cls(str(raw["column"]), edges, bands)
 
 
+def bin_index(edges: tuple[float, ...], values: float | np.ndarray) -> np.ndarray:
+    """int64 bin of each value among ``edges`` (ascending inner edges: bin k holds [edges[k-1], edges[k])); a NaN
+    or None value, no evidence measured, is in bin 0."""
+    values = np.asarray(values if values is not None else np.nan, dtype=np.float64)
+    return np.where(np.isnan(values), 0, np.searchsorted(edges, np.nan_to_num(values), side="right")).astype(np.int64)
+
+
 def fit_binned_band(y: np.ndarray, p: np.ndarray, values: np.ndarray, *, column: str, edges: tuple[float, ...],
                     max_error: float = 0.05, equal_classes: bool = True) -> BinnedBand:
     """`fit_band` within each bin of ``values`` (the rows' ``column``; NaN in the first bin), each held to
@@ -149,8 +165,7 @@ def fit_binned_band(y: np.ndarray, p: np.ndarray, values: np.ndarray, *, column:
     edges = tuple(float(e) for e in edges)
     if not edges or list(edges) != sorted(set(edges)):
         raise ValueError(f"bin edges must be ascending and distinct, got {edges}")
-    values = np.asarray(values, dtype=np.float64)
-    bins = np.where(np.isnan(values), 0, np.searchsorted(edges, np.nan_to_num(values), side="right"))
+    bins = bin_index(edges, values)
     bands = []
     for k in range(len(edges) + 1):
         inside = bins == k

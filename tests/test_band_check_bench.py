@@ -1,4 +1,4 @@
-"""benchmarks/band_check.py: a band chosen on other folds decides each fold."""
+"""benchmarks/band_check.py: a band chosen on other folds decides each fold; verdict shares and errors."""
 
 from __future__ import annotations
 
@@ -19,3 +19,17 @@ def test_each_fold_is_decided_by_a_band_chosen_without_it():
     held = (folds == 2) & (labels == 1)
     assert np.mean(verdicts[held] == "real") > 0.3  # the unseen fakes get past a band chosen without them
     assert np.mean(verdicts[(folds != 2) & (labels == 1)] == "real") < 0.1
+    one_bin = bench.cross_fitted(labels, p_fake, folds, 0.1, values=np.ones(600), edges=(5.0,))
+    assert one_bin.tolist() == verdicts.tolist()  # every row in one bin: the pooled band
+
+
+def test_verdict_shares_count_each_class_and_weigh_the_errors_alike():
+    bench = load_benchmark("band_check")
+    labels = np.array([0, 0, 0, 0, 1, 1])
+    verdicts = np.array(["real", "real", "fake", "inconclusive", "fake", "fake"])
+    shares = bench.verdict_shares(labels, verdicts)
+    assert shares["real real"] == 0.5 and shares["real fake"] == 0.25 and shares["real inconclusive"] == 0.25
+    assert shares["fake fake"] == 1.0 and shares["fake real"] == 0.0
+    assert np.isclose(shares["fake error"], 0.75 / (0.75 + 3.0))  # a real weighs 0.75, a fake 1.5: 1 of 3 calls
+    assert shares["real error"] == 0.0
+    assert np.isnan(bench.verdict_shares(labels[:0], verdicts[:0])["fake error"])

@@ -83,6 +83,8 @@ def test_binned_band_holds_the_error_in_every_bin_where_a_pooled_band_does_not()
     assert binned.band_for(1.0) is binned.bands[0] and binned.band_for(float("nan")) is binned.bands[0]
     assert binned.band_for(4.0) is binned.bands[1] and binned.bin_name(9.0) == "speech_s 4 or more"
     assert BinnedBand.from_json(binned.to_json()) == binned
+    one_by_one = [binned.band_for(v).verdicts(np.array([q]))[0] for v, q in zip(seconds, p)]
+    assert binned.verdicts(p, seconds).tolist() == one_by_one
     three = fit_binned_band(y, p, seconds, column="speech_s", edges=(2.0, 4.0), max_error=0.1)
     assert three.bands[1].n == 0 and three.bands[1].verdicts(np.array([0.01, 0.99])).tolist() == ["inconclusive"] * 2
     assert three.bin_name(3.0) == "speech_s 2-4" and three.bin_name(0.5) == "speech_s under 2"

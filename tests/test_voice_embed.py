@@ -127,10 +127,10 @@ def test_train_voice_embed_fits_one_head_per_fold_that_never_saw_it(tmp_path, sp
              "--folds", str(tmp_path / "folds.csv"), "--c", "1"]
     assert main(train) == 0, capsys.readouterr().err
     assert "heads fitted on 4 real and 4 fake voices and 1 acoustic" in capsys.readouterr().out  # the dub: not fake
-    assert len(encode_rows(rows[:2], cache, models / "encodings.npz")) == 9  # kept: nothing encoded again
+    assert len(encode_rows(rows[:2], cache, models / "encodings.npz").features) == 9  # kept: nothing encoded again
     old = tmp_path / "old.npz"  # a store of other features (the speaker embedding of 2026-12-06 morning)
     np.savez(old, paths=np.array([str(rows[0].path)]), features=np.array("embedding"), encodings=np.zeros((1, 256)))
-    assert [v.shape for v in encode_rows(rows[:1], cache, old).values()] == [(voice_embed.N_FEATURES,)]
+    assert [v.shape for v in encode_rows(rows[:1], cache, old).features.values()] == [(voice_embed.N_FEATURES,)]
     for k in range(4):
         head = voice_embed.load_head(models / f"fold{k}" / voice_embed.CHECKPOINT)
         assert head.meta["n_real"] == 6 and head.meta["n_fake"] == 6  # its fold's two voices and their copies out

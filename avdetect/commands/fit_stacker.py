@@ -190,8 +190,8 @@ def _fit_and_write(directory: Path, data: TrainingData, settings: dict, *, equal
     print(f"verdicts: {_band_line(band)} (held to {band.max_error:.0%}{weighed})")
     if binned is not None:
         print(f"verdicts by {binned.column}, each bin held to {band.max_error:.0%}{weighed} within it:")
-        for edge, bin_band in zip((float("nan"), *binned.edges), binned.bands):
-            print(f"  {binned.bin_name(edge)} ({bin_band.n}): {_band_line(bin_band)}")
+        for k, bin_band in enumerate(binned.bands):
+            print(f"  {binned.bin_label(k)} ({bin_band.n}): {_band_line(bin_band)}")
 
 
 def _band_line(band: DecisionBand) -> str:

@@ -39,25 +39,24 @@ def run(args: argparse.Namespace) -> int:
     from avdetect.corpus.folds import fold_map, read_folds
     from avdetect.corpus.manifest import read_manifest
     from avdetect.training.video_features import HINTS
-    from avdetect.training.voice_embed import (COPIES, STORE, HeadConfig, acoustic_copies, encode_rows, read_store,
+    from avdetect.training.voice_embed import (COPIES, STORE, HeadConfig, acoustic_copies, encode_rows,
                                                training_rows, write_heads)
     from avdetect.training.voice_embed_block import write_block
 
     torch.set_num_threads(args.threads)
     rows = read_manifest(args.manifest)
     fold_of = fold_map(read_folds(args.folds)) if args.folds else None
-    encodings = encode_rows(rows, args.cache, args.output / STORE)
-    print(f"{args.output / STORE}: {len(encodings)} of {len(rows)} rows have speech")
+    voices = encode_rows(rows, args.cache, args.output / STORE)
+    print(f"{args.output / STORE}: {len(voices.features)} of {len(rows)} rows have speech")
     config = HeadConfig(c=args.c, acoustic_copies=args.acoustic_copies, seed=args.seed)
-    copies = acoustic_copies(training_rows(rows, encodings), args.cache, args.output / COPIES, config)
-    metrics = write_heads(rows, encodings, args.output, fold_of=fold_of, config=config, copies=copies)
+    copies = acoustic_copies(training_rows(rows, voices.features), args.cache, args.output / COPIES, config)
+    metrics = write_heads(rows, voices.features, args.output, fold_of=fold_of, config=config, copies=copies)
     print(f"heads fitted on {metrics['n_real']} real and {metrics['n_fake']} fake voices"
           f"{f' and {args.acoustic_copies} acoustic copies of each' if copies else ''} -> {args.output}")
     for k, fold in metrics["folds"].items():
         print(f"  fold {k}: {fold['n_held_out']} held out, AUC {fold['auc']:.3f}")
     if args.block:
-        done = write_block(rows, read_store(args.output / STORE), args.cache, args.output, args.block,
-                           fold_of=fold_of)
+        done = write_block(rows, voices, args.cache, args.output, args.block, fold_of=fold_of)
         print(f"{args.block / 'voice_embed.csv'}: {done.written['voice_embed']} of {len(rows)} rows")
         for reason, paths in done.left_out.items():
             print(f"left out, {reason}: {len(paths)} (e.g. {paths[0]}){HINTS.get(reason, '')}")

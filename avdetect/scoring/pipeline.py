@@ -132,19 +132,19 @@ class Detector:
         such inputs, decides when it has one (the stacker learnt from videos with a face); each reads its own
         columns, all made by the spec's extractors."""
         fusion = self.voice if self.voice is not None and not tracks else self.stacker
-        X = feature_row(video, tracks, windows, sync, names=fusion.feature_names, config=fusion.aggregate,
-                        frames_per_track=self.spec.frames_per_track, blocks=blocks)
+        binned = fusion.binned  # with bands per bin of an evidence column (seconds of speech), read it too
+        names = fusion.feature_names + ((binned.column,) if binned is not None else ())
+        row = feature_row(video, tracks, windows, sync, names=names, config=fusion.aggregate,
+                          frames_per_track=self.spec.frames_per_track, blocks=blocks)
+        X = row[:, : len(fusion.feature_names)]
         p = {name: float(values[0]) for name, values in fusion.stacker.predict_verdicts(X).as_dict().items()}
         modalities = {"face": p["p_visual"], "voice": p["p_audio"], "lip-sync": p["p_sync"]}
-        band = fusion.band
-        if fusion.binned is not None:  # the band of the input's bin, e.g. of its seconds of speech
-            evidence = feature_row(video, tracks, windows, sync, names=(fusion.binned.column,), config=fusion.aggregate,
-                                   frames_per_track=self.spec.frames_per_track, blocks=blocks)[0, 0]
-            band = fusion.band_for(evidence)
+        evidence = row[0, -1] if binned is not None else float("nan")
+        band = fusion.band_for(evidence)
         verdict = str(band.verdicts(np.array([p["p_fake"]]))[0])
         reason = why(p["p_fake"], modalities, band)
-        if fusion.binned is not None:
-            reason = f"{reason} (band for {fusion.binned.bin_name(evidence)})"
+        if binned is not None:
+            reason = f"{reason} (band for {binned.bin_name(evidence)})"
         if all(np.isnan(v) for v in modalities.values()):  # p_fake is then NaN or the model's prior, no evidence
             verdict, reason = INCONCLUSIVE, "no face, voice or lip-sync found: nothing to judge"
         elif fusion is not self.stacker:

@@ -72,9 +72,9 @@ class StoredVoices:
 
 
 def encode_rows(rows: Sequence[ManifestRow], cache_dir: Path, store: Path,
-                progress: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
-    """path -> the encoder's features float32 (N_FEATURES,) of every cached row with speech, kept in ``store``
-    with what else the `voice_embed` block reads of them (`StoredVoices`, `read_store`).
+                progress: Callable[[int], None] | None = None) -> StoredVoices:
+    """The encoder's view of every cached row (`StoredVoices`: the features of the rows with speech, what else
+    the `voice_embed` block reads of them, the rows without speech), also kept in ``store`` (`read_store`).
 
     Rows already in the store are not encoded again (a store of other features is started afresh); rows
     without a cache entry, audio or speech are left out (a cache file that cannot be read with a warning).
@@ -101,7 +101,7 @@ def encode_rows(rows: Sequence[ManifestRow], cache_dir: Path, store: Path,
              encodings=np.stack(list(features.values())) if features else np.zeros((0, 0), np.float32),
              consistency=np.array([consistency[p] for p in features], np.float32).reshape(-1, 2),
              silent=np.array(sorted(silent), dtype=str))
-    return features
+    return StoredVoices(features, consistency, frozenset(silent))
 
 
 def read_store(store: Path) -> StoredVoices:
