@@ -5,12 +5,14 @@
 For every voice of a recipe's WORK_DIR (`data/shipped/train.sh`) that `avdetect train-voice-embed` learns
 from (a voice label of its own and detected speech in WORK_DIR/cache, dubs aside), the encoder's outputs as
 the voice is and through one acoustic copy drawn as that command draws them: each LSTM layer's outputs
-averaged and spread over time and its final state (768 numbers a layer) and the speaker embedding (256).
+averaged and spread over time and its final state (768 numbers a layer), the speech's spectral shape (514)
+and the speaker embedding (256).
 Then, for each input, one head per fold of WORK_DIR/folds.csv fitted on the other folds' voices and their
 copies (`avdetect.training.voice_embed.fit_head`, the shipped settings but C), and its held-out logits judged
 as `benchmarks/generalization.py --modality audio --hold-out family --variants --logit` judges a block: the
 mean AUC over the generator families (and over those with n >= 10), their mean EER, the reals called fake
-at 0.5. The shipped input is layers 2 and 3 (`avdetect.features.voice_embed.FIRST_LAYER`).
+at 0.5. The shipped input is layers 2 and 3 (`avdetect.features.voice_embed.FIRST_LAYER`) and the speech's
+spectral shape (`avdetect.features.voice_embed.spectral_shape`).
 
 The encoder's outputs are kept in --store (default WORK_DIR/runs/voice_embed_inputs.npz; about 13 minutes
 on 2 cores for the shared data's 3,695 voices and their copies, 18 beside another job); a rerun with the same
@@ -28,26 +30,32 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from avdetect.features.voice_embed import LAYER_FEATURES as LAYER  # noqa: E402 (768 numbers a layer)
+from avdetect.features.voice_embed import SPECTRUM_FEATURES as SHAPE  # noqa: E402
 
-INPUTS = {  # name -> column ranges in [layer 1, layer 2, layer 3, embedding]
-    "speaker embedding": ((3 * LAYER, 3 * LAYER + 256),),
+SPECTRUM, EMBEDDING = (3 * LAYER, 3 * LAYER + SHAPE), (3 * LAYER + SHAPE, 3 * LAYER + SHAPE + 256)
+INPUTS = {  # name -> column ranges in [layer 1, layer 2, layer 3, spectral shape, embedding]
+    "speaker embedding": (EMBEDDING,),
     "layer 1": ((0, LAYER),),
     "layer 2": ((LAYER, 2 * LAYER),),
     "layer 3": ((2 * LAYER, 3 * LAYER),),
-    "layers 2-3 (shipped)": ((LAYER, 3 * LAYER),),
-    "embedding + layers 2-3": ((LAYER, 3 * LAYER), (3 * LAYER, 3 * LAYER + 256)),
+    "layers 2-3": ((LAYER, 3 * LAYER),),
+    "spectral shape": (SPECTRUM,),
+    "spectral shape, means only": ((SPECTRUM[0], SPECTRUM[0] + SHAPE // 2),),
+    "layers 2-3 + shape (shipped)": ((LAYER, 3 * LAYER), SPECTRUM),
+    "embedding + layers 2-3": ((LAYER, 3 * LAYER), EMBEDDING),
 }
 
 
 def encodings(rows, cache: Path, store: Path, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """float32 (n, 3 * LAYER + 256) as each voice is and through its acoustic copy, for ``rows`` in order."""
+    """float32 (n, 3 * LAYER + SHAPE + 256) as each voice is and through its acoustic copy, for ``rows`` in order
+    (a store of another width, made before the spectral shape, is made again)."""
     from avdetect.features.voice_embed import SAMPLE_RATE, encode
     from avdetect.training.voice_embed import HeadConfig, copy_draws
 
     paths = np.array([str(r.path) for r in rows])
     if store.is_file():
         with np.load(store, allow_pickle=False) as data:
-            if np.array_equal(data["paths"], paths):
+            if np.array_equal(data["paths"], paths) and data["as_is"].shape[1] == EMBEDDING[1]:
                 return data["as_is"], data["copies"]
     as_is, copies = [], []
     for _, speech, (copied,) in copy_draws(rows, cache, HeadConfig(acoustic_copies=1, seed=seed)):

@@ -191,24 +191,29 @@ def test_inputs_without_a_face_are_fused_by_the_voice_stacker(tmp_path):
 
 
 def test_the_shipped_voice_verdict_takes_the_band_of_its_seconds_of_speech():
-    """The voice stacker holds each decided verdict to its error within each bin of detected speech: a voice the
-    encoder finds real is called real on 8 s of speech, left inconclusive on 1.5 s (where "real" calls err more)."""
+    """The voice stacker holds each decided verdict to its error within each bin of detected speech: a voice
+    the encoder finds fairly real is called real on 8 s of speech, left inconclusive on 1.5 s (where "real"
+    calls err more, so the short voices' real side is stricter)."""
     from avdetect.features.registry import VIDEO_EXTRACTORS
     from avdetect.scoring.scores import WindowScores
 
     shipped = Detector.load(load_bundle().directory)
     binned = shipped.voice.binned
     assert binned is not None and binned.column == "speech_s" and binned.edges == (2.0, 4.0)
+    shortest, longest = binned.bands[0], binned.bands[-1]
+    assert shortest.low < longest.low
     blocks = {name: np.full(len(VIDEO_EXTRACTORS[name].names), np.nan)
               for name in shipped.spec.extractors if name in VIDEO_EXTRACTORS}
-    blocks["voice_embed"] = np.array([-4.0, 0.8, 0.7])  # a logit far on the real side
 
-    def voice(seconds: float) -> dict:
+    def voice(seconds: float, logit: float) -> dict:
+        blocks["voice_embed"] = np.array([logit, 0.8, 0.7])
         starts = np.arange(0.0, seconds - 1.0 + 1e-9, 0.5)  # 1 s windows, half overlapping
         windows = WindowScores(starts, starts + 1.0, np.full(len(starts), 0.2, np.float32))
         return shipped.fuse("voice.wav", (), windows, None, blocks)
 
-    short, long = voice(1.5), voice(8.0)
-    assert short["p_fake"] == long["p_fake"] < binned.bands[0].high  # the same score, as the stacker reads no length
+    # a logit whose p_fake the long voices' band calls real and the short voices' does not
+    logit = next(x for x in np.arange(-6.0, 2.0, 0.05) if shortest.low <= voice(8.0, x)["p_fake"] < longest.low)
+    short, long = voice(1.5, logit), voice(8.0, logit)
+    assert short["p_fake"] == long["p_fake"]  # the same score, as the stacker reads no length
     assert short["verdict"] == "inconclusive" and short["why"].endswith("(band for speech_s under 2)")
     assert long["verdict"] == "real" and long["why"].endswith("(band for speech_s 4 or more)")

@@ -47,9 +47,27 @@ def test_encoding_is_normalised_loudness_free_and_resemblyzers_own(speech):
                                                              rate=voice_embed.PARTIAL_RATE)
     assert np.allclose(found.embedding, own, atol=1e-5) and np.allclose(found.partials, partials, atol=1e-5)
     every_layer = voice_embed.encode(audio, SAMPLE_RATE, first_layer=0).features  # what the benchmark compares
-    assert every_layer.shape == (3 * 768,) and np.allclose(every_layer[768:], found.features, atol=1e-6)
+    assert every_layer.shape == (3 * 768 + voice_embed.SPECTRUM_FEATURES,)
+    assert np.allclose(every_layer[768:], found.features, atol=1e-6)
     with pytest.raises(ValueError, match="16000"):
         voice_embed.encode(audio, 8000)
+
+
+def test_spectral_shape_of_noise_and_a_tone_has_known_answers():
+    rng, t = np.random.default_rng(0), np.arange(3 * SAMPLE_RATE) / SAMPLE_RATE
+    half = voice_embed.SPECTRUM_FEATURES // 2
+    noise = voice_embed.spectral_shape(rng.standard_normal(len(t)).astype(np.float32))
+    inner = slice(2, half - 2)  # the window's edge bins aside
+    # white noise: a flat shape, and each bin's log power spread as the log of an exponential (pi / sqrt 6)
+    assert noise.shape == (voice_embed.SPECTRUM_FEATURES,) and np.abs(noise[:half][inner]).max() < 0.3
+    assert np.allclose(np.median(noise[half:][inner]), np.pi / np.sqrt(6), atol=0.05)
+    tone = 0.3 * np.sin(2 * np.pi * 2000 * t) + 1e-3 * rng.standard_normal(len(t))
+    shape = voice_embed.spectral_shape(tone.astype(np.float32))
+    peak = 2000 * voice_embed.SPECTRUM_FFT // SAMPLE_RATE  # bin 64
+    assert int(np.argmax(shape[:half])) == peak and shape[half + peak] < 0.2  # a steady tone barely varies (its edge frames aside)
+    # the shape, not the level; and a stretch shorter than one window keeps the width
+    assert np.allclose(voice_embed.spectral_shape((tone * 0.01).astype(np.float32)), shape, atol=1e-3)
+    assert voice_embed.spectral_shape(np.ones(100, np.float32)).shape == (voice_embed.SPECTRUM_FEATURES,)
 
 
 def test_one_speaker_is_closer_to_itself_than_to_another(speech):

@@ -6,9 +6,11 @@ in ways that the encoder's 40 mel bands see even through codecs. The encoder is 
 (Wan et al. 2018; ``resemblyzer==0.1.4``, its weights inside the wheel, Apache-2.0), run on the detected
 speech at a fixed loudness. The head does not read the speaker embedding itself, which GE2E trained to
 keep the speaker and drop the rest, but what its last two LSTM layers carry on the way there: each layer's
-outputs averaged and spread over time and its final state, averaged over the 1.6 s partial windows
-(`N_FEATURES` numbers; on held-out generators of the shared data a head on them ranked voices better than
-one on the embedding, data/shipped/README.md). That is too wide for the stacker's trees, so a standardised
+outputs averaged and spread over time and its final state, averaged over the 1.6 s partial windows (on
+held-out generators of the shared data a head on them ranked voices better than one on the embedding), and
+beside them the speech's long-term spectrum on a linear frequency scale (`spectral_shape`: a vocoder's marks
+are narrow, the mel bands blur them; with it the head ranked held-out generators better again,
+data/shipped/README.md). That is `N_FEATURES` numbers, too wide for the stacker's trees, so a standardised
 logistic regression (`EmbedHead`, fitted by `avdetect.training.voice_embed`, one per fold for the
 stacker's table) turns it into one logit. The block also reports how alike the speaker embeddings of the
 partial windows are (a cloned voice may wander, a vocoder's may be too steady).
@@ -37,9 +39,11 @@ MAX_SPEECH_S = 10.0  # seconds of speech embedded at most (the middle of the det
 TARGET_DBFS = -30.0  # loudness the speech is brought to first (Resemblyzer's own preprocessing level)
 PARTIAL_RATE = 1.3  # partial windows a second; each covers 1.6 s
 FIRST_LAYER = 1  # the head reads the LSTM layers from this one (0-based) to the last
-FEATURES = "ge2e-lstm2-3"  # the head's input, named in its file: a head made for another is refused
+FEATURES = "ge2e-lstm2-3+spectrum"  # the head's input, named in its file: a head made for another is refused
 LAYER_FEATURES = 3 * 256  # a layer's: mean and spread of its outputs over time, its final state
-N_FEATURES = (3 - FIRST_LAYER) * LAYER_FEATURES  # of GE2E's 3 LSTM layers, those the head reads
+SPECTRUM_FFT, SPECTRUM_HOP = 512, 160  # the spectral shape's STFT at 16 kHz: 31.25 Hz bins, 10 ms hops
+SPECTRUM_FEATURES = 2 * (SPECTRUM_FFT // 2 + 1)  # each bin's mean log power (less their mean) and its spread
+N_FEATURES = (3 - FIRST_LAYER) * LAYER_FEATURES + SPECTRUM_FEATURES  # the LSTM layers the head reads, then the shape
 CHECKPOINT = "voice_embed/head.json"  # inside a models folder (a bundle)
 NAMES = ("voice_embed_logit", "voice_embed_consistency_mean", "voice_embed_consistency_min")
 
@@ -71,7 +75,7 @@ def _layers() -> tuple[Any, ...]:
 class VoiceEncoding:
     """What the encoder makes of one stretch of speech."""
 
-    features: np.ndarray  # float32 (N_FEATURES,): what the head reads (`FEATURES`)
+    features: np.ndarray  # float32 (N_FEATURES,): what the head reads (`FEATURES`): the layers, the spectral shape
     embedding: np.ndarray  # float32 (256,): the speaker embedding, L2-normalised
     partials: np.ndarray  # float32 (P, 256): the embeddings of the 1.6 s partial windows, L2-normalised
 
@@ -89,7 +93,7 @@ def _partial_mels(audio: np.ndarray) -> np.ndarray:
 def encode(audio: np.ndarray, sample_rate: int, *, first_layer: int = FIRST_LAYER) -> VoiceEncoding:
     """The encoder on speech ``audio`` float32 (N,), brought to `TARGET_DBFS` first; its features are those
     of the LSTM layers from ``first_layer`` (0-based) on, `LAYER_FEATURES` a layer (the head reads `FIRST_LAYER`'s;
-    `benchmarks/voice_embed_inputs.py` compares the others).
+    `benchmarks/voice_embed_inputs.py` compares the others), then the speech's `spectral_shape`.
 
     Raises:
         ValueError: ``sample_rate`` is not the encoder's 16 kHz.
@@ -100,7 +104,8 @@ def encode(audio: np.ndarray, sample_rate: int, *, first_layer: int = FIRST_LAYE
         raise ValueError(f"the voice encoder reads {SAMPLE_RATE} Hz audio, got {sample_rate}")
     audio = np.asarray(audio, np.float32)
     rms = float(np.sqrt(np.mean(audio.astype(np.float64) ** 2)))
-    x = torch.from_numpy(_partial_mels(audio * np.float32(10 ** (TARGET_DBFS / 20) / max(rms, 1e-6))))
+    audio = audio * np.float32(10 ** (TARGET_DBFS / 20) / max(rms, 1e-6))
+    x = torch.from_numpy(_partial_mels(audio))
     stats = []
     with torch.no_grad():
         for k, layer in enumerate(_layers()):
@@ -110,8 +115,29 @@ def encode(audio: np.ndarray, sample_rate: int, *, first_layer: int = FIRST_LAYE
         model = encoder()
         partials = torch.nn.functional.normalize(model.relu(model.linear(hidden[0])), dim=1)
     embedding = torch.nn.functional.normalize(partials.mean(dim=0), dim=0)
-    return VoiceEncoding(torch.cat(stats).numpy().astype(np.float32), embedding.numpy().astype(np.float32),
-                         partials.numpy().astype(np.float32))
+    features = np.concatenate([torch.cat(stats).numpy(), spectral_shape(audio)]).astype(np.float32)
+    return VoiceEncoding(features, embedding.numpy().astype(np.float32), partials.numpy().astype(np.float32))
+
+
+def spectral_shape(audio: np.ndarray) -> np.ndarray:
+    """float32 (`SPECTRUM_FEATURES`,): the long-term spectrum of 16 kHz speech ``audio`` on a linear frequency
+    scale, as each 31 Hz bin's mean log power less the mean over bins (the shape, not the level), then the
+    spread of each bin's log power over the 10 ms frames; the same at any level.
+
+    A vocoder or a text-to-speech model leaves narrow marks at fixed frequencies and a steadier high band than
+    a voice through a microphone; the encoder's 40 mel bands blur both (WaveFake, Frank and Schönherr 2021).
+    On held-out generator families the head reading this beside the LSTM layers ranked voices better than
+    either alone (data/shipped/README.md).
+    """
+    from scipy.signal import stft
+
+    audio = np.asarray(audio, np.float64)
+    audio = np.pad(audio, (0, max(0, SPECTRUM_FFT - len(audio))))  # scipy would shorten the window instead
+    _, _, spec = stft(audio, fs=SAMPLE_RATE, nperseg=SPECTRUM_FFT, noverlap=SPECTRUM_FFT - SPECTRUM_HOP)
+    power = np.abs(spec) ** 2
+    log_power = np.log(power + 1e-8 * power.mean() + 1e-30)  # a floor 80 dB under the mean: level-free
+    mean = log_power.mean(axis=1)
+    return np.concatenate([mean - mean.mean(), log_power.std(axis=1)]).astype(np.float32)
 
 
 @dataclass(frozen=True)
