@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> None:
     y = np.array([r.audio_label == FAKE for r in voices], dtype=np.int64)
     folds = align_folds([r.path for r in voices], fold_of)
     print(f"{len(voices)} voices ({int(y.sum())} fake), one acoustic copy each; heads C={args.c}, families held out")
-    print(f"{'input':<24} {'numbers':>7} {'family mean':>11} {'n >= 10':>8} {'mean EER':>8} {'reals >= 0.5':>12}")
+    print(f"{'input':<28} {'numbers':>7} {'family mean':>11} {'n >= 10':>8} {'mean EER':>8} {'reals >= 0.5':>12}")
     for name, ranges in INPUTS.items():
         cols = np.concatenate([np.arange(a, b) for a, b in ranges])
         logits = held_out_logits(x[:, cols], xc[:, cols], y, folds, args.c)
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
         table = generalization_table(judged, align_folds([r.path for r in judged], fold_of), scores,
                                      modality="audio", hold_out="family")
         reals, every, large = table[-3], table[-2], table[-1]
-        print(f"{name:<24} {len(cols):>7} {every.auc:>11.3f} {large.auc:>8.3f} {every.eer:>8.3f} {reals.rate:>12.0%}")
+        print(f"{name:<28} {len(cols):>7} {every.auc:>11.3f} {large.auc:>8.3f} {every.eer:>8.3f} {reals.rate:>12.0%}")
 
 
 if __name__ == "__main__":
