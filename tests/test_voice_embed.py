@@ -64,7 +64,8 @@ def test_spectral_shape_of_noise_and_a_tone_has_known_answers():
     tone = 0.3 * np.sin(2 * np.pi * 2000 * t) + 1e-3 * rng.standard_normal(len(t))
     shape = voice_embed.spectral_shape(tone.astype(np.float32))
     peak = 2000 * voice_embed.SPECTRUM_FFT // SAMPLE_RATE  # bin 64
-    assert int(np.argmax(shape[:half])) == peak and shape[half + peak] < 0.2  # a steady tone barely varies (its edge frames aside)
+    # a steady tone barely varies over time (its edge frames aside)
+    assert int(np.argmax(shape[:half])) == peak and shape[half + peak] < 0.2
     # the shape, not the level; and a stretch shorter than one window keeps the width
     assert np.allclose(voice_embed.spectral_shape((tone * 0.01).astype(np.float32)), shape, atol=1e-3)
     assert voice_embed.spectral_shape(np.ones(100, np.float32)).shape == (voice_embed.SPECTRUM_FEATURES,)
