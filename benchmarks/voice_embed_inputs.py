@@ -8,7 +8,8 @@ the voice is and through one acoustic copy drawn as that command draws them: eac
 averaged and spread over time and its final state (768 numbers a layer), the speech's spectral shape (514)
 and the speaker embedding (256).
 Then, for each input, one head per fold of WORK_DIR/folds.csv fitted on the other folds' voices and their
-copies (`avdetect.training.voice_embed.fit_head`, the shipped settings but C), and its held-out logits judged
+copies (`avdetect.training.voice_embed.fit_head`, the shipped settings but C and without the codec copies the
+recipe also gives each voice, `HeadConfig.codec_copies`), and its held-out logits judged
 as `benchmarks/generalization.py --modality audio --hold-out family --variants --logit` judges a block: the
 mean AUC over the generator families (and over those with n >= 10), their mean EER, the reals called fake
 at 0.5. The shipped input is layers 2 and 3 (`avdetect.features.voice_embed.FIRST_LAYER`) and the speech's

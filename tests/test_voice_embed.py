@@ -145,23 +145,29 @@ def test_train_voice_embed_fits_one_head_per_fold_that_never_saw_it(tmp_path, sp
     train = ["train-voice-embed", str(tmp_path / "m.csv"), "--cache", str(cache), "-o", str(models),
              "--folds", str(tmp_path / "folds.csv"), "--c", "1"]
     assert main(train) == 0, capsys.readouterr().err
-    assert "heads fitted on 4 real and 4 fake voices and 1 acoustic" in capsys.readouterr().out  # the dub: not fake
+    assert "heads fitted on 4 real and 4 fake voices and 1 acoustic and 1 codec copies of each" in \
+        capsys.readouterr().out  # the dub: not fake
     assert len(encode_rows(rows[:2], cache, models / "encodings.npz").features) == 9  # kept: nothing encoded again
     old = tmp_path / "old.npz"  # a store of other features (the speaker embedding of 2026-12-06 morning)
     np.savez(old, paths=np.array([str(rows[0].path)]), features=np.array("embedding"), encodings=np.zeros((1, 256)))
     assert [v.shape for v in encode_rows(rows[:1], cache, old).features.values()] == [(voice_embed.N_FEATURES,)]
     for k in range(4):
         head = voice_embed.load_head(models / f"fold{k}" / voice_embed.CHECKPOINT)
-        assert head.meta["n_real"] == 6 and head.meta["n_fake"] == 6  # its fold's two voices and their copies out
+        assert head.meta["n_real"] == 9 and head.meta["n_fake"] == 9  # its fold's two voices and their copies out
     metrics = json.loads((models / "metrics.json").read_text())
-    assert metrics["n_real"] == 4 and metrics["folds"]["2"]["n_held_out"] == 2 and metrics["acoustic_copies"] == 1
-    copies, stored = np.load(models / "acoustic_copies.npz"), np.load(models / "encodings.npz")
-    assert copies["encodings"].shape == (8, 1, voice_embed.N_FEATURES)
-    as_is = dict(zip(stored["paths"].tolist(), stored["encodings"]))[str(copies["paths"][0])]
-    assert not np.allclose(copies["encodings"][0, 0], as_is, atol=1e-3)  # a copy is not the voice as it is
+    assert metrics["n_real"] == 4 and metrics["folds"]["2"]["n_held_out"] == 2
+    assert metrics["acoustic_copies"] == 1 and metrics["codec_copies"] == 1
+    stored = np.load(models / "encodings.npz")
+    for name in ("acoustic_copies.npz", "codec_copies.npz"):
+        copies = np.load(models / name)
+        assert copies["encodings"].shape == (8, 1, voice_embed.N_FEATURES)
+        as_is = dict(zip(stored["paths"].tolist(), stored["encodings"]))[str(copies["paths"][0])]
+        assert not np.allclose(copies["encodings"][0, 0], as_is, atol=1e-3)  # a copy is not the voice as it is
     head_all = (models / voice_embed.CHECKPOINT).read_text()
     assert main(train) == 0 and (models / voice_embed.CHECKPOINT).read_text() == head_all  # same draws, same head
     assert main([*train, "--acoustic-copies", "0"]) == 0
+    assert voice_embed.load_head(models / "fold0" / voice_embed.CHECKPOINT).meta["n_real"] == 6
+    assert main([*train, "--acoustic-copies", "0", "--codec-copies", "0"]) == 0
     assert voice_embed.load_head(models / "fold0" / voice_embed.CHECKPOINT).meta["n_real"] == 3
     assert main(["video-features", str(tmp_path / "m.csv"), "--cache", str(cache), "-o", str(tmp_path / "f"),
                  "--extractors", "voice_embed", "--models", str(models), "--folds", str(tmp_path / "folds.csv")]) == 0

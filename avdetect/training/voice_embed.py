@@ -8,13 +8,17 @@
     MODELS/acoustic_copies.npz            features of each training voice through random rooms, equalisers
                                           and low-passes (`HeadConfig.acoustic_copies`; kept while the
                                           settings and rows are the same)
+    MODELS/codec_copies.npz               features of each training voice through a random lossy codec
+                                          (`HeadConfig.codec_copies`; kept alike)
     MODELS/metrics.json                   each fold's held-out AUC and the fitting settings
 
 Rows count with their `audio_label`, dubs aside (their voice is a real one, another speaker's: a voice-only
 head would learn noise from them, as the voice stacker would); the head weighs both classes alike. Its
 training rows also come as acoustic copies, real and fake alike, so that recording conditions cannot stand
-for the label (as `train audio --room-p --eq-p --lowpass-p` does for the CNN); each head learns only from
-the copies of its own training rows, and the block measures the voices as they are.
+for the label (as `train audio --room-p --eq-p --lowpass-p` does for the CNN), and through the codec round
+trips of `avdetect.pseudofakes.codecs`, so that a band-limited or coded voice is not read as real for the
+spectral shape it lost; each head learns only from the copies of its own training rows, and the block
+measures the voices as they are.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ log = logging.getLogger(__name__)
 
 STORE = "encodings.npz"
 COPIES = "acoustic_copies.npz"
+CODEC_COPIES = "codec_copies.npz"
 
 
 @dataclass(frozen=True)
@@ -52,13 +57,17 @@ class HeadConfig:
     max_iter: the solver's iterations.
     acoustic_copies: degraded copies of each training voice added to the head's rows (0: none).
     acoustics: the room, equaliser and low-pass each copy goes through, each with its probability.
-    seed: the copies' draws.
+    codec_copies: copies of each training voice through a lossy codec drawn among
+        `avdetect.pseudofakes.codecs.CODECS` (0: none); with the spectral shape in the head's input they
+        lifted held-out generators and the telephone band's and AMR's fakes (data/shipped/README.md).
+    seed: the copies' draws (the codecs' from seed + 1, so the acoustic copies stay as they were).
     """
 
     c: float = 0.01
     max_iter: int = 3000
     acoustic_copies: int = 1
     acoustics: AcousticsConfig = AcousticsConfig(room_p=0.5, eq_p=0.5, lowpass_p=0.5)
+    codec_copies: int = 1
     seed: int = 0
 
 
@@ -149,6 +158,39 @@ def acoustic_copies(rows: Sequence[ManifestRow], cache_dir: Path, store: Path,
     return done
 
 
+def codec_copies(rows: Sequence[ManifestRow], cache_dir: Path, store: Path,
+                 config: HeadConfig) -> dict[str, np.ndarray]:
+    """path -> float32 (config.codec_copies, N_FEATURES) encodings of the row's speech through lossy codecs
+    drawn at random from `config.seed` + 1, in the order of `rows`, kept in ``store`` and reused while the rows
+    and settings are the same."""
+    from avdetect.pseudofakes.codecs import CODECS, codec_roundtrip
+
+    if config.codec_copies <= 0:
+        return {}
+    stamp = json.dumps({"paths": [str(r.path) for r in rows], "codec_copies": config.codec_copies,
+                        "features": FEATURES, "codecs": sorted(CODECS), "seed": config.seed}, sort_keys=True)
+    if store.is_file():
+        with np.load(store, allow_pickle=False) as data:
+            if str(data["stamp"]) == stamp:
+                return dict(zip(data["paths"].tolist(), data["encodings"]))
+    rng, names = np.random.default_rng(config.seed + 1), sorted(CODECS)
+    speech_only = dataclasses.replace(config, acoustic_copies=0)
+    done = {str(row.path): np.stack([encode(codec_roundtrip(speech, names[rng.integers(len(names))],
+                                                            sample_rate=SAMPLE_RATE), SAMPLE_RATE).features
+                                     for _ in range(config.codec_copies)])
+            for row, speech, _ in copy_draws(rows, cache_dir, speech_only)}
+    store.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(store, paths=np.array(list(done), dtype=str), stamp=np.array(stamp),
+             encodings=np.stack(list(done.values())) if done else np.zeros((0, 0, 0), np.float32))
+    return done
+
+
+def joined_copies(*copy_sets: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """path -> (k, D) every copy of the path in ``copy_sets`` (each path -> (k_i, D)), in their order."""
+    sets = [c for c in copy_sets if c]
+    return {path: np.concatenate([c[path] for c in sets]) for path in sets[0]} if sets else {}
+
+
 def copy_draws(rows: Sequence[ManifestRow], cache_dir: Path,
                config: HeadConfig) -> Iterator[tuple[ManifestRow, np.ndarray, list[np.ndarray]]]:
     """(row, its speech as it is, its `config.acoustic_copies` degraded copies) for each of ``rows`` in
@@ -204,7 +246,8 @@ def write_heads(rows: Sequence[ManifestRow], encodings: Mapping[str, np.ndarray]
 
     fit(np.ones(len(y), bool)).save(out / CHECKPOINT)
     metrics: dict = {"c": config.c, "n_real": int(np.sum(y == 0)), "n_fake": int(np.sum(y == 1)),
-                     "acoustic_copies": config.acoustic_copies if copies else 0, "folds": {}}
+                     "acoustic_copies": config.acoustic_copies if copies else 0,
+                     "codec_copies": config.codec_copies if copies else 0, "folds": {}}
     if fold_of is not None:
         folds = np.array([fold_of.get(str(r.path), -1) for r in labelled])
         for k in sorted(set(fold_of.values())):

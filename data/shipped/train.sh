@@ -137,8 +137,9 @@ fi
 # of BLOCKS would be fused still), all but the learnt sync block's, made above
 find "$W/runs/features" -name '*.csv' ! -name sync_learnt.csv -delete 2>/dev/null || true
 # the voice_embed block: a linear head over the speaker encoder's last two LSTM layers, one per fold (each voice
-# measured by a head that never heard it) and the one that ships, fitted on every voice and one copy of each
-# through a random room, equaliser and low-pass (encoding ~5 min, the copies ~8, the heads ~1)
+# measured by a head that never heard it) and the one that ships, fitted on every voice, one copy of each
+# through a random room, equaliser and low-pass and one through a random lossy codec (encoding ~5 min, the
+# copies ~8 each, the heads ~1)
 VOICE_DEFAULT=""  # the voice stacker's columns unless VOICE_COLUMNS says: the head's logit when it is made
 SCORE_DEFAULT=""  # and the column it calibrates without trees unless VOICE_SCORE says: that logit
 if [ "${VOICE_EMBED:-1}" = 1 ]; then
