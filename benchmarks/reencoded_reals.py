@@ -151,6 +151,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", type=Path, required=True, help="the bundle fitted on it (its OOF and settings)")
     parser.add_argument("--crf", type=int, default=28, help="x264 quality of the copies (default 28)")
     args = parser.parse_args(argv)
+    if not list((args.work / "runs" / "visual").glob("fold*/model.json")):
+        parser.error(f"{args.work / 'runs/visual'} holds no fold*/model.json: the face CNNs of the folds are made by "
+                     "`train visual --folds` and are not among the stages data/shipped/progress.sh keeps (rerun "
+                     "the recipe with PROGRESS=0, or `train visual` alone, first)")
     from avdetect.bundle import load_bundle
     from avdetect.cli import main as cli
     from avdetect.corpus.manifest import read_manifest
