@@ -226,15 +226,21 @@ def test_command_writes_a_manifest_read_manifest_reads(sources, tmp_path: Path) 
     source_csv = tmp_path / "in.csv"
     write_manifest(sources, source_csv)
     args = argparse.Namespace(manifest=source_csv, output=tmp_path / "out", engines="griffinlim",
-                              per_source=1, seed=3, limit=2)
+                              per_source=1, seed=3, limit=2, real_copies=1.0)
     assert synth_speech.run(args) == 0
     manifest = tmp_path / "out" / "manifest.csv"
     rows = read_manifest(manifest, check_paths=True)
     with manifest.open(newline="") as f:
         records = list(csv.DictReader(f))
-    assert len(rows) == len(records) >= 2 and (tmp_path / "out" / "config.json").is_file()
+    assert len(rows) == len(records) and (tmp_path / "out" / "config.json").is_file()
+    assert sum(r["label"] == REAL for r in records) == 2  # --real-copies 1: every source's codec copy
     assert {r["generator"] for r in records if r["label"] == FAKE} == {"griffinlim"}
+    assert synth_speech.run(argparse.Namespace(**{**vars(args), "output": tmp_path / "fakes", "real_copies": 0})) == 0
+    with (tmp_path / "fakes" / "manifest.csv").open(newline="") as f:
+        fakes = list(csv.DictReader(f))
+    assert [r["path"] for r in fakes] == [r["path"] for r in records if r["label"] == FAKE]  # the same fakes alone
     assert synth_speech.run(argparse.Namespace(**{**vars(args), "per_source": 0})) == 2
+    assert synth_speech.run(argparse.Namespace(**{**vars(args), "real_copies": 1.5})) == 2
 
 
 def test_shared_speech_gets_a_world_copy(shared_data: Path, tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""`avdetect synth-speech MANIFEST -o DIR [--engines a,b] [--per-source N] [--seed S]`.
+"""`avdetect synth-speech MANIFEST -o DIR [--engines a,b] [--per-source N] [--real-copies F] [--seed S]`.
 
 Makes synthetic speech from the manifest's real speech files (`avdetect.corpus.synth.recipe`): fakes
 labelled with their generator and family, and codec-passed copies of some reals, as 16 kHz mono FLAC
@@ -31,6 +31,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--engines", default=",".join(DEFAULT_ENGINES), help="comma-separated engine names")
     p.add_argument("--per-source", type=int, default=SynthConfig.per_source,
                    help="fakes per real speech file, each from a different engine")
+    p.add_argument("--real-copies", type=float, default=SynthConfig.real_codec_fraction, metavar="F",
+                   help="share of the real files also copied through a codec, as REAL rows (default "
+                   f"{SynthConfig.real_codec_fraction}; 0: fakes only, e.g. one more engine for a corpus that "
+                   "has its real copies already); the fakes' draws do not depend on it")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=int, default=0, help="use only the first N real speech files (0: all)")
     p.set_defaults(func=run)
@@ -43,10 +47,13 @@ def run(args: argparse.Namespace) -> int:
     from avdetect.corpus.synth.recipe import SynthConfig, speech_sources, synthesize
 
     engines = tuple(name.strip() for name in args.engines.split(",") if name.strip())
-    config = SynthConfig(engines=engines, per_source=args.per_source, seed=args.seed)
+    config = SynthConfig(engines=engines, per_source=args.per_source, real_codec_fraction=args.real_copies,
+                         seed=args.seed)
     try:
         if args.per_source < 1:
             raise ValueError("--per-source must be at least 1")
+        if not 0 <= args.real_copies <= 1:
+            raise ValueError(f"--real-copies must lie in [0, 1], got {args.real_copies}")
         sources = speech_sources(read_manifest(args.manifest))
         sources = sources[: args.limit] if args.limit else sources
         args.output.mkdir(parents=True, exist_ok=True)
