@@ -220,6 +220,8 @@ def test_kokoro_speaks_english_in_a_voice_or_a_blend_when_installed() -> None:
     assert len(fast.audio) < 0.85 * len(slow.audio) and np.abs(slow.audio).max() > 0.05  # speed is its rate
     mixed = engine.run("Call me Ishmael, some years ago.", voice="jm_kumo", other="jf_alpha", weight=0.5)
     assert mixed.audio.shape != slow.audio.shape or not np.allclose(mixed.audio, slow.audio)
+    with pytest.raises(ValueError, match="jf_alpha"):  # the message lists the valid voices
+        engine.run("Call me Ishmael.", voice="en_joe")
 
 
 def test_command_writes_a_manifest_read_manifest_reads(sources, tmp_path: Path) -> None:

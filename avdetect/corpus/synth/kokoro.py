@@ -17,6 +17,7 @@ import subprocess
 import numpy as np
 
 from avdetect.corpus.synth.base import Params, Synthesis
+from avdetect.corpus.synth.tts import TIMEOUT_S  # longest eSpeak NG may take for one sentence
 from avdetect.errors import SynthesisError
 
 SAMPLE_RATE = 24_000  # the model's
@@ -49,10 +50,13 @@ def phonemes(text: str) -> str:
     """``text`` as Kokoro's phonemes, through eSpeak NG's American English IPA.
 
     Raises:
-        SynthesisError: espeak-ng failed.
+        SynthesisError: espeak-ng failed or took over `TIMEOUT_S`.
     """
-    done = subprocess.run(["espeak-ng", "-q", "--ipa", "-v", "en-us", text], capture_output=True, text=True,
-                          timeout=60, check=False)
+    try:
+        done = subprocess.run(["espeak-ng", "-q", "--ipa", "-v", "en-us", text], capture_output=True, text=True,
+                              timeout=TIMEOUT_S, check=False)
+    except subprocess.TimeoutExpired:
+        raise SynthesisError(f"espeak-ng --ipa took over {TIMEOUT_S:.0f} s") from None
     if done.returncode != 0:
         raise SynthesisError(f"espeak-ng --ipa failed ({done.returncode}): {done.stderr.strip()[-300:]}")
     ipa = " ".join(done.stdout.split())
@@ -67,8 +71,12 @@ def kokoro(text: str, *, voice: str = "jf_alpha", other: str = "", weight: float
     styles (``weight`` of ``voice``), ``speed`` times its normal rate (24 kHz).
 
     Raises:
+        ValueError: ``voice`` or ``other`` is not one of `VOICES`.
         SynthesisError: the sentence has no phoneme the model knows, or it made no audio.
     """
+    unknown = [name for name in (voice, other) if name and name not in VOICES]
+    if unknown:
+        raise ValueError(f"unknown Kokoro voice(s) {', '.join(unknown)}; valid: {', '.join(VOICES)}")
     session, vocab, voices = _model()
     tokens = [vocab[c] for c in phonemes(text) if c in vocab][:MAX_TOKENS]
     if not tokens:
