@@ -145,17 +145,13 @@ def acoustic_copies(rows: Sequence[ManifestRow], cache_dir: Path, store: Path,
         return {}
     stamp = json.dumps({"paths": [str(r.path) for r in rows], "copies": config.acoustic_copies, "features": FEATURES,
                         "acoustics": dataclasses.asdict(config.acoustics), "seed": config.seed}, sort_keys=True)
-    if store.is_file():
-        with np.load(store, allow_pickle=False) as data:
-            if str(data["stamp"]) == stamp:
-                return dict(zip(data["paths"].tolist(), data["encodings"]))
-    check_installed(config.acoustics)
-    done = {str(row.path): np.stack([encode(audio, SAMPLE_RATE).features for audio in copied])
-            for row, _, copied in copy_draws(rows, cache_dir, config)}
-    store.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(store, paths=np.array(list(done), dtype=str), stamp=np.array(stamp),
-             encodings=np.stack(list(done.values())) if done else np.zeros((0, 0, 0), np.float32))
-    return done
+
+    def make() -> dict[str, np.ndarray]:
+        check_installed(config.acoustics)
+        return {str(row.path): np.stack([encode(audio, SAMPLE_RATE).features for audio in copied])
+                for row, _, copied in copy_draws(rows, cache_dir, config)}
+
+    return stored_copies(store, stamp, make)
 
 
 def codec_copies(rows: Sequence[ManifestRow], cache_dir: Path, store: Path,
@@ -169,16 +165,26 @@ def codec_copies(rows: Sequence[ManifestRow], cache_dir: Path, store: Path,
         return {}
     stamp = json.dumps({"paths": [str(r.path) for r in rows], "codec_copies": config.codec_copies,
                         "features": FEATURES, "codecs": sorted(CODECS), "seed": config.seed}, sort_keys=True)
+
+    def make() -> dict[str, np.ndarray]:
+        rng, names = np.random.default_rng(config.seed + 1), sorted(CODECS)
+        speech_only = dataclasses.replace(config, acoustic_copies=0)
+        return {str(row.path): np.stack([encode(codec_roundtrip(speech, names[rng.integers(len(names))],
+                                                                sample_rate=SAMPLE_RATE), SAMPLE_RATE).features
+                                         for _ in range(config.codec_copies)])
+                for row, speech, _ in copy_draws(rows, cache_dir, speech_only)}
+
+    return stored_copies(store, stamp, make)
+
+
+def stored_copies(store: Path, stamp: str, make: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """path -> (k, D) copies' encodings: those kept in ``store`` when it was made under the same ``stamp``
+    (the rows and settings its draws depend on), otherwise ``make()``'s, then kept there."""
     if store.is_file():
         with np.load(store, allow_pickle=False) as data:
             if str(data["stamp"]) == stamp:
                 return dict(zip(data["paths"].tolist(), data["encodings"]))
-    rng, names = np.random.default_rng(config.seed + 1), sorted(CODECS)
-    speech_only = dataclasses.replace(config, acoustic_copies=0)
-    done = {str(row.path): np.stack([encode(codec_roundtrip(speech, names[rng.integers(len(names))],
-                                                            sample_rate=SAMPLE_RATE), SAMPLE_RATE).features
-                                     for _ in range(config.codec_copies)])
-            for row, speech, _ in copy_draws(rows, cache_dir, speech_only)}
+    done = make()
     store.parent.mkdir(parents=True, exist_ok=True)
     np.savez(store, paths=np.array(list(done), dtype=str), stamp=np.array(stamp),
              encodings=np.stack(list(done.values())) if done else np.zeros((0, 0, 0), np.float32))
